@@ -1,0 +1,1 @@
+//! wasm-bindgen exports behind the npm package tokenkeeper (in progress).

@@ -1,0 +1,1 @@
+//! The tokenkeeper command: demo and doctor (in progress).

@@ -1,0 +1,1 @@
+//! Drives the tokenkeeper engine with reqwest: async client, blocking client and a reqwest-middleware layer (in progress).

@@ -1,0 +1,1 @@
+//! Drives the tokenkeeper engine in browsers with fetch and Web Locks (in progress).
