@@ -1,1 +1,45 @@
-//! Reference authorization server (VitalGraph routes and an RFC 6749 token endpoint) for tokenkeeper's tests (in progress).
+//! Reference authorization server for tokenkeeper's tests: the VitalGraph auth routes, an
+//! RFC 6749 token endpoint, a protected API, and fault injection, over real HTTP on
+//! loopback.
+//!
+//! Start one per test with [`TestServer::start`]; steer it with [`Control`]; read what it
+//! saw with [`Counters`]. The binary `tokenkeeper-testserver` runs the same server for the
+//! CLI demo and JS/browser tests, which steer it over HTTP under `/_control/`.
+//!
+//! Routes:
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /api/login` | VitalGraph login (form `username`, `password`, `token_expiry_seconds`) |
+//! | `POST /api/refresh` | VitalGraph refresh (JSON `refresh_token` + `Authorization: Bearer`) |
+//! | `POST /oauth/token` | RFC 6749 token endpoint: password, client_credentials, refresh_token |
+//! | `GET/DELETE /api/echo` | protected: `{"subject","method","query","raw_query"}` |
+//! | `POST/PUT /api/echo` | protected: the request body and `Content-Type` echoed back |
+//! | `GET /api/slow?ms=N` | protected: answers after `N` ms |
+//! | `GET /api/spaces` | protected: a small VitalGraph-like list |
+//! | `GET /health` | `{"status":"ok"}` |
+//! | `GET /_control/counters` | [`Counters`] as JSON |
+//! | `POST /_control/reset` | counters, faults and settings back to start-up values |
+//! | `POST /_control/revoke-all` | revoke every token issued so far |
+//! | `POST /_control/faults` | inject faults / change settings (see the README of the crate) |
+//!
+//! Tokens are HS256 JWTs with claims `sub`, `typ` (`access`/`refresh`), `fam`, `jti`,
+//! `iat`, `exp` and `exp_ms`; expiry is checked to the millisecond against the server's
+//! clock, which [`Control::advance_clock`] can move forward so tests never sleep.
+
+#![forbid(unsafe_code)]
+
+mod config;
+mod control;
+mod counters;
+mod faults;
+mod jwt;
+mod routes;
+mod server;
+mod state;
+mod tokens;
+
+pub use config::{RetryAfter, RouteKind, ServerConfig};
+pub use control::Control;
+pub use counters::Counters;
+pub use server::TestServer;

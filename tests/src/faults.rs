@@ -1,0 +1,209 @@
+//! Injected faults: failing auth answers, latency, dropped connections, random 401s.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::config::{RetryAfter, RouteKind};
+
+/// An injected failure to answer instead of doing the work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Injected {
+    /// The HTTP status to answer with.
+    pub(crate) status: u16,
+    /// The `Retry-After` header to add, if any.
+    pub(crate) retry_after: Option<RetryAfter>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    remaining: u32,
+    what: Injected,
+}
+
+/// SplitMix64: a tiny seeded generator, enough for reproducible random 401s.
+#[derive(Debug, Clone, Copy)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    logins: Option<Pending>,
+    refreshes: Option<Pending>,
+    latency_login: Duration,
+    latency_refresh: Duration,
+    latency_protected: Duration,
+    drops: Option<(u32, RouteKind)>,
+    random_401: Option<(f64, SplitMix64)>,
+}
+
+/// The fault plan, shared by every request; each decision is taken under one short lock so
+/// "the next N" means exactly N under any concurrency.
+#[derive(Debug, Default)]
+pub(crate) struct Faults(Mutex<State>);
+
+impl Faults {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Clears every fault.
+    pub(crate) fn reset(&self) {
+        *self.lock() = State::default();
+    }
+
+    /// Answers the next `count` requests of `kind` (login or refresh) with `what`.
+    pub(crate) fn fail_next(&self, kind: RouteKind, count: u32, what: Injected) {
+        let p = (count > 0).then_some(Pending {
+            remaining: count,
+            what,
+        });
+        let mut s = self.lock();
+        match kind {
+            RouteKind::Login => s.logins = p,
+            RouteKind::Refresh => s.refreshes = p,
+            RouteKind::Any => {
+                s.logins = p;
+                s.refreshes = p;
+            }
+            RouteKind::Protected => {}
+        }
+    }
+
+    /// Takes one pending injected failure for a request of `kind`, if any is left.
+    pub(crate) fn take_failure(&self, kind: RouteKind) -> Option<Injected> {
+        let mut s = self.lock();
+        let slot = match kind {
+            RouteKind::Login => &mut s.logins,
+            RouteKind::Refresh => &mut s.refreshes,
+            RouteKind::Any | RouteKind::Protected => return None,
+        };
+        let p = slot.as_mut()?;
+        p.remaining -= 1;
+        let what = p.what;
+        if p.remaining == 0 {
+            *slot = None;
+        }
+        Some(what)
+    }
+
+    /// Sets the delay added before answering requests of `kind` (`Any`: all kinds).
+    pub(crate) fn set_latency(&self, kind: RouteKind, d: Duration) {
+        let mut s = self.lock();
+        if RouteKind::Login.covers_from(kind) {
+            s.latency_login = d;
+        }
+        if RouteKind::Refresh.covers_from(kind) {
+            s.latency_refresh = d;
+        }
+        if RouteKind::Protected.covers_from(kind) {
+            s.latency_protected = d;
+        }
+    }
+
+    /// The delay before answering a request of `kind`.
+    pub(crate) fn latency(&self, kind: RouteKind) -> Duration {
+        let s = self.lock();
+        match kind {
+            RouteKind::Login => s.latency_login,
+            RouteKind::Refresh => s.latency_refresh,
+            RouteKind::Protected => s.latency_protected,
+            RouteKind::Any => Duration::ZERO,
+        }
+    }
+
+    /// Closes the connections of the next `count` requests of `kind` without answering
+    /// (replaces any earlier setting).
+    pub(crate) fn drop_next(&self, count: u32, kind: RouteKind) {
+        self.lock().drops = (count > 0).then_some((count, kind));
+    }
+
+    /// Whether to drop the connection of this request of `kind` (consumes one drop).
+    pub(crate) fn take_drop(&self, kind: RouteKind) -> bool {
+        let mut s = self.lock();
+        match &mut s.drops {
+            Some((n, k)) if k.covers(kind) => {
+                *n -= 1;
+                if *n == 0 {
+                    s.drops = None;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Refuses a fraction `rate` (0..=1) of valid protected requests with a 401, drawn from
+    /// a generator seeded with `seed`. A rate of 0 turns it off.
+    pub(crate) fn set_random_401(&self, rate: f64, seed: u64) {
+        let rate = rate.clamp(0.0, 1.0);
+        self.lock().random_401 = (rate > 0.0).then_some((rate, SplitMix64(seed)));
+    }
+
+    /// Draws whether to refuse this otherwise valid protected request.
+    pub(crate) fn roll_401(&self) -> bool {
+        match &mut self.lock().random_401 {
+            Some((rate, rng)) => rng.next_f64() < *rate,
+            None => false,
+        }
+    }
+}
+
+impl RouteKind {
+    /// Whether setting a fault for `set` applies to requests of kind `self`.
+    fn covers_from(self, set: RouteKind) -> bool {
+        set.covers(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_taken_exactly_count_times() {
+        let f = Faults::default();
+        let what = Injected {
+            status: 503,
+            retry_after: Some(RetryAfter::Seconds(1)),
+        };
+        f.fail_next(RouteKind::Refresh, 2, what);
+        assert_eq!(f.take_failure(RouteKind::Login), None);
+        assert_eq!(f.take_failure(RouteKind::Refresh), Some(what));
+        assert_eq!(f.take_failure(RouteKind::Refresh), Some(what));
+        assert_eq!(f.take_failure(RouteKind::Refresh), None);
+    }
+
+    #[test]
+    fn drops_match_their_kind() {
+        let f = Faults::default();
+        f.drop_next(1, RouteKind::Refresh);
+        assert!(!f.take_drop(RouteKind::Protected));
+        assert!(f.take_drop(RouteKind::Refresh));
+        assert!(!f.take_drop(RouteKind::Refresh));
+    }
+
+    #[test]
+    fn random_401s_are_reproducible_and_near_the_rate() {
+        let draw = || {
+            let f = Faults::default();
+            f.set_random_401(0.25, 7);
+            (0..4000).map(|_| f.roll_401()).collect::<Vec<_>>()
+        };
+        let a = draw();
+        assert_eq!(a, draw());
+        let hits = a.iter().filter(|b| **b).count();
+        assert!((800..1200).contains(&hits), "{hits}");
+    }
+}

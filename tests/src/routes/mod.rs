@@ -1,0 +1,122 @@
+//! The HTTP surface: route table, CORS, and helpers shared by the handlers.
+
+mod oauth;
+mod protected;
+mod vitalgraph;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::control;
+use crate::state::AppState;
+
+/// Builds the router for one server.
+pub(crate) fn router(state: AppState) -> Router {
+    let cors = state.config.cors;
+    let r = Router::new()
+        .route("/api/login", post(vitalgraph::login))
+        .route("/api/refresh", post(vitalgraph::refresh))
+        .route("/oauth/token", post(oauth::token))
+        .route(
+            "/api/echo",
+            get(protected::echo_query)
+                .delete(protected::echo_query)
+                .post(protected::echo_body)
+                .put(protected::echo_body),
+        )
+        .route("/api/slow", get(protected::slow))
+        .route("/api/spaces", get(protected::spaces))
+        .route(
+            "/health",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
+        .merge(control::routes())
+        .with_state(state);
+    if cors { r.layer(cors_layer()) } else { r }
+}
+
+fn cors_layer() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("x-echo-subject"),
+            header::HeaderName::from_static("x-echo-method"),
+        ])
+}
+
+/// A JSON answer `{"detail": ...}` (the FastAPI error shape VitalGraph uses).
+pub(crate) fn detail(status: StatusCode, msg: &str) -> Response {
+    (status, axum::Json(json!({ "detail": msg }))).into_response()
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if there is one.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Whether the request body is declared as `mime` (parameters such as charset ignored).
+pub(crate) fn content_type_is(headers: &HeaderMap, mime: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(mime))
+}
+
+/// Adds `Retry-After` when the injected failure has one.
+pub(crate) fn with_retry_after(
+    mut resp: Response,
+    retry_after: Option<crate::RetryAfter>,
+) -> Response {
+    if let Some(ra) = retry_after {
+        if let Ok(v) = HeaderValue::from_str(&ra.header_value()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    resp
+}
+
+/// Adds `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1) to a token answer.
+pub(crate) fn no_store(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// Parses an `application/x-www-form-urlencoded` body; `None` if a parameter repeats
+/// (RFC 6749 §3.2 forbids it).
+pub(crate) fn parse_form(body: &[u8]) -> Option<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        if out.iter().any(|(seen, _)| *seen == k) {
+            return None;
+        }
+        out.push((k.into_owned(), v.into_owned()));
+    }
+    Some(out)
+}
+
+/// The value of form field `name`, if present and not empty.
+pub(crate) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, v)| k == name && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+}
