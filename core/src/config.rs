@@ -84,7 +84,6 @@ impl Default for CircuitBreaker {
 
 /// Engine configuration. `Config::default()` is what most users want.
 #[derive(Clone, PartialEq, Debug)]
-#[non_exhaustive]
 pub struct Config {
     /// Automatic refresh at all. When false the engine logs in once, sends with that token and
     /// delivers 401s; an expired token fails with `SessionExpired`.

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Prints the imports of a .wasm module, one `module.name` per line (a tiny reader of the
+import section, so the check needs no wabt or wasm-tools)."""
+import sys
+
+
+def leb(b, i):
+    result = shift = 0
+    while True:
+        byte = b[i]
+        i += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return result, i
+
+
+def name(b, i):
+    n, i = leb(b, i)
+    return b[i:i + n].decode(), i + n
+
+
+def imports(path):
+    b = open(path, "rb").read()
+    if b[:4] != b"\0asm":
+        sys.exit(f"{path}: not a wasm module")
+    i = 8
+    while i < len(b):
+        sid = b[i]
+        size, i = leb(b, i + 1)
+        end = i + size
+        if sid == 2:
+            count, i = leb(b, i)
+            for _ in range(count):
+                mod, i = name(b, i)
+                field, i = name(b, i)
+                kind = b[i]
+                i += 1
+                if kind == 0:
+                    _, i = leb(b, i)
+                elif kind == 1:
+                    i += 1
+                    flags, i = leb(b, i)
+                    _, i = leb(b, i)
+                    if flags & 1:
+                        _, i = leb(b, i)
+                elif kind == 2:
+                    flags, i = leb(b, i)
+                    _, i = leb(b, i)
+                    if flags & 1:
+                        _, i = leb(b, i)
+                elif kind == 3:
+                    i += 2
+                else:  # tag
+                    i += 1
+                    _, i = leb(b, i)
+                yield f"{mod}.{field}"
+        i = end
+
+
+if __name__ == "__main__":
+    for imp in imports(sys.argv[1]):
+        print(imp)
