@@ -44,8 +44,8 @@ impl Default for ServerConfig {
         ServerConfig {
             users: vec![("admin".to_owned(), "admin".to_owned())],
             clients: vec![("cli".to_owned(), "cli-secret".to_owned())],
-            access_ttl: Duration::from_secs(30 * 60),
-            refresh_ttl: Duration::from_secs(7 * 24 * 3600),
+            access_ttl: Duration::from_mins(30),
+            refresh_ttl: Duration::from_hours(7 * 24),
             rotation: false,
             reuse_detection: true,
             revoke_access_on_rotation: false,

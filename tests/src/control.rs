@@ -266,10 +266,10 @@ fn apply(c: &Control, req: FaultsRequest) -> Result<(), String> {
     // Validate everything before changing anything.
     let refreshes = req.fail_next_refreshes.map(fail_args).transpose()?;
     let logins = req.fail_next_logins.map(fail_args).transpose()?;
-    if let Some(rate) = req.random_401_rate {
-        if !(0.0..=1.0).contains(&rate) {
-            return Err("random_401_rate must be between 0 and 1".to_owned());
-        }
+    if let Some(rate) = req.random_401_rate
+        && !(0.0..=1.0).contains(&rate)
+    {
+        return Err("random_401_rate must be between 0 and 1".to_owned());
     }
     if let Some((n, status, ra)) = refreshes {
         c.fail_next_refreshes(n, status, ra);

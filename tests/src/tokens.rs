@@ -235,18 +235,18 @@ impl Tokens {
         if fam.current_refresh.as_deref() != Some(claims.jti.as_str()) {
             return Err(TokenError::Revoked);
         }
-        if let (Some(owner), Some(asker)) = (fam.client_id.as_deref(), client_id) {
-            if owner != asker {
-                return Err(TokenError::WrongClient);
-            }
+        if let (Some(owner), Some(asker)) = (fam.client_id.as_deref(), client_id)
+            && owner != asker
+        {
+            return Err(TokenError::WrongClient);
         }
         let ttl = fam.access_ttl.unwrap_or(policy.access_ttl);
         let (access_token, access_jti) =
             self.sign(now_ms, &fam.subject, TokenType::Access, &claims.fam, ttl);
-        if policy.revoke_access_on_rotation {
-            if let Some(prev) = fam.last_access.take() {
-                store.revoked_jti.insert(prev);
-            }
+        if policy.revoke_access_on_rotation
+            && let Some(prev) = fam.last_access.take()
+        {
+            store.revoked_jti.insert(prev);
         }
         fam.last_access = Some(access_jti);
         let refresh_token = if policy.rotation {
@@ -301,8 +301,8 @@ mod tests {
 
     fn policy(rotation: bool) -> Policy {
         Policy {
-            access_ttl: Duration::from_secs(60),
-            refresh_ttl: Duration::from_secs(600),
+            access_ttl: Duration::from_mins(1),
+            refresh_ttl: Duration::from_mins(10),
             rotation,
             reuse_detection: true,
             revoke_access_on_rotation: false,

@@ -1,0 +1,12 @@
+//! The reference server tested over real HTTP on loopback.
+
+// Tests name the server `s`, the client `c`, a response `r`, its JSON `v`, counters `n`.
+#![allow(clippy::many_single_char_names)]
+
+mod binary;
+mod common;
+mod control_http;
+mod faults;
+mod oauth;
+mod protected;
+mod vitalgraph;
