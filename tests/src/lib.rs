@@ -21,7 +21,31 @@
 //! | `GET /_control/counters` | [`Counters`] as JSON |
 //! | `POST /_control/reset` | counters, faults and settings back to start-up values |
 //! | `POST /_control/revoke-all` | revoke every token issued so far |
-//! | `POST /_control/faults` | inject faults / change settings (see the README of the crate) |
+//! | `POST /_control/faults` | inject faults, change settings (below) |
+//!
+//! `POST /_control/faults` takes a JSON object whose fields are all optional; only those
+//! present change anything, and a request with an unknown field or a bad value is refused
+//! (400) without changing anything:
+//!
+//! ```json
+//! {
+//!   "fail_next_refreshes": {"count": 2, "status": 503, "retry_after": 1},
+//!   "fail_next_logins": {"count": 1, "status": 429,
+//!                        "retry_after": "Sun, 06 Nov 1994 08:49:37 GMT"},
+//!   "latency_ms": 200,
+//!   "drop_next_connections": {"count": 1, "route": "refresh"},
+//!   "random_401_rate": 0.1, "random_401_seed": 7,
+//!   "rotation": true, "reuse_detection": true, "revoke_access_on_rotation": true,
+//!   "access_ttl_secs": 2, "access_ttl_ms": 1500, "refresh_ttl_secs": 60,
+//!   "advance_clock_ms": 5000
+//! }
+//! ```
+//!
+//! `status` defaults to 503; `retry_after` is seconds, an HTTP date, or
+//! `{"http_date_in_secs": N}` (a date `N` s from now). `latency_ms` is a number (every
+//! route kind) or `{"login": ms, "refresh": ms, "protected": ms}`. `drop_next_connections`
+//! is a number (any route) or `{"count", "route"}` with `route` one of `any`, `login`,
+//! `refresh`, `protected` (see [`RouteKind`]).
 //!
 //! Tokens are HS256 JWTs with claims `sub`, `typ` (`access`/`refresh`), `fam`, `jti`,
 //! `iat`, `exp` and `exp_ms`; expiry is checked to the millisecond against the server's

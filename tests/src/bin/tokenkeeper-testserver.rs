@@ -17,8 +17,9 @@ struct Args {
     /// Port to listen on (0: chosen by the system, see the printed URL).
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Loopback address to listen on (this server is for tests: no other address).
-    #[arg(long, default_value = "127.0.0.1")]
+    /// Loopback address to listen on: `127.0.0.1`, `::1`, `localhost` (this server is for
+    /// tests: no other address).
+    #[arg(long, default_value = "127.0.0.1", value_parser = parse_host)]
     host: IpAddr,
     /// Access-token lifetime in seconds.
     #[arg(long, default_value_t = 1800)]
@@ -41,6 +42,13 @@ struct Args {
     /// Do not send CORS headers.
     #[arg(long)]
     no_cors: bool,
+}
+
+fn parse_host(s: &str) -> Result<IpAddr, String> {
+    if s.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::from([127, 0, 0, 1]));
+    }
+    s.parse().map_err(|e| format!("{e}"))
 }
 
 fn pair(s: &str, what: &str) -> Result<(String, String), String> {

@@ -125,3 +125,26 @@ async fn counters_are_exact_with_200_concurrent_logins() {
         (150, 50, 0)
     );
 }
+
+#[tokio::test]
+async fn a_thousand_concurrent_requests_are_counted_exactly() {
+    let (s, c) = start().await;
+    let (at, rt) = login(&c, &s).await;
+    let calls = (0..1000).map(|i| {
+        let (c, s, at, rt) = (&c, &s, &at, &rt);
+        async move {
+            if i % 100 == 0 {
+                refresh(c, s, rt).await.status()
+            } else {
+                echo(c, s, at).await.status()
+            }
+        }
+    });
+    let statuses = join_all(calls).await;
+    assert!(statuses.iter().all(|st| *st == StatusCode::OK));
+    let n = s.counters();
+    assert_eq!(
+        (n.protected_ok, n.refreshes_accepted, n.logins_ok),
+        (990, 10, 1)
+    );
+}
