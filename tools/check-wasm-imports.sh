@@ -9,6 +9,10 @@ wasm=target/wasm32-unknown-unknown/release/tokenkeeper_wasm_check.wasm
 imports=$(python3 tools/wasm_imports.py "$wasm")
 echo "imports of $(basename "$wasm") ($(stat -c %s "$wasm") bytes):"
 echo "${imports:-  (none)}" | sed 's/^/  /'
+if ! python3 tools/wasm_imports.py --exports "$wasm" | grep -qx tokenkeeper_check; then
+  echo "FAIL: the check module does not export tokenkeeper_check (the engine was not linked in)" >&2
+  exit 1
+fi
 if grep -q '^env\.' <<<"$imports"; then
   echo "FAIL: the core imports from env" >&2
   exit 1

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints the imports of a .wasm module, one `module.name` per line (a tiny reader of the
+"""Prints the imports (or, with --exports, the exports) of a .wasm module, one per line (a tiny reader of the
 import section, so the check needs no wabt or wasm-tools)."""
 import sys
 
@@ -18,6 +18,23 @@ def leb(b, i):
 def name(b, i):
     n, i = leb(b, i)
     return b[i:i + n].decode(), i + n
+
+
+def exports(path):
+    b = open(path, "rb").read()
+    i = 8
+    while i < len(b):
+        sid = b[i]
+        size, i = leb(b, i + 1)
+        end = i + size
+        if sid == 7:
+            count, i = leb(b, i)
+            for _ in range(count):
+                field, i = name(b, i)
+                i += 1
+                _, i = leb(b, i)
+                yield field
+        i = end
 
 
 def imports(path):
@@ -59,5 +76,9 @@ def imports(path):
 
 
 if __name__ == "__main__":
-    for imp in imports(sys.argv[1]):
-        print(imp)
+    if sys.argv[1] == "--exports":
+        for exp in exports(sys.argv[2]):
+            print(exp)
+    else:
+        for imp in imports(sys.argv[1]):
+            print(imp)

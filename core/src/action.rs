@@ -93,8 +93,9 @@ impl core::fmt::Debug for AuthRequest {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// New tokens are in use (after a login, refresh, or [`Session::set_tokens`](crate::Session::set_tokens)
-    /// ... except the latter, which the caller already knows about). Persist or broadcast them.
+    /// New tokens are in use after a login or refresh, or the refresh token was dropped.
+    /// Persist or broadcast them. (Not emitted for [`Session::set_tokens`](crate::Session::set_tokens):
+    /// the caller already has those.)
     TokensChanged(TokenSet),
     /// A refresh succeeded.
     Refreshed {
@@ -108,9 +109,9 @@ pub enum Event {
         /// Whether this replaced an earlier session's tokens (a re-authentication).
         reauthenticated: bool,
     },
-    /// The tokens were dropped: nothing usable is left (refresh rejected with no credentials,
-    /// logout, or credentials refused). The next request fails with `SessionExpired` unless new
-    /// credentials or tokens are supplied.
+    /// The tokens were dropped: nothing usable is left (refresh rejected with no credentials, or
+    /// logout). The next request fails with `SessionExpired` unless new credentials or tokens are
+    /// supplied.
     SessionExpired,
     /// The circuit breaker opened: auth requests are refused until `until`.
     CircuitOpened {

@@ -856,6 +856,7 @@ impl Session {
         if let Some(open) = self.circuit.open_until {
             at = at.max(open);
         }
+        self.renewal(at)?;
         Some(at)
     }
 
