@@ -1,0 +1,224 @@
+//! Parsers for what auth servers and resource servers send back: token responses, error bodies,
+//! `WWW-Authenticate` challenges, `Retry-After`, JWT expiry claims, and the token expiry that
+//! follows from them.
+//!
+//! Every parser takes untrusted input and never panics on it. Errors name the problem without
+//! echoing the body (it may hold a token); server strings that are kept (error codes,
+//! descriptions, challenge parameters) are truncated and stripped of control characters.
+
+use core::fmt;
+use core::time::Duration;
+
+pub(crate) mod base64;
+mod challenge;
+mod error_body;
+mod expiry;
+mod jwt;
+mod retry_after;
+mod token;
+
+pub use challenge::{BearerChallenge, parse_bearer_challenge};
+pub use error_body::{AuthErrorBody, parse_auth_error};
+pub use expiry::{Expiry, ExpirySource, resolve_expiry, resolve_refresh_expiry};
+pub use jwt::jwt_exp;
+pub use retry_after::{format_http_date, parse_http_date, parse_retry_after};
+pub use token::{MAX_AUTH_BODY, TokenResponse, parse_token_response};
+
+/// The longest token lifetime believed from a server (10 years of 365 days); longer ones are
+/// refused (`expires_in`) or clamped (JWT `exp`).
+pub(crate) const MAX_LIFETIME: Duration = Duration::from_hours(10 * 365 * 24);
+
+/// Why a login or refresh response is not a usable token response.
+///
+/// The server (or a proxy in front of it) misbehaved: the tokens that worked are kept, and the
+/// auth operation counts as failed. No variant carries body bytes, so none can leak a token.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvalidAuthResponse {
+    /// The body is empty (or only whitespace).
+    EmptyBody,
+    /// The body is longer than the limit ([`MAX_AUTH_BODY`]); it is not parsed.
+    TooLarge {
+        /// Length of the body in bytes.
+        len: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// An HTML page (`Content-Type: text/html`, or a body starting with `<`): usually a proxy,
+    /// a captive portal or a wrong URL.
+    Html,
+    /// The body is not valid JSON.
+    NotJson {
+        /// The JSON parser's message (position and kind of error; never body bytes).
+        detail: String,
+    },
+    /// The body is JSON but not an object.
+    NotAnObject,
+    /// The object has no `access_token` (or it is `null`).
+    MissingAccessToken,
+    /// `access_token` is empty, not a string, or holds characters that cannot be sent in an
+    /// `Authorization` header.
+    BadAccessToken,
+    /// `token_type` is present and is not `bearer` (case-insensitive).
+    BadTokenType {
+        /// The server's token type (sanitized and truncated), or `(number)` etc. when it is not
+        /// a string.
+        token_type: String,
+    },
+    /// `expires_in` is unusable.
+    BadExpiresIn {
+        /// What is wrong: `"negative"`, `"zero"`, `"not a number"`, `"not finite"` or
+        /// `"too large"` (more than 10 years).
+        reason: &'static str,
+    },
+    /// `refresh_token` is present but empty, not a string, or not sendable in a header.
+    BadRefreshToken,
+}
+
+impl fmt::Display for InvalidAuthResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidAuthResponse::EmptyBody => f.write_str("empty response body"),
+            InvalidAuthResponse::TooLarge { len, limit } => {
+                write!(f, "response body too large ({len} bytes, limit {limit})")
+            }
+            InvalidAuthResponse::Html => {
+                f.write_str("response is an html page, not json (proxy, portal or wrong url?)")
+            }
+            InvalidAuthResponse::NotJson { detail } => {
+                write!(f, "response body is not json: {detail}")
+            }
+            InvalidAuthResponse::NotAnObject => f.write_str("response json is not an object"),
+            InvalidAuthResponse::MissingAccessToken => f.write_str("response has no access_token"),
+            InvalidAuthResponse::BadAccessToken => {
+                f.write_str("access_token is empty, not a string, or not valid in an http header")
+            }
+            InvalidAuthResponse::BadTokenType { token_type } => {
+                write!(f, "unsupported token_type {token_type:?} (expected bearer)")
+            }
+            InvalidAuthResponse::BadExpiresIn { reason } => {
+                write!(f, "unusable expires_in: {reason}")
+            }
+            InvalidAuthResponse::BadRefreshToken => {
+                f.write_str("refresh_token is empty, not a string, or not valid in an http header")
+            }
+        }
+    }
+}
+
+impl core::error::Error for InvalidAuthResponse {}
+
+/// Makes a server string safe to keep in errors and logs: control characters removed (line
+/// breaks and tabs become spaces), bidirectional overrides removed, surrounding whitespace
+/// trimmed, at most `max` characters.
+pub(crate) fn sanitize(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max));
+    let mut count = 0;
+    for c in s.chars() {
+        let c = match c {
+            '\t' | '\n' | '\r' | '\u{2028}' | '\u{2029}' => ' ',
+            c if c.is_control() => continue,
+            '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => continue,
+            c => c,
+        };
+        if count == 0 && c == ' ' {
+            continue;
+        }
+        if count == max {
+            break;
+        }
+        out.push(c);
+        count += 1;
+    }
+    let trimmed = out.trim_end().len();
+    out.truncate(trimmed);
+    out
+}
+
+/// Whether `s` can be sent as a bearer credential: non-empty visible ASCII (no spaces, no
+/// control characters), so `Bearer <s>` is always a valid header value.
+pub(crate) fn is_header_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_table() {
+        // (input, max, expected)
+        let table: &[(&str, usize, &str)] = &[
+            ("invalid_grant", 200, "invalid_grant"),
+            ("  padded  ", 200, "padded"),
+            ("line1\nline2\r\nline3", 200, "line1 line2  line3"),
+            ("bell\u{7}esc\u{1b}[31mred", 200, "bellesc[31mred"),
+            ("del\u{7f}c1\u{85}", 200, "delc1"),
+            ("rtl\u{202e}txt", 200, "rtltxt"),
+            ("abcdef", 3, "abc"),
+            ("héllo wörld", 4, "héll"),
+            ("", 200, ""),
+            ("\n\n", 200, ""),
+        ];
+        for (input, max, want) in table {
+            assert_eq!(sanitize(input, *max), *want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn header_token_table() {
+        let table: &[(&str, bool)] = &[
+            ("abc.def-ghi_jkl~mno+pqr/stu=", true),
+            ("", false),
+            ("has space", false),
+            ("tab\there", false),
+            ("new\nline", false),
+            ("nul\0", false),
+            ("ünïcode", false),
+        ];
+        for (input, want) in table {
+            assert_eq!(is_header_token(input), *want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn display_is_lower_case_and_names_the_problem() {
+        let table = [
+            (InvalidAuthResponse::EmptyBody, "empty"),
+            (
+                InvalidAuthResponse::TooLarge {
+                    len: 70_000,
+                    limit: 65_536,
+                },
+                "70000",
+            ),
+            (InvalidAuthResponse::Html, "html"),
+            (
+                InvalidAuthResponse::NotJson {
+                    detail: "expected value at line 1 column 1".into(),
+                },
+                "not json",
+            ),
+            (InvalidAuthResponse::NotAnObject, "not an object"),
+            (InvalidAuthResponse::MissingAccessToken, "no access_token"),
+            (InvalidAuthResponse::BadAccessToken, "access_token"),
+            (
+                InvalidAuthResponse::BadTokenType {
+                    token_type: "mac".into(),
+                },
+                "\"mac\"",
+            ),
+            (
+                InvalidAuthResponse::BadExpiresIn { reason: "negative" },
+                "negative",
+            ),
+            (InvalidAuthResponse::BadRefreshToken, "refresh_token"),
+        ];
+        for (err, needle) in table {
+            let text = err.to_string();
+            assert!(text.contains(needle), "{text:?} should contain {needle:?}");
+            let first = text.chars().next().unwrap();
+            assert!(!first.is_uppercase(), "{text:?} should start lower-case");
+        }
+    }
+}
