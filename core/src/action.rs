@@ -48,7 +48,10 @@ impl RequestMeta {
     /// Meta for a request with this method and a body that can (or cannot) be replayed.
     #[must_use]
     pub fn new(method: &http::Method, replayable: bool) -> Self {
-        RequestMeta { idempotent: method.is_idempotent(), replayable }
+        RequestMeta {
+            idempotent: method.is_idempotent(),
+            replayable,
+        }
     }
 }
 

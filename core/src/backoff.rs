@@ -35,8 +35,16 @@ impl Backoff {
     pub(crate) fn delay(&self, attempt: u32, rng: &mut Rng) -> Duration {
         let exp = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
         let raw = self.base.as_secs_f64() * self.factor.powi(exp);
-        let d = if raw.is_finite() { Duration::from_secs_f64(raw.min(self.cap.as_secs_f64())) } else { self.cap };
-        if self.jitter { d.mul_f64(0.5 + 0.5 * rng.next_f64()) } else { d }
+        let d = if raw.is_finite() {
+            Duration::from_secs_f64(raw.min(self.cap.as_secs_f64()))
+        } else {
+            self.cap
+        };
+        if self.jitter {
+            d.mul_f64(0.5 + 0.5 * rng.next_f64())
+        } else {
+            d
+        }
     }
 
     /// When to try again after `attempt` failures, given an optional server `Retry-After` floor,
@@ -49,7 +57,9 @@ impl Backoff {
         retry_after: Option<Timestamp>,
         rng: &mut Rng,
     ) -> Option<Timestamp> {
-        let at = now.saturating_add(self.delay(attempt, rng)).max(retry_after.unwrap_or(now));
+        let at = now
+            .saturating_add(self.delay(attempt, rng))
+            .max(retry_after.unwrap_or(now));
         (at.saturating_duration_since(started) <= self.budget).then_some(at)
     }
 }
@@ -60,7 +70,10 @@ mod tests {
 
     #[test]
     fn delays_grow_and_are_capped() {
-        let b = Backoff { jitter: false, ..Backoff::default() };
+        let b = Backoff {
+            jitter: false,
+            ..Backoff::default()
+        };
         let mut rng = Rng::new(1);
         let ms: Vec<u128> = (1..=8).map(|n| b.delay(n, &mut rng).as_millis()).collect();
         assert_eq!(ms, [200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]);
@@ -79,13 +92,25 @@ mod tests {
 
     #[test]
     fn retry_after_is_a_floor_and_budget_bounds_it() {
-        let b = Backoff { jitter: false, ..Backoff::default() };
+        let b = Backoff {
+            jitter: false,
+            ..Backoff::default()
+        };
         let mut rng = Rng::new(1);
         let t0 = Timestamp::from_secs(1000);
-        assert_eq!(b.next_attempt(t0, t0, 1, None, &mut rng), Some(Timestamp::from_millis(1_000_200)));
+        assert_eq!(
+            b.next_attempt(t0, t0, 1, None, &mut rng),
+            Some(Timestamp::from_millis(1_000_200))
+        );
         let floor = Timestamp::from_secs(1005);
-        assert_eq!(b.next_attempt(t0, t0, 1, Some(floor), &mut rng), Some(floor));
-        assert_eq!(b.next_attempt(t0, t0, 1, Some(Timestamp::from_secs(1061)), &mut rng), None);
+        assert_eq!(
+            b.next_attempt(t0, t0, 1, Some(floor), &mut rng),
+            Some(floor)
+        );
+        assert_eq!(
+            b.next_attempt(t0, t0, 1, Some(Timestamp::from_secs(1061)), &mut rng),
+            None
+        );
     }
 
     #[test]

@@ -23,7 +23,11 @@ pub enum Margin {
 
 impl Default for Margin {
     fn default() -> Self {
-        Margin::Proportional { fraction: 0.1, min: Duration::from_secs(5), max: Duration::from_secs(300) }
+        Margin::Proportional {
+            fraction: 0.1,
+            min: Duration::from_secs(5),
+            max: Duration::from_mins(5),
+        }
     }
 }
 
@@ -50,7 +54,7 @@ impl Default for Backoff {
             base: Duration::from_millis(200),
             factor: 2.0,
             cap: Duration::from_secs(10),
-            budget: Duration::from_secs(60),
+            budget: Duration::from_mins(1),
             jitter: true,
         }
     }
@@ -78,7 +82,10 @@ pub struct CircuitBreaker {
 
 impl Default for CircuitBreaker {
     fn default() -> Self {
-        CircuitBreaker { threshold: 5, cool_down: Duration::from_secs(30) }
+        CircuitBreaker {
+            threshold: 5,
+            cool_down: Duration::from_secs(30),
+        }
     }
 }
 
@@ -145,7 +152,7 @@ impl Default for Config {
             margin: Margin::default(),
             margin_jitter: 0.0,
             expiry_floor: Duration::from_millis(500),
-            default_lifetime: Duration::from_secs(300),
+            default_lifetime: Duration::from_mins(5),
             max_auth_retries_per_exchange: 1,
             max_stale_generation_resends: 3,
             max_refresh_attempts: 4,
@@ -189,7 +196,10 @@ impl Config {
         if self.max_refresh_attempts == 0 {
             return bad("max_refresh_attempts", "must be at least 1");
         }
-        for (field, b) in [("auth_backoff", &self.auth_backoff), ("resend_backoff", &self.resend_backoff)] {
+        for (field, b) in [
+            ("auth_backoff", &self.auth_backoff),
+            ("resend_backoff", &self.resend_backoff),
+        ] {
             if !(b.factor >= 1.0 && b.factor.is_finite()) {
                 return bad(field, "factor must be a finite number >= 1.0");
             }
@@ -197,7 +207,11 @@ impl Config {
                 return bad(field, "base must not exceed cap");
             }
         }
-        if self.token_rejected_statuses.iter().any(|s| !(400..500).contains(s)) {
+        if self
+            .token_rejected_statuses
+            .iter()
+            .any(|s| !(400..500).contains(s))
+        {
             return bad("token_rejected_statuses", "must be 4xx statuses");
         }
         Ok(())

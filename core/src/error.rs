@@ -69,9 +69,9 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::SessionExpired => {
-                f.write_str("session expired: no usable token, refresh token or credentials; log in again")
-            }
+            Error::SessionExpired => f.write_str(
+                "session expired: no usable token, refresh token or credentials; log in again",
+            ),
             Error::InvalidCredentials { status, reason } => {
                 write!(f, "login refused with status {status}")?;
                 if let Some(r) = reason {
@@ -87,9 +87,16 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::InvalidAuthResponse(e) => write!(f, "invalid auth response: {e}"),
-            Error::AuthUnavailable { status, attempts, circuit_open, .. } => {
+            Error::AuthUnavailable {
+                status,
+                attempts,
+                circuit_open,
+                ..
+            } => {
                 if *circuit_open {
-                    f.write_str("auth endpoint unavailable: circuit breaker open after repeated failures")
+                    f.write_str(
+                        "auth endpoint unavailable: circuit breaker open after repeated failures",
+                    )
                 } else {
                     write!(f, "auth endpoint unavailable after {attempts} attempt(s)")?;
                     if let Some(s) = status {
@@ -98,15 +105,27 @@ impl fmt::Display for Error {
                     Ok(())
                 }
             }
-            Error::Transport { may_have_reached_server, attempts } => {
+            Error::Transport {
+                may_have_reached_server,
+                attempts,
+            } => {
                 if *may_have_reached_server {
-                    write!(f, "request failed after {attempts} attempt(s); it may have reached the server, so it was not resent")
+                    write!(
+                        f,
+                        "request failed after {attempts} attempt(s); it may have reached the server, so it was not resent"
+                    )
                 } else {
-                    write!(f, "request failed after {attempts} attempt(s): the server could not be reached")
+                    write!(
+                        f,
+                        "request failed after {attempts} attempt(s): the server could not be reached"
+                    )
                 }
             }
             Error::Unauthorized { status } => {
-                write!(f, "server rejected a freshly issued token with status {status}")
+                write!(
+                    f,
+                    "server rejected a freshly issued token with status {status}"
+                )
             }
             Error::UnknownExchange => f.write_str("unknown exchange id (driver bug)"),
         }
@@ -158,15 +177,20 @@ impl fmt::Display for ConfigError {
                 "refusing plain-http token endpoint {url:?} on a non-loopback host (allow_insecure_http to override)"
             ),
             ConfigError::TokenExpiryOutOfRange { seconds } => {
-                write!(f, "token_expiry_seconds must be within 1..=1800, got {seconds}")
+                write!(
+                    f,
+                    "token_expiry_seconds must be within 1..=1800, got {seconds}"
+                )
             }
             ConfigError::Invalid { field, reason } => write!(f, "invalid {field}: {reason}"),
             ConfigError::InvalidHeaderValue { field } => {
-                write!(f, "{field} contains characters not allowed in an HTTP header")
+                write!(
+                    f,
+                    "{field} contains characters not allowed in an HTTP header"
+                )
             }
         }
     }
 }
 
 impl core::error::Error for ConfigError {}
-

@@ -79,7 +79,9 @@ mod slab;
 pub mod time;
 pub mod tokens;
 
-pub use action::{Action, AuthId, AuthKind, AuthRequest, Event, ExchangeId, RequestMeta, TimerKind};
+pub use action::{
+    Action, AuthId, AuthKind, AuthRequest, Event, ExchangeId, RequestMeta, TimerKind,
+};
 pub use config::{Backoff, CircuitBreaker, Config, Margin, SecondRejection};
 pub use error::{ConfigError, Error};
 pub use metrics::Metrics;

@@ -16,7 +16,11 @@ pub(crate) struct Slab<T> {
 
 impl<T> Slab<T> {
     pub(crate) fn new() -> Self {
-        Slab { slots: Vec::new(), free: Vec::new(), len: 0 }
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -29,10 +33,16 @@ impl<T> Slab<T> {
             let slot = &mut self.slots[index as usize];
             slot.tag = slot.tag.wrapping_add(1);
             slot.value = Some(value);
-            ExchangeId { index, tag: slot.tag }
+            ExchangeId {
+                index,
+                tag: slot.tag,
+            }
         } else {
             let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 live exchanges");
-            self.slots.push(Slot { tag: 0, value: Some(value) });
+            self.slots.push(Slot {
+                tag: 0,
+                value: Some(value),
+            });
             ExchangeId { index, tag: 0 }
         }
     }
@@ -58,10 +68,13 @@ impl<T> Slab<T> {
     /// Ids of the live values, appended to `out`.
     pub(crate) fn ids_where(&self, out: &mut Vec<ExchangeId>, mut pred: impl FnMut(&T) -> bool) {
         for (index, slot) in self.slots.iter().enumerate() {
-            if let Some(v) = &slot.value {
-                if pred(v) {
-                    out.push(ExchangeId { index: index as u32, tag: slot.tag });
-                }
+            if let Some(v) = &slot.value
+                && pred(v)
+            {
+                out.push(ExchangeId {
+                    index: index as u32,
+                    tag: slot.tag,
+                });
             }
         }
     }

@@ -8,7 +8,9 @@ use core::time::Duration;
 /// The engine never reads a clock: every input carries `now` as a `Timestamp`. Token lifetimes
 /// are wall-clock facts, and a wall clock keeps counting while a laptop sleeps, so drivers pass
 /// `SystemTime` (or `Date.now()` in browsers), not a monotonic instant.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(u64);
 

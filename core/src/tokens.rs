@@ -57,30 +57,40 @@ mod tests {
         let c = Config::default();
         // (lifetime, expected margin)
         let table = [
-            (s(3600), s(300)),               // 10 % = 360 s, clamped to 300 s
-            (s(1800), s(180)),               // VitalGraph default: 10 %
-            (s(600), s(60)),                 // 10 %
-            (s(30), s(5)),                   // 3 s raised to the 5 s floor
+            (s(3600), s(300)),                    // 10 % = 360 s, clamped to 300 s
+            (s(1800), s(180)),                    // VitalGraph default: 10 %
+            (s(600), s(60)),                      // 10 %
+            (s(30), s(5)),                        // 3 s raised to the 5 s floor
             (s(15), Duration::from_millis(5000)), // 5 s floor, under half (7.5 s)
             (s(5), Duration::from_millis(2500)),  // 5 s floor capped at half the lifetime
-            (s(2), s(1)),                    // half the lifetime
+            (s(2), s(1)),                         // half the lifetime
             (s(0), s(0)),
         ];
         for (lifetime, want) in table {
-            assert_eq!(refresh_margin(lifetime, &c, 0.0), want, "lifetime {lifetime:?}");
+            assert_eq!(
+                refresh_margin(lifetime, &c, 0.0),
+                want,
+                "lifetime {lifetime:?}"
+            );
         }
     }
 
     #[test]
     fn fixed_margin_is_capped_at_half_the_lifetime() {
-        let c = Config { margin: Margin::Fixed(s(120)), ..Config::default() };
+        let c = Config {
+            margin: Margin::Fixed(s(120)),
+            ..Config::default()
+        };
         assert_eq!(refresh_margin(s(3600), &c, 0.0), s(120));
         assert_eq!(refresh_margin(s(60), &c, 0.0), s(30));
     }
 
     #[test]
     fn jitter_adds_up_to_the_fraction_and_respects_the_cap() {
-        let c = Config { margin_jitter: 0.5, ..Config::default() };
+        let c = Config {
+            margin_jitter: 0.5,
+            ..Config::default()
+        };
         assert_eq!(refresh_margin(s(600), &c, 0.0), s(60));
         assert_eq!(refresh_margin(s(600), &c, 0.999_999).as_secs(), 89);
         assert_eq!(refresh_margin(s(10), &c, 0.999_999), s(5));

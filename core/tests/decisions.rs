@@ -32,7 +32,10 @@ fn token_valid_outside_margin_sends_at_once() {
     assert_eq!(h.take(), ["Send(e1,A1)"]);
     h.respond(a, 200);
     assert_eq!(h.take(), ["Deliver(e1)"]);
-    assert!(h.session.poll_timeout().is_none(), "no timer for a plain exchange");
+    assert!(
+        h.session.poll_timeout().is_none(),
+        "no timer for a plain exchange"
+    );
 }
 
 #[test]
@@ -42,7 +45,11 @@ fn token_stale_refresh_usable_refreshes_and_sends_meanwhile() {
     let a = h.get();
     assert_eq!(h.take(), ["Authenticate(refresh)", "Send(e1,A1)"]);
     let b = h.get();
-    assert_eq!(h.take(), ["Send(e2,A1)"], "single flight: no second refresh, no waiting");
+    assert_eq!(
+        h.take(),
+        ["Send(e2,A1)"],
+        "single flight: no second refresh, no waiting"
+    );
     h.auth_ok(&token_body("A2", None, Some(1800)));
     h.respond(a, 200);
     h.respond(b, 200);
@@ -59,7 +66,11 @@ fn token_expired_refresh_usable_refreshes_and_exchanges_wait() {
     h.advance_secs(1800);
     let a = h.get();
     let b = h.get();
-    assert_eq!(h.take(), ["Authenticate(refresh)"], "no expired token is sent");
+    assert_eq!(
+        h.take(),
+        ["Authenticate(refresh)"],
+        "no expired token is sent"
+    );
     h.auth_ok(&token_body("A2", None, Some(1800)));
     assert_eq!(h.take(), ["Send(e1,A2)", "Send(e2,A2)"]);
     h.respond(a, 200);
@@ -100,7 +111,11 @@ fn inside_margin_no_usable_refresh_token_credentials_known_reauthenticates() {
 #[test]
 fn inside_margin_nothing_usable_fails_with_session_expired() {
     use tokenkeeper_core::dialect::{Credentials, Dialect};
-    let mut h = Harness::build(Config::default(), Dialect::vitalgraph(common::BASE).unwrap(), Credentials::none());
+    let mut h = Harness::build(
+        Config::default(),
+        Dialect::vitalgraph(common::BASE).unwrap(),
+        Credentials::none(),
+    );
     h.get();
     assert_eq!(h.take(), ["Fail(e1,SessionExpired)"]);
     let tokens = tokenkeeper_core::TokenSet {
@@ -126,11 +141,18 @@ fn auth_operation_in_flight_single_flight_valid_proceeds_others_wait() {
     h.advance_secs(1700);
     h.get(); // starts the proactive refresh
     h.get();
-    assert_eq!(h.take(), ["Authenticate(refresh)", "Send(e1,A1)", "Send(e2,A1)"]);
+    assert_eq!(
+        h.take(),
+        ["Authenticate(refresh)", "Send(e1,A1)", "Send(e2,A1)"]
+    );
     h.advance_secs(100); // now expired while the refresh is still in flight
     h.get();
     h.get();
-    assert_eq!(h.take(), Vec::<String>::new(), "expired: they wait, and no second refresh starts");
+    assert_eq!(
+        h.take(),
+        Vec::<String>::new(),
+        "expired: they wait, and no second refresh starts"
+    );
     h.auth_ok(&token_body("A2", None, Some(1800)));
     assert_eq!(h.take(), ["Send(e3,A2)", "Send(e4,A2)"]);
 }
@@ -142,7 +164,10 @@ fn response_401_for_older_generation_resends_at_once_without_refresh() {
     let a = h.get();
     let b = h.get();
     h.auth_ok(&token_body("A2", None, Some(1800)));
-    assert_eq!(h.take(), ["Authenticate(refresh)", "Send(e1,A1)", "Send(e2,A1)"]);
+    assert_eq!(
+        h.take(),
+        ["Authenticate(refresh)", "Send(e1,A1)", "Send(e2,A1)"]
+    );
     // The server revoked A1 on rotation: both come back 401, after A2 arrived.
     h.respond(a, 401);
     h.respond(b, 401);
@@ -160,10 +185,17 @@ fn response_401_with_current_token_refreshes_then_resends_once() {
     let a = h.get();
     let b = h.get();
     h.respond(a, 401); // revoked server-side
-    assert_eq!(h.take(), ["Send(e1,A1)", "Send(e2,A1)", "Authenticate(refresh)"]);
+    assert_eq!(
+        h.take(),
+        ["Send(e1,A1)", "Send(e2,A1)", "Authenticate(refresh)"]
+    );
     h.respond(b, 401);
     let c = h.get();
-    assert_eq!(h.take(), Vec::<String>::new(), "a rejected token is not sent again; one refresh");
+    assert_eq!(
+        h.take(),
+        Vec::<String>::new(),
+        "a rejected token is not sent again; one refresh"
+    );
     h.auth_ok(&token_body("A2", None, Some(1800)));
     assert_eq!(h.take(), ["Send(e1,A2)", "Send(e2,A2)", "Send(e3,A2)"]);
     for id in [a, b, c] {
@@ -179,16 +211,35 @@ fn second_401_for_same_exchange_after_fresh_token_is_delivered_never_loops() {
     h.respond(a, 401);
     h.auth_ok(&token_body("A2", None, Some(1800)));
     h.respond(a, 401);
-    assert_eq!(h.take(), ["Send(e1,A1)", "Authenticate(refresh)", "Send(e1,A2)", "Deliver(e1)"]);
+    assert_eq!(
+        h.take(),
+        [
+            "Send(e1,A1)",
+            "Authenticate(refresh)",
+            "Send(e1,A2)",
+            "Deliver(e1)"
+        ]
+    );
     assert!(h.auth.is_none(), "no second refresh");
 
-    let cfg = Config { second_rejection: SecondRejection::Fail, ..Config::default() };
+    let cfg = Config {
+        second_rejection: SecondRejection::Fail,
+        ..Config::default()
+    };
     let mut h = Harness::logged_in(cfg, 1800);
     let a = h.get();
     h.respond(a, 401);
     h.auth_ok(&token_body("A2", None, Some(1800)));
     h.respond(a, 401);
-    assert_eq!(h.take(), ["Send(e1,A1)", "Authenticate(refresh)", "Send(e1,A2)", "Fail(e1,Unauthorized)"]);
+    assert_eq!(
+        h.take(),
+        [
+            "Send(e1,A1)",
+            "Authenticate(refresh)",
+            "Send(e1,A2)",
+            "Fail(e1,Unauthorized)"
+        ]
+    );
 }
 
 #[test]
@@ -198,7 +249,11 @@ fn response_401_for_unreplayable_body_is_delivered_and_next_request_refreshes() 
     h.respond(a, 401);
     assert_eq!(h.take(), ["Send(e1,A1)", "Deliver(e1)"]);
     h.get();
-    assert_eq!(h.take(), ["Authenticate(refresh)"], "the rejected token is stale now: refresh first");
+    assert_eq!(
+        h.take(),
+        ["Authenticate(refresh)"],
+        "the rejected token is stale now: refresh first"
+    );
     h.auth_ok(&token_body("A2", None, Some(1800)));
     assert_eq!(h.take(), ["Send(e2,A2)"]);
 }
@@ -211,13 +266,20 @@ fn status_403_other_4xx_2xx_3xx_are_delivered() {
         h.respond(id, status);
     }
     let log = h.take();
-    assert_eq!(log.iter().filter(|s| s.starts_with("Deliver")).count(), 11, "{log:?}");
+    assert_eq!(
+        log.iter().filter(|s| s.starts_with("Deliver")).count(),
+        11,
+        "{log:?}"
+    );
     assert!(h.auth.is_none());
 }
 
 #[test]
 fn status_403_counts_as_rejection_when_configured() {
-    let cfg = Config { token_rejected_statuses: vec![401, 403], ..Config::default() };
+    let cfg = Config {
+        token_rejected_statuses: vec![401, 403],
+        ..Config::default()
+    };
     let mut h = Harness::logged_in(cfg, 1800);
     let a = h.get();
     h.respond(a, 403);
@@ -228,7 +290,11 @@ fn status_403_counts_as_rejection_when_configured() {
 fn insufficient_scope_challenge_is_delivered_without_refresh() {
     let mut h = Harness::logged_in(Config::default(), 1800);
     let a = h.get();
-    h.respond_with(a, 401, &headers(&[("www-authenticate", r#"Bearer error="insufficient_scope""#)]));
+    h.respond_with(
+        a,
+        401,
+        &headers(&[("www-authenticate", r#"Bearer error="insufficient_scope""#)]),
+    );
     assert_eq!(h.take(), ["Send(e1,A1)", "Deliver(e1)"]);
 }
 
@@ -240,7 +306,10 @@ fn status_429_503_any_method_wait_with_backoff_and_resend() {
     assert_eq!(h.take(), ["Send(e1,A1)"]);
     let (at, _) = h.session.poll_timeout().unwrap();
     let wait = at.saturating_duration_since(h.now);
-    assert!(wait >= Duration::from_millis(100) && wait <= Duration::from_millis(200), "{wait:?}");
+    assert!(
+        wait >= Duration::from_millis(100) && wait <= Duration::from_millis(200),
+        "{wait:?}"
+    );
     h.fire_timer();
     h.respond(a, 429);
     h.fire_timer();
@@ -260,7 +329,10 @@ fn status_502_504_resent_only_for_idempotent_or_opt_in() {
     h.fire_timer();
     assert_eq!(h.take(), ["Send(e1,A1)"]);
 
-    let cfg = Config { retry_non_idempotent_gateway: true, ..Config::default() };
+    let cfg = Config {
+        retry_non_idempotent_gateway: true,
+        ..Config::default()
+    };
     let mut h = Harness::logged_in(cfg, 1800);
     let p = h.post();
     h.respond(p, 504);
@@ -273,12 +345,19 @@ fn retry_after_seconds_and_http_date_are_floors() {
     let mut h = Harness::logged_in(Config::default(), 1800);
     let a = h.get();
     h.respond_with(a, 503, &headers(&[("retry-after", "7")]));
-    assert_eq!(h.session.poll_timeout().unwrap().0, h.now.saturating_add(Duration::from_secs(7)));
+    assert_eq!(
+        h.session.poll_timeout().unwrap().0,
+        h.now.saturating_add(Duration::from_secs(7))
+    );
     h.fire_timer();
-    let date = tokenkeeper_core::parse::format_http_date(h.now.saturating_add(Duration::from_secs(12)));
+    let date =
+        tokenkeeper_core::parse::format_http_date(h.now.saturating_add(Duration::from_secs(12)));
     h.respond_with(a, 429, &headers(&[("retry-after", &date)]));
     let (at, _) = h.session.poll_timeout().unwrap();
-    assert!(at.saturating_duration_since(h.now) >= Duration::from_secs(11), "{at:?}");
+    assert!(
+        at.saturating_duration_since(h.now) >= Duration::from_secs(11),
+        "{at:?}"
+    );
 }
 
 #[test]
@@ -290,7 +369,16 @@ fn transient_resends_are_bounded_by_attempts_and_budget() {
         h.fire_timer();
     }
     h.respond(a, 503);
-    assert_eq!(h.take(), ["Send(e1,A1)", "Send(e1,A1)", "Send(e1,A1)", "Send(e1,A1)", "Deliver(e1)"]);
+    assert_eq!(
+        h.take(),
+        [
+            "Send(e1,A1)",
+            "Send(e1,A1)",
+            "Send(e1,A1)",
+            "Send(e1,A1)",
+            "Deliver(e1)"
+        ]
+    );
     // A Retry-After beyond the 60 s budget ends it at once.
     let b = h.get();
     h.respond_with(b, 503, &headers(&[("retry-after", "3600")]));
@@ -313,7 +401,13 @@ fn connect_error_before_sending_backs_off_and_resends_any_method() {
     }
     h.send_error(b, SendFailure::NotSent);
     assert_eq!(h.take().last().unwrap(), "Fail(e2,Transport)");
-    assert_eq!(h.errors[&b], Error::Transport { may_have_reached_server: false, attempts: 4 });
+    assert_eq!(
+        h.errors[&b],
+        Error::Transport {
+            may_have_reached_server: false,
+            attempts: 4
+        }
+    );
 }
 
 #[test]
@@ -322,7 +416,13 @@ fn error_after_request_may_have_reached_server_non_idempotent_fails() {
     let p = h.post();
     h.send_error(p, SendFailure::MaybeSent);
     assert_eq!(h.take(), ["Send(e1,A1)", "Fail(e1,Transport)"]);
-    assert_eq!(h.errors[&p], Error::Transport { may_have_reached_server: true, attempts: 1 });
+    assert_eq!(
+        h.errors[&p],
+        Error::Transport {
+            may_have_reached_server: true,
+            attempts: 1
+        }
+    );
     // An idempotent one is resent.
     let g = h.get();
     h.send_error(g, SendFailure::MaybeSent);
@@ -336,29 +436,58 @@ fn refresh_answered_200_stores_rotation_keeps_old_refresh_token_unless_new() {
     h.advance_secs(1800);
     h.get();
     h.auth_ok(&token_body("A2", None, Some(1800)));
-    assert_eq!(h.session.tokens().unwrap().refresh_token.as_ref().unwrap().expose(), "R1");
+    assert_eq!(
+        h.session
+            .tokens()
+            .unwrap()
+            .refresh_token
+            .as_ref()
+            .unwrap()
+            .expose(),
+        "R1"
+    );
     let gen2 = h.session.generation();
     h.advance_secs(1800);
     h.get();
     h.auth_ok(&token_body("A3", Some("R2"), Some(1800)));
-    assert_eq!(h.session.tokens().unwrap().refresh_token.as_ref().unwrap().expose(), "R2");
+    assert_eq!(
+        h.session
+            .tokens()
+            .unwrap()
+            .refresh_token
+            .as_ref()
+            .unwrap()
+            .expose(),
+        "R2"
+    );
     assert_eq!(h.session.generation(), gen2 + 1);
     let req = {
         h.advance_secs(1800);
         h.get();
         h.auth.as_ref().unwrap().request.clone()
     };
-    assert_eq!(req.headers()["authorization"], "Bearer R2", "the rotated refresh token is used");
+    assert_eq!(
+        req.headers()["authorization"],
+        "Bearer R2",
+        "the rotated refresh token is used"
+    );
 }
 
 #[test]
 fn refresh_answered_invalid_grant_or_401_drops_refresh_token_and_reauthenticates() {
-    for (status, body) in [(400, r#"{"error":"invalid_grant"}"#), (401, r#"{"detail":"Invalid refresh token"}"#)] {
+    for (status, body) in [
+        (400, r#"{"error":"invalid_grant"}"#),
+        (401, r#"{"detail":"Invalid refresh token"}"#),
+    ] {
         let mut h = Harness::logged_in(Config::default(), 1800);
         h.advance_secs(1800);
         h.get();
         h.auth_reply(status, &headers(&[]), body);
-        assert_eq!(h.take(), ["Authenticate(refresh)", "Authenticate(login)"], "status {status}");
+        assert_eq!(
+            h.take(),
+            ["Authenticate(refresh)", "Authenticate(login)"],
+            "status {status}"
+        );
         assert!(h.session.tokens().unwrap().refresh_token.is_none());
         h.auth_ok(&token_body("A2", Some("R2"), Some(1800)));
         assert_eq!(h.take(), ["Send(e1,A2)"]);
@@ -369,7 +498,11 @@ fn refresh_answered_invalid_grant_or_401_drops_refresh_token_and_reauthenticates
 #[test]
 fn refresh_rejected_without_credentials_fails_waiters_with_session_expired() {
     use tokenkeeper_core::dialect::{Credentials, Dialect};
-    let mut h = Harness::build(Config::default(), Dialect::vitalgraph(common::BASE).unwrap(), Credentials::none());
+    let mut h = Harness::build(
+        Config::default(),
+        Dialect::vitalgraph(common::BASE).unwrap(),
+        Credentials::none(),
+    );
     let set = tokenkeeper_core::TokenSet {
         access_token: "A1".into(),
         refresh_token: Some("R1".into()),
@@ -381,7 +514,15 @@ fn refresh_rejected_without_credentials_fails_waiters_with_session_expired() {
     h.advance_secs(600);
     h.get();
     h.auth_reply(401, &headers(&[]), r#"{"detail":"Invalid refresh token"}"#);
-    assert_eq!(h.take_all(), ["Authenticate(refresh)", "Event(TokensChanged)", "Event(SessionExpired)", "Fail(e1,SessionExpired)"]);
+    assert_eq!(
+        h.take_all(),
+        [
+            "Authenticate(refresh)",
+            "Event(TokensChanged)",
+            "Event(SessionExpired)",
+            "Fail(e1,SessionExpired)"
+        ]
+    );
 }
 
 #[test]
@@ -389,10 +530,17 @@ fn refresh_answered_429_5xx_or_transport_error_backs_off_then_fails_typed() {
     let mut h = Harness::logged_in(Config::default(), 1800); // 4 attempts
     h.advance_secs(1800);
     let a = h.get();
-    h.auth_reply(503, &headers(&[("retry-after", "2")]), r#"{"detail":"Authentication backend unavailable"}"#);
+    h.auth_reply(
+        503,
+        &headers(&[("retry-after", "2")]),
+        r#"{"detail":"Authentication backend unavailable"}"#,
+    );
     let (at, kind) = h.session.poll_timeout().unwrap();
     assert_eq!(kind, tokenkeeper_core::TimerKind::AuthRetry);
-    assert!(at >= h.now.saturating_add(Duration::from_secs(2)), "Retry-After is a floor");
+    assert!(
+        at >= h.now.saturating_add(Duration::from_secs(2)),
+        "Retry-After is a floor"
+    );
     h.fire_timer();
     h.auth_error(SendFailure::NotSent);
     h.fire_timer();
@@ -401,9 +549,23 @@ fn refresh_answered_429_5xx_or_transport_error_backs_off_then_fails_typed() {
     h.auth_reply(500, &headers(&[]), "<html>oops</html>");
     assert_eq!(
         h.take(),
-        ["Authenticate(refresh)", "Authenticate(refresh)", "Authenticate(refresh)", "Authenticate(refresh)", "Fail(e1,AuthUnavailable)"]
+        [
+            "Authenticate(refresh)",
+            "Authenticate(refresh)",
+            "Authenticate(refresh)",
+            "Authenticate(refresh)",
+            "Fail(e1,AuthUnavailable)"
+        ]
     );
-    assert!(matches!(h.errors[&a], Error::AuthUnavailable { status: Some(500), attempts: 4, circuit_open: false, .. }));
+    assert!(matches!(
+        h.errors[&a],
+        Error::AuthUnavailable {
+            status: Some(500),
+            attempts: 4,
+            circuit_open: false,
+            ..
+        }
+    ));
     assert_eq!(h.session.metrics(h.now).refresh_failures, 4);
 }
 
@@ -415,7 +577,14 @@ fn refresh_5xx_then_success_resumes_waiters() {
     h.auth_reply(503, &headers(&[]), "");
     h.fire_timer();
     h.auth_ok(&token_body("A2", None, Some(1800)));
-    assert_eq!(h.take(), ["Authenticate(refresh)", "Authenticate(refresh)", "Send(e1,A2)"]);
+    assert_eq!(
+        h.take(),
+        [
+            "Authenticate(refresh)",
+            "Authenticate(refresh)",
+            "Send(e1,A2)"
+        ]
+    );
 }
 
 #[test]
@@ -424,10 +593,25 @@ fn login_answered_400_or_401_fails_with_invalid_credentials_never_retried() {
         let mut h = Harness::new();
         h.get();
         h.get();
-        h.auth_reply(status, &headers(&[("www-authenticate", "Bearer")]), r#"{"detail":"Incorrect username or password"}"#);
-        assert_eq!(h.take(), ["Authenticate(login)", "Fail(e1,InvalidCredentials)", "Fail(e2,InvalidCredentials)"]);
+        h.auth_reply(
+            status,
+            &headers(&[("www-authenticate", "Bearer")]),
+            r#"{"detail":"Incorrect username or password"}"#,
+        );
+        assert_eq!(
+            h.take(),
+            [
+                "Authenticate(login)",
+                "Fail(e1,InvalidCredentials)",
+                "Fail(e2,InvalidCredentials)"
+            ]
+        );
         h.get();
-        assert_eq!(h.take(), ["Fail(e3,InvalidCredentials)"], "no second login attempt (account lockout)");
+        assert_eq!(
+            h.take(),
+            ["Fail(e3,InvalidCredentials)"],
+            "no second login attempt (account lockout)"
+        );
         assert!(h.session.poll_timeout().is_none());
     }
 }
@@ -438,10 +622,26 @@ fn auth_response_malformed_fails_typed_and_keeps_old_tokens() {
     h.advance_secs(1800);
     let a = h.get();
     h.auth_ok("<html><body>Bad gateway</body></html>");
-    assert_eq!(h.take(), ["Authenticate(refresh)", "Fail(e1,InvalidAuthResponse)"]);
+    assert_eq!(
+        h.take(),
+        ["Authenticate(refresh)", "Fail(e1,InvalidAuthResponse)"]
+    );
     assert!(matches!(h.errors[&a], Error::InvalidAuthResponse(_)));
-    assert_eq!(h.session.tokens().unwrap().access_token.expose(), "A1", "the working set is kept");
-    assert_eq!(h.session.tokens().unwrap().refresh_token.as_ref().unwrap().expose(), "R1");
+    assert_eq!(
+        h.session.tokens().unwrap().access_token.expose(),
+        "A1",
+        "the working set is kept"
+    );
+    assert_eq!(
+        h.session
+            .tokens()
+            .unwrap()
+            .refresh_token
+            .as_ref()
+            .unwrap()
+            .expose(),
+        "R1"
+    );
 }
 
 #[test]
@@ -456,12 +656,22 @@ fn exchange_driving_the_auth_operation_cancelled_operation_is_not_lost() {
     let op = h.auth.take().unwrap().id;
     h.session.handle_auth_abandoned(h.now, op);
     h.drain();
-    assert_eq!(h.take(), ["Authenticate(refresh)"], "restarted for the others");
+    assert_eq!(
+        h.take(),
+        ["Authenticate(refresh)"],
+        "restarted for the others"
+    );
     h.auth_ok(&token_body("A2", None, Some(1800)));
     h.respond(b, 200);
     assert_eq!(h.take(), ["Send(e2,A2)", "Deliver(e2)"]);
     // A late answer to the abandoned operation is ignored.
-    h.session.handle_auth_response(h.now, op, http::StatusCode::OK, &headers(&[]), token_body("X", None, Some(5)).as_bytes());
+    h.session.handle_auth_response(
+        h.now,
+        op,
+        http::StatusCode::OK,
+        &headers(&[]),
+        token_body("X", None, Some(5)).as_bytes(),
+    );
     h.drain();
     assert_eq!(h.session.tokens().unwrap().access_token.expose(), "A2");
 }
@@ -475,7 +685,10 @@ fn cancelled_waiter_strands_nobody() {
     h.session.cancel(b);
     h.auth_ok(&token_body("A2", None, Some(1800)));
     h.respond(a, 200);
-    assert_eq!(h.take(), ["Authenticate(refresh)", "Send(e1,A2)", "Deliver(e1)"]);
+    assert_eq!(
+        h.take(),
+        ["Authenticate(refresh)", "Send(e1,A2)", "Deliver(e1)"]
+    );
     assert_eq!(h.session.live_exchanges(), 0);
 }
 
@@ -483,7 +696,10 @@ fn cancelled_waiter_strands_nobody() {
 fn circuit_breaker_fails_fast_then_half_open_probe() {
     let cfg = Config {
         max_refresh_attempts: 1,
-        circuit_breaker: tokenkeeper_core::CircuitBreaker { threshold: 2, cool_down: Duration::from_secs(30) },
+        circuit_breaker: tokenkeeper_core::CircuitBreaker {
+            threshold: 2,
+            cool_down: Duration::from_secs(30),
+        },
         ..Config::default()
     };
     let mut h = Harness::logged_in(cfg, 1800);
@@ -494,11 +710,26 @@ fn circuit_breaker_fails_fast_then_half_open_probe() {
     h.auth_reply(503, &headers(&[]), "");
     assert_eq!(
         h.take(),
-        ["Authenticate(refresh)", "Fail(e1,AuthUnavailable)", "Authenticate(refresh)", "Fail(e2,AuthUnavailable)"]
+        [
+            "Authenticate(refresh)",
+            "Fail(e1,AuthUnavailable)",
+            "Authenticate(refresh)",
+            "Fail(e2,AuthUnavailable)"
+        ]
     );
     let e = h.get();
-    assert_eq!(h.take(), ["Fail(e3,AuthUnavailable)"], "open: fail fast without contacting the server");
-    assert!(matches!(h.errors[&e], Error::AuthUnavailable { circuit_open: true, .. }));
+    assert_eq!(
+        h.take(),
+        ["Fail(e3,AuthUnavailable)"],
+        "open: fail fast without contacting the server"
+    );
+    assert!(matches!(
+        h.errors[&e],
+        Error::AuthUnavailable {
+            circuit_open: true,
+            ..
+        }
+    ));
     h.advance_secs(30);
     h.get();
     assert_eq!(h.take(), ["Authenticate(refresh)"], "half-open: one probe");
@@ -510,7 +741,10 @@ fn circuit_breaker_fails_fast_then_half_open_probe() {
 
 #[test]
 fn refresh_ahead_timer_refreshes_an_idle_session() {
-    let cfg = Config { refresh_ahead: true, ..Config::default() };
+    let cfg = Config {
+        refresh_ahead: true,
+        ..Config::default()
+    };
     let mut h = Harness::logged_in(cfg, 1800);
     let (at, kind) = h.session.poll_timeout().unwrap();
     assert_eq!(kind, tokenkeeper_core::TimerKind::RefreshAhead);
@@ -521,7 +755,10 @@ fn refresh_ahead_timer_refreshes_an_idle_session() {
     let a = h.get();
     h.respond(a, 200);
     assert_eq!(h.take(), ["Send(e1,A2)", "Deliver(e1)"]);
-    assert_eq!(h.session.poll_timeout().unwrap().0, h.now.saturating_add(Duration::from_secs(1620)));
+    assert_eq!(
+        h.session.poll_timeout().unwrap().0,
+        h.now.saturating_add(Duration::from_secs(1620))
+    );
     // Off by default.
     let h = Harness::logged_in(Config::default(), 1800);
     assert!(h.session.poll_timeout().is_none());
@@ -534,7 +771,10 @@ fn token_expiry_comes_from_jwt_exp_when_expires_in_is_absent() {
     let exp = T0.as_millis() / 1000 + 900;
     let jwt = jwt_with_exp(exp);
     h.auth_ok(&serde_json::json!({"access_token": jwt, "token_type": "Bearer"}).to_string());
-    assert_eq!(h.session.tokens().unwrap().expires_at, Timestamp::from_secs(exp));
+    assert_eq!(
+        h.session.tokens().unwrap().expires_at,
+        Timestamp::from_secs(exp)
+    );
 }
 
 fn jwt_with_exp(exp: u64) -> String {
@@ -543,12 +783,19 @@ fn jwt_with_exp(exp: u64) -> String {
         let b = s.as_bytes();
         let mut out = String::new();
         for chunk in b.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &c)| acc | (u32::from(c) << (16 - 8 * i)));
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, &c)| acc | (u32::from(c) << (16 - 8 * i)));
             for i in 0..=chunk.len() {
                 out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
             }
         }
         out
     }
-    format!("{}.{}.sig", b64(r#"{"alg":"HS256"}"#), b64(&format!(r#"{{"exp":{exp}}}"#)))
+    format!(
+        "{}.{}.sig",
+        b64(r#"{"alg":"HS256"}"#),
+        b64(&format!(r#"{{"exp":{exp}}}"#))
+    )
 }

@@ -11,7 +11,11 @@ fn test_proactive_refresh_before_expiry() {
     let mut h = Harness::logged_in(Config::default(), 1800);
     h.advance_secs(1650); // inside the 180 s margin
     let a = h.get();
-    assert_eq!(h.take(), ["Authenticate(refresh)", "Send(e1,A1)"], "refreshed before expiry, no waiting");
+    assert_eq!(
+        h.take(),
+        ["Authenticate(refresh)", "Send(e1,A1)"],
+        "refreshed before expiry, no waiting"
+    );
     h.auth_ok(&token_body("A2", None, Some(1800)));
     h.respond(a, 200);
     h.advance_secs(200); // A1 would have expired; A2 is in use
@@ -35,22 +39,52 @@ fn test_retry_after_refresh() {
     h.respond(a, 401);
     h.auth_ok(&token_body("A2", None, Some(1800)));
     h.respond(a, 201);
-    assert_eq!(h.take(), ["Send(e1,A1)", "Authenticate(refresh)", "Send(e1,A2)", "Deliver(e1)"]);
+    assert_eq!(
+        h.take(),
+        [
+            "Send(e1,A1)",
+            "Authenticate(refresh)",
+            "Send(e1,A2)",
+            "Deliver(e1)"
+        ]
+    );
     assert_eq!(h.session.metrics(h.now).unauthorized_resends, 1);
 }
 
 #[test]
 fn test_refresh_failure_raises_error() {
-    let mut h = Harness::logged_in(Config { max_refresh_attempts: 1, ..Config::default() }, 1800);
+    let mut h = Harness::logged_in(
+        Config {
+            max_refresh_attempts: 1,
+            ..Config::default()
+        },
+        1800,
+    );
     h.advance_secs(1800);
     let a = h.get();
-    h.auth_reply(503, &common::headers(&[]), r#"{"detail":"Authentication backend unavailable"}"#);
-    assert_eq!(h.take(), ["Authenticate(refresh)", "Fail(e1,AuthUnavailable)"]);
+    h.auth_reply(
+        503,
+        &common::headers(&[]),
+        r#"{"detail":"Authentication backend unavailable"}"#,
+    );
+    assert_eq!(
+        h.take(),
+        ["Authenticate(refresh)", "Fail(e1,AuthUnavailable)"]
+    );
     assert_eq!(
         h.errors[&a],
-        Error::AuthUnavailable { status: Some(503), attempts: 1, circuit_open: false, retry_at: None }
+        Error::AuthUnavailable {
+            status: Some(503),
+            attempts: 1,
+            circuit_open: false,
+            retry_at: None
+        }
     );
-    assert!(h.errors[&a].to_string().contains("unavailable after 1 attempt"));
+    assert!(
+        h.errors[&a]
+            .to_string()
+            .contains("unavailable after 1 attempt")
+    );
 }
 
 #[test]
@@ -58,7 +92,11 @@ fn test_concurrent_refresh_thread_safe() {
     let mut h = Harness::logged_in(Config::default(), 1800);
     h.advance_secs(1800);
     let ids: Vec<_> = (0..1000).map(|_| h.get()).collect();
-    assert_eq!(h.take(), ["Authenticate(refresh)"], "1,000 waiters, one refresh");
+    assert_eq!(
+        h.take(),
+        ["Authenticate(refresh)"],
+        "1,000 waiters, one refresh"
+    );
     h.auth_ok(&token_body("A2", None, Some(1800)));
     assert_eq!(h.take().len(), 1000);
     for id in ids {
@@ -82,7 +120,11 @@ fn test_refresh_token_rotation() {
             _ => None,
         })
         .collect();
-    assert_eq!(changed, ["R2"], "stores are told about the rotated refresh token");
+    assert_eq!(
+        changed,
+        ["R2"],
+        "stores are told about the rotated refresh token"
+    );
 }
 
 #[test]
@@ -117,21 +159,35 @@ fn test_async_token_refresh() {
 
 #[test]
 fn test_config_disabled_refresh() {
-    let cfg = Config { enabled: false, ..Config::default() };
+    let cfg = Config {
+        enabled: false,
+        ..Config::default()
+    };
     let mut h = Harness::logged_in(cfg, 1800);
     h.advance_secs(1700);
     let a = h.get();
     h.respond(a, 401);
-    assert_eq!(h.take(), ["Send(e1,A1)", "Deliver(e1)"], "no proactive refresh, 401 delivered");
+    assert_eq!(
+        h.take(),
+        ["Send(e1,A1)", "Deliver(e1)"],
+        "no proactive refresh, 401 delivered"
+    );
     h.advance_secs(200);
     h.get();
-    assert_eq!(h.take(), ["Fail(e2,SessionExpired)"], "never sends an expired token");
+    assert_eq!(
+        h.take(),
+        ["Fail(e2,SessionExpired)"],
+        "never sends an expired token"
+    );
     assert!(h.auth.is_none());
 }
 
 #[test]
 fn retry_on_401_disabled_delivers_the_401() {
-    let cfg = Config { retry_on_401: false, ..Config::default() };
+    let cfg = Config {
+        retry_on_401: false,
+        ..Config::default()
+    };
     let mut h = Harness::logged_in(cfg, 1800);
     let a = h.get();
     h.respond(a, 401);
@@ -140,7 +196,10 @@ fn retry_on_401_disabled_delivers_the_401() {
 
 #[test]
 fn proactive_disabled_refreshes_only_at_expiry() {
-    let cfg = Config { proactive: false, ..Config::default() };
+    let cfg = Config {
+        proactive: false,
+        ..Config::default()
+    };
     let mut h = Harness::logged_in(cfg, 1800);
     h.advance_secs(1700);
     h.get();

@@ -7,7 +7,10 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use tokenkeeper_core::dialect::{Credentials, Dialect};
 use tokenkeeper_core::session::SendFailure;
-use tokenkeeper_core::{Action, AuthKind, AuthRequest, Config, Error, Event, ExchangeId, RequestMeta, Session, Timestamp};
+use tokenkeeper_core::{
+    Action, AuthKind, AuthRequest, Config, Error, Event, ExchangeId, RequestMeta, Session,
+    Timestamp,
+};
 
 /// The base URL of the fake VitalGraph server.
 pub const BASE: &str = "http://127.0.0.1:8001";
@@ -39,7 +42,11 @@ impl Harness {
     }
 
     pub fn with_config(config: Config) -> Self {
-        Self::build(config, Dialect::vitalgraph(BASE).unwrap(), Credentials::password("admin", "admin"))
+        Self::build(
+            config,
+            Dialect::vitalgraph(BASE).unwrap(),
+            Credentials::password("admin", "admin"),
+        )
     }
 
     pub fn build(config: Config, dialect: Dialect, credentials: Credentials) -> Self {
@@ -63,7 +70,11 @@ impl Harness {
         let id = h.session.login(h.now);
         h.drain();
         h.auth_ok(&token_body("A1", Some("R1"), Some(lifetime_secs)));
-        assert!(matches!(h.log.last().map(String::as_str), Some(s) if s.starts_with("Deliver")), "{:?}", h.log);
+        assert!(
+            matches!(h.log.last().map(String::as_str), Some(s) if s.starts_with("Deliver")),
+            "{:?}",
+            h.log
+        );
         let _ = id;
         h.log.clear();
         h.events.clear();
@@ -102,7 +113,10 @@ impl Harness {
     }
 
     pub fn label(&self, id: ExchangeId) -> String {
-        self.labels.get(&id).cloned().unwrap_or_else(|| "login".to_owned())
+        self.labels
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| "login".to_owned())
     }
 
     /// Drains every action into the transcript.
@@ -110,7 +124,11 @@ impl Harness {
         while let Some(a) = self.session.poll_action() {
             let name = match a {
                 Action::Send { id, authorization } => {
-                    let tok = authorization.to_str().unwrap().trim_start_matches("Bearer ").to_owned();
+                    let tok = authorization
+                        .to_str()
+                        .unwrap()
+                        .trim_start_matches("Bearer ")
+                        .to_owned();
                     self.sent_with.insert(id, authorization);
                     format!("Send({},{})", self.label(id), tok)
                 }
@@ -143,7 +161,9 @@ impl Harness {
     /// The transcript since the last call, without events.
     pub fn take(&mut self) -> Vec<String> {
         let log = std::mem::take(&mut self.log);
-        log.into_iter().filter(|s| !s.starts_with("Event(")).collect()
+        log.into_iter()
+            .filter(|s| !s.starts_with("Event("))
+            .collect()
     }
 
     /// The transcript since the last call, events included.
@@ -154,7 +174,13 @@ impl Harness {
     /// Answers the pending auth request.
     pub fn auth_reply(&mut self, status: u16, headers: &HeaderMap, body: &str) {
         let req = self.auth.take().expect("an Authenticate is pending");
-        self.session.handle_auth_response(self.now, req.id, StatusCode::from_u16(status).unwrap(), headers, body.as_bytes());
+        self.session.handle_auth_response(
+            self.now,
+            req.id,
+            StatusCode::from_u16(status).unwrap(),
+            headers,
+            body.as_bytes(),
+        );
         self.drain();
     }
 
@@ -173,7 +199,8 @@ impl Harness {
     }
 
     pub fn respond_with(&mut self, id: ExchangeId, status: u16, headers: &HeaderMap) {
-        self.session.handle_response(self.now, id, StatusCode::from_u16(status).unwrap(), headers);
+        self.session
+            .handle_response(self.now, id, StatusCode::from_u16(status).unwrap(), headers);
         self.drain();
     }
 
@@ -209,7 +236,10 @@ pub fn token_body(access: &str, refresh: Option<&str>, expires_in: Option<u64>) 
 pub fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     let mut h = HeaderMap::new();
     for (k, v) in pairs {
-        h.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        h.append(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
     }
     h
 }

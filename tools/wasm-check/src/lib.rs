@@ -11,8 +11,15 @@ use tokenkeeper_core::{Action, Config, RequestMeta, Session, Timestamp};
 /// of actions seen (0 if the session could not be built).
 #[unsafe(no_mangle)]
 pub extern "C" fn tokenkeeper_check(now_ms: u64, seed: u64) -> u32 {
-    let Ok(dialect) = Dialect::vitalgraph("http://127.0.0.1:8001") else { return 0 };
-    let Ok(mut s) = Session::new(Config::default(), dialect, Credentials::password("u", "p"), seed) else {
+    let Ok(dialect) = Dialect::vitalgraph("http://127.0.0.1:8001") else {
+        return 0;
+    };
+    let Ok(mut s) = Session::new(
+        Config::default(),
+        dialect,
+        Credentials::password("u", "p"),
+        seed,
+    ) else {
         return 0;
     };
     let now = Timestamp::from_millis(now_ms);
@@ -25,11 +32,20 @@ pub extern "C" fn tokenkeeper_check(now_ms: u64, seed: u64) -> u32 {
             Action::Authenticate(a) => {
                 let body = br#"{"access_token":"a.b.c","refresh_token":"r","token_type":"bearer","expires_in":60}"#;
                 let mut h = HeaderMap::new();
-                h.insert("date", "Sun, 06 Nov 1994 08:49:37 GMT".parse().expect("static header"));
+                h.insert(
+                    "date",
+                    "Sun, 06 Nov 1994 08:49:37 GMT"
+                        .parse()
+                        .expect("static header"),
+                );
                 s.handle_auth_response(now, a.id, StatusCode::OK, &h, body);
             }
             Action::Send { id: sent, .. } => {
-                let status = if rejected { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
+                let status = if rejected {
+                    StatusCode::OK
+                } else {
+                    StatusCode::UNAUTHORIZED
+                };
                 rejected = true;
                 s.handle_response(now, sent, status, &HeaderMap::new());
             }

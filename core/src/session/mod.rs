@@ -1,0 +1,597 @@
+//! The engine: one identity's tokens, its auth operation and its exchanges.
+//!
+//! # Theory of operation
+//!
+//! A [`Session`] holds at most one token set, at most one auth operation (login or refresh) and
+//! any number of exchanges (caller requests with their resends). Every input takes `now`;
+//! every decision is pushed onto an action queue that the driver drains with
+//! [`Session::poll_action`]. Rules it keeps (DESIGN §2.2):
+//!
+//! - a token it knows to be expired or rejected is never sent;
+//! - at most one auth operation is in flight (single flight) and every exchange waiting for it
+//!   resumes or fails when it ends;
+//! - every started exchange ends exactly once, with `Deliver` or `Fail`, unless cancelled;
+//! - resends are bounded: 401s by `max_auth_retries_per_exchange` and
+//!   `max_stale_generation_resends`, transient errors by `max_transient_resends` and the backoff
+//!   budget.
+
+use std::collections::VecDeque;
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use crate::action::{Action, AuthId, AuthKind, Event, ExchangeId, RequestMeta, TimerKind};
+use crate::backoff::Rng;
+use crate::config::Config;
+use crate::dialect::{Credentials, Dialect};
+use crate::error::{ConfigError, Error};
+use crate::metrics::Metrics;
+use crate::parse;
+use crate::slab::Slab;
+use crate::time::Timestamp;
+use crate::tokens::TokenSet;
+
+mod decide;
+
+/// How a request failed to produce a response, as far as the driver can tell.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SendFailure {
+    /// The request never left: DNS, connect or TLS handshake failure. Safe to resend any request.
+    NotSent,
+    /// The request may have reached the server (timeout, reset after writing, truncated
+    /// response). Only idempotent requests are resent.
+    MaybeSent,
+}
+
+/// The token in use, with the times derived from it when it arrived.
+struct Held {
+    set: TokenSet,
+    header: HeaderValue,
+    /// Inside the refresh margin from here on.
+    stale_at: Timestamp,
+    /// Treated as expired from here on (expiry minus the hard floor).
+    expired_at: Timestamp,
+    /// The server rejected it (401 for this generation): treated as expired.
+    rejected: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Freshness {
+    Fresh,
+    Stale,
+    Expired,
+    Missing,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum AuthState {
+    Idle,
+    InFlight {
+        id: AuthId,
+        kind: AuthKind,
+        attempt: u32,
+        started: Timestamp,
+    },
+    Backoff {
+        kind: AuthKind,
+        attempt: u32,
+        started: Timestamp,
+        until: Timestamp,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ExState {
+    /// Waits for the auth operation, then is sent (or delivered, for a login exchange).
+    AwaitingToken,
+    /// Sent with this token generation; a response or error is due.
+    InFlight { generation: u64 },
+    /// Waits for a backoff to end before a resend.
+    Backoff { until: Timestamp },
+}
+
+struct Exchange {
+    meta: RequestMeta,
+    state: ExState,
+    started: Timestamp,
+    sends: u32,
+    auth_retries: u32,
+    stale_resends: u32,
+    transient_resends: u32,
+    /// A `login()` exchange: ends with `Deliver` once a login has produced tokens.
+    login_only: bool,
+}
+
+/// Circuit breaker on the auth endpoint.
+#[derive(Default)]
+struct Circuit {
+    failures: u32,
+    open_until: Option<Timestamp>,
+}
+
+/// One identity's token-keeping state machine. See the [crate docs](crate) for the driving
+/// contract.
+pub struct Session {
+    config: Config,
+    dialect: Dialect,
+    credentials: Credentials,
+    origins: Vec<String>,
+    rng: Rng,
+    tokens: Option<Held>,
+    generation: u64,
+    auth: AuthState,
+    next_auth_id: u64,
+    /// The next auth operation must be a login (explicit `login()`).
+    force_login: bool,
+    /// The credentials were refused; logins stay off until new credentials are supplied.
+    credentials_refused: Option<Error>,
+    /// No proactive or background refresh before this time (after a failed auth operation).
+    quiet_until: Option<Timestamp>,
+    circuit: Circuit,
+    exchanges: Slab<Exchange>,
+    in_backoff: usize,
+    actions: VecDeque<Action>,
+    scratch: Vec<ExchangeId>,
+    metrics: Metrics,
+}
+
+impl core::fmt::Debug for Session {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Session")
+            .field("dialect", &self.dialect.name)
+            .field("generation", &self.generation)
+            .field("auth", &self.auth)
+            .field("exchanges", &self.exchanges.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A session for one identity. `seed` drives margin and backoff jitter (pass a random
+    /// number in production, a constant in tests). The token may be sent to the dialect's
+    /// origin; add API origins with [`Session::allow_origin`].
+    pub fn new(
+        config: Config,
+        dialect: Dialect,
+        credentials: Credentials,
+        seed: u64,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        dialect.validate(config.allow_insecure_http)?;
+        let origins = dialect.origin().into_iter().collect();
+        Ok(Session {
+            config,
+            dialect,
+            credentials,
+            origins,
+            rng: Rng::new(seed),
+            tokens: None,
+            generation: 0,
+            auth: AuthState::Idle,
+            next_auth_id: 0,
+            force_login: false,
+            credentials_refused: None,
+            quiet_until: None,
+            circuit: Circuit::default(),
+            exchanges: Slab::new(),
+            in_backoff: 0,
+            actions: VecDeque::new(),
+            scratch: Vec::new(),
+            metrics: Metrics::default(),
+        })
+    }
+
+    // ---- getters --------------------------------------------------------------------------
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The dialect.
+    pub fn dialect(&self) -> &Dialect {
+        &self.dialect
+    }
+
+    /// The tokens in use, if any.
+    pub fn tokens(&self) -> Option<&TokenSet> {
+        self.tokens.as_ref().map(|h| &h.set)
+    }
+
+    /// The current token generation (incremented every time new tokens are installed).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Live exchanges (started, not yet delivered, failed or cancelled).
+    pub fn live_exchanges(&self) -> usize {
+        self.exchanges.len()
+    }
+
+    /// Whether a login or refresh is in flight or waiting to be retried.
+    pub fn auth_in_progress(&self) -> bool {
+        !matches!(self.auth, AuthState::Idle)
+    }
+
+    /// A snapshot of the counters and token state at `now`.
+    pub fn metrics(&self, now: Timestamp) -> Metrics {
+        Metrics {
+            token_expires_at: self.tokens.as_ref().map(|h| h.set.expires_at),
+            is_expired: matches!(self.freshness(now), Freshness::Expired | Freshness::Missing),
+            auth_in_progress: self.auth_in_progress(),
+            ..self.metrics
+        }
+    }
+
+    /// Whether the access token may be sent to `uri`'s origin (scheme, host and port equal to
+    /// one of the allowed origins). Drivers MUST NOT attach the header otherwise, and must not
+    /// carry it across a redirect to another origin.
+    pub fn allows_origin(&self, uri: &http::Uri) -> bool {
+        let (Some(scheme), Some(auth)) = (uri.scheme_str(), uri.authority()) else {
+            return false;
+        };
+        let port = auth.port_u16().or(match scheme {
+            "https" => Some(443),
+            "http" => Some(80),
+            _ => None,
+        });
+        self.origins.iter().any(|o| {
+            let Ok(ou) = o.parse::<http::Uri>() else {
+                return false;
+            };
+            let (Some(os), Some(oa)) = (ou.scheme_str(), ou.authority()) else {
+                return false;
+            };
+            let op = oa.port_u16().or(match os {
+                "https" => Some(443),
+                "http" => Some(80),
+                _ => None,
+            });
+            os.eq_ignore_ascii_case(scheme)
+                && oa.host().eq_ignore_ascii_case(auth.host())
+                && op == port
+        })
+    }
+
+    // ---- commands -------------------------------------------------------------------------
+
+    /// Allows sending the access token to another origin (`https://api.example.com[:port]`).
+    pub fn allow_origin(&mut self, origin: &str) -> Result<(), ConfigError> {
+        let uri: http::Uri = origin.parse().map_err(|_| ConfigError::InvalidUrl {
+            url: origin.to_owned(),
+        })?;
+        if uri.scheme().is_none() || uri.authority().is_none() {
+            return Err(ConfigError::InvalidUrl {
+                url: origin.to_owned(),
+            });
+        }
+        self.origins.push(origin.trim_end_matches('/').to_owned());
+        Ok(())
+    }
+
+    /// Replaces the credentials (and lifts a refusal of the previous ones).
+    pub fn set_credentials(&mut self, credentials: Credentials) {
+        self.credentials = credentials;
+        self.credentials_refused = None;
+    }
+
+    /// Installs tokens obtained elsewhere (a persisted store, another tab or process). An auth
+    /// operation in flight is dropped (its outcome will be ignored) and waiting exchanges resume.
+    pub fn set_tokens(&mut self, now: Timestamp, tokens: TokenSet) -> Result<(), ConfigError> {
+        let header =
+            tokens
+                .access_token
+                .bearer_header()
+                .ok_or(ConfigError::InvalidHeaderValue {
+                    field: "access_token",
+                })?;
+        self.auth = AuthState::Idle;
+        self.force_login = false;
+        self.hold(tokens, header);
+        self.resume_waiters(now);
+        Ok(())
+    }
+
+    /// Starts a login now, even if tokens are held (explicit `login()`), and returns an exchange
+    /// that ends with `Deliver` when it succeeded or `Fail` with the reason.
+    pub fn login(&mut self, now: Timestamp) -> ExchangeId {
+        let id = self.exchanges.insert(Exchange {
+            meta: RequestMeta {
+                idempotent: true,
+                replayable: true,
+            },
+            state: ExState::AwaitingToken,
+            started: now,
+            sends: 0,
+            auth_retries: 0,
+            stale_resends: 0,
+            transient_resends: 0,
+            login_only: true,
+        });
+        self.credentials_refused = None;
+        self.force_login = true;
+        if let Err(e) = self.ensure_auth(now) {
+            self.fail_waiters(&e);
+        }
+        id
+    }
+
+    /// Drops the tokens, fails waiting exchanges with `SessionExpired` and forgets any auth
+    /// operation in flight. Emits [`Event::SessionExpired`] so stores and tabs forget them too.
+    pub fn logout(&mut self) {
+        self.tokens = None;
+        self.generation += 1;
+        self.auth = AuthState::Idle;
+        self.force_login = false;
+        self.fail_waiters(&Error::SessionExpired);
+        self.actions.push_back(Action::Event(Event::SessionExpired));
+    }
+
+    // ---- inputs ---------------------------------------------------------------------------
+
+    /// A caller's request starts. The engine answers with `Send` at once when the token is
+    /// usable, or makes the exchange wait for a login or refresh, or fails it.
+    pub fn start(&mut self, now: Timestamp, meta: RequestMeta) -> ExchangeId {
+        self.metrics.requests += 1;
+        let id = self.exchanges.insert(Exchange {
+            meta,
+            state: ExState::AwaitingToken,
+            started: now,
+            sends: 0,
+            auth_retries: 0,
+            stale_resends: 0,
+            transient_resends: 0,
+            login_only: false,
+        });
+        self.dispatch(now, id);
+        id
+    }
+
+    /// The response to an exchange's last `Send` arrived with this status and headers.
+    /// Unknown ids (already ended or cancelled) are ignored.
+    pub fn handle_response(
+        &mut self,
+        now: Timestamp,
+        id: ExchangeId,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) {
+        let Some(ex) = self.exchanges.get_mut(id) else {
+            return;
+        };
+        let ExState::InFlight { generation } = ex.state else {
+            return;
+        };
+        let code = status.as_u16();
+        let meta = ex.meta;
+        if self.config.enabled && self.config.token_rejected_statuses.contains(&code) {
+            self.on_rejected(now, id, generation, code, headers);
+        } else if self.is_transient(code, meta) {
+            let retry_after = parse::parse_retry_after(headers, now);
+            self.on_transient(now, id, retry_after, None);
+        } else {
+            self.deliver(id);
+        }
+    }
+
+    /// An exchange's last `Send` failed without a response.
+    pub fn handle_send_error(&mut self, now: Timestamp, id: ExchangeId, failure: SendFailure) {
+        let Some(ex) = self.exchanges.get_mut(id) else {
+            return;
+        };
+        if !matches!(ex.state, ExState::InFlight { .. }) {
+            return;
+        }
+        let may_have_reached_server = failure == SendFailure::MaybeSent;
+        let error = Error::Transport {
+            may_have_reached_server,
+            attempts: ex.sends,
+        };
+        if may_have_reached_server && !ex.meta.idempotent {
+            self.fail(id, error);
+        } else {
+            self.on_transient(now, id, None, Some(error));
+        }
+    }
+
+    /// The exchange was cancelled by its caller (future dropped, request aborted). It ends
+    /// without an action; an auth operation it was waiting for carries on for the others.
+    pub fn cancel(&mut self, id: ExchangeId) {
+        if let Some(ex) = self.exchanges.remove(id)
+            && matches!(ex.state, ExState::Backoff { .. })
+        {
+            self.in_backoff -= 1;
+        }
+    }
+
+    /// The auth endpoint answered the operation `op`. Outcomes for operations that are no
+    /// longer current are ignored.
+    pub fn handle_auth_response(
+        &mut self,
+        now: Timestamp,
+        op: AuthId,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) {
+        let AuthState::InFlight {
+            id,
+            kind,
+            attempt,
+            started,
+        } = self.auth
+        else {
+            return;
+        };
+        if id != op {
+            return;
+        }
+        self.auth = AuthState::Idle;
+        let code = status.as_u16();
+        if status.is_success() {
+            match parse::parse_token_response(headers, body) {
+                Ok(resp) => self.on_tokens(now, kind, resp, headers),
+                Err(e) => self.on_auth_failed(now, kind, &Error::InvalidAuthResponse(e)),
+            }
+            return;
+        }
+        if code == 429 || status.is_server_error() {
+            let retry_after = parse::parse_retry_after(headers, now);
+            self.on_auth_transient(now, kind, attempt, started, Some(code), retry_after);
+            return;
+        }
+        let body = parse::parse_auth_error(body);
+        let reason = body.code().map(str::to_owned);
+        match kind {
+            AuthKind::Refresh if code == 401 || (code == 400 && body.is_invalid_grant()) => {
+                self.on_refresh_rejected(now);
+            }
+            AuthKind::Login if code == 400 || code == 401 => {
+                self.metrics.login_failures += 1;
+                let error = Error::InvalidCredentials {
+                    status: code,
+                    reason,
+                };
+                self.credentials_refused = Some(error.clone());
+                self.force_login = false;
+                self.fail_waiters(&error);
+            }
+            _ => {
+                self.circuit_failure(now);
+                self.on_auth_failed(
+                    now,
+                    kind,
+                    &Error::AuthRejected {
+                        status: code,
+                        reason,
+                    },
+                );
+            }
+        }
+    }
+
+    /// The auth request `op` failed without a response (connection refused, timeout, reset).
+    pub fn handle_auth_error(&mut self, now: Timestamp, op: AuthId, _failure: SendFailure) {
+        let AuthState::InFlight {
+            id,
+            kind,
+            attempt,
+            started,
+        } = self.auth
+        else {
+            return;
+        };
+        if id != op {
+            return;
+        }
+        self.auth = AuthState::Idle;
+        self.on_auth_transient(now, kind, attempt, started, None, None);
+    }
+
+    /// The driver gave up on the auth request `op` without an outcome (the task performing it
+    /// was cancelled). The operation is restarted, as a new `Authenticate`, if anyone still
+    /// waits for it.
+    pub fn handle_auth_abandoned(&mut self, now: Timestamp, op: AuthId) {
+        let AuthState::InFlight {
+            id,
+            kind,
+            attempt,
+            started,
+        } = self.auth
+        else {
+            return;
+        };
+        if id != op {
+            return;
+        }
+        self.auth = AuthState::Idle;
+        if self.has_waiters() || self.freshness(now) != Freshness::Fresh {
+            self.begin_auth(kind, attempt, started);
+        }
+    }
+
+    /// A timer from [`Session::poll_timeout`] may have fired: runs everything due at `now`.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        if let AuthState::Backoff {
+            kind,
+            attempt,
+            started,
+            until,
+        } = self.auth
+            && until <= now
+        {
+            self.auth = AuthState::Idle;
+            if let Some(k) = self.renewal(now) {
+                self.begin_auth(k, if k == kind { attempt + 1 } else { 1 }, started);
+            } else {
+                let e = self
+                    .credentials_refused
+                    .clone()
+                    .unwrap_or(Error::SessionExpired);
+                self.fail_waiters(&e);
+            }
+        }
+        if self.in_backoff > 0 {
+            let mut due = core::mem::take(&mut self.scratch);
+            due.clear();
+            self.exchanges.ids_where(
+                &mut due,
+                |e| matches!(e.state, ExState::Backoff { until } if until <= now),
+            );
+            for &id in &due {
+                if let Some(ex) = self.exchanges.get_mut(id) {
+                    ex.state = ExState::AwaitingToken;
+                    self.in_backoff -= 1;
+                    self.dispatch(now, id);
+                }
+            }
+            self.scratch = due;
+        }
+        if self.refresh_ahead_at().is_some_and(|t| t <= now) {
+            // Nobody waits for a background refresh: when it cannot start, try again later
+            // rather than fire this timer in a loop.
+            if self.ensure_auth(now).is_err() {
+                self.quiet_until = Some(now.saturating_add(self.config.auth_backoff.cap));
+            }
+        }
+    }
+
+    // ---- outputs --------------------------------------------------------------------------
+
+    /// The next thing the driver must do, or `None` when there is nothing left. Drain after
+    /// every input.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When the driver must call [`Session::handle_timeout`] next, and why, or `None` when no
+    /// timer is armed.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<(Timestamp, TimerKind)> {
+        let mut next: Option<(Timestamp, TimerKind)> = None;
+        let mut consider = |t: Timestamp, k: TimerKind| {
+            if next.is_none_or(|(n, _)| t < n) {
+                next = Some((t, k));
+            }
+        };
+        if let AuthState::Backoff { until, .. } = self.auth {
+            consider(until, TimerKind::AuthRetry);
+        }
+        if self.in_backoff > 0 {
+            for ex in self.exchanges.values() {
+                if let ExState::Backoff { until } = ex.state {
+                    consider(until, TimerKind::ExchangeRetry);
+                }
+            }
+        }
+        if let Some(t) = self.refresh_ahead_at() {
+            let kind = if self.circuit.open_until == Some(t) {
+                TimerKind::CircuitHalfOpen
+            } else {
+                TimerKind::RefreshAhead
+            };
+            consider(t, kind);
+        }
+        next
+    }
+}
