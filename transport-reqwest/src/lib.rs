@@ -1,1 +1,64 @@
-//! Drives the tokenkeeper engine with reqwest: async client, blocking client and a reqwest-middleware layer (in progress).
+//! Keeps a reqwest client's bearer token valid: logs in on first use, refreshes before expiry,
+//! refreshes and resends once after a 401, logs in again when the refresh token is dead, backs
+//! off on 429/5xx, and does exactly one login or refresh at a time however many requests run.
+//!
+//! Every decision is taken by the sans-IO engine [`tokenkeeper_core`]; this crate only does the
+//! I/O, the clocks, the sleeps and the wakeups. It offers:
+//!
+//! - [`Keeper`]: one identity's session, shared by everything below (cheap `Clone`);
+//! - [`Client`]: reqwest's familiar surface (`client.get(url).json(&x).send().await`);
+//! - [`Middleware`]: one layer for `reqwest-middleware` users;
+//! - [`blocking::Client`]: for synchronous programs (threads share one session).
+//!
+//! ```no_run
+//! use tokenkeeper_reqwest::Keeper;
+//! use tokenkeeper_reqwest::core::dialect::{Credentials, Dialect};
+//!
+//! # async fn demo() -> Result<(), tokenkeeper_reqwest::Error> {
+//! let keeper = Keeper::builder(Dialect::vitalgraph("https://vitalgraph.example.com")?)
+//!     .credentials(Credentials::password("me", "secret"))
+//!     .build()?;
+//! let client = keeper.client();
+//! // Logs in first, then sends with `Authorization: Bearer ...`; later calls refresh as needed.
+//! let spaces = client.get("https://vitalgraph.example.com/api/spaces").send().await?;
+//! println!("{} ({} refreshes so far)", spaces.status(), keeper.metrics().refresh_count);
+//! # Ok(()) }
+//! ```
+//!
+//! # Behaviour worth knowing
+//!
+//! - The token is attached only to the dialect's origin and those added with
+//!   [`KeeperBuilder::allow_origin`]; a request elsewhere goes out untouched. reqwest drops
+//!   `Authorization` on a redirect to another origin, and such an answer is handed over as is.
+//! - Buffered bodies are replayed on resend. A streaming body ([`reqwest::Body::wrap_stream`])
+//!   is sent once: a 401 for it is delivered, not resent.
+//! - A request that may have reached the server (timeout, reset) is resent only if its method
+//!   is idempotent; a POST fails with [`Error::Transport`] instead.
+//! - Logins and refreshes run on a tokio task of their own: a caller that drops its request
+//!   never aborts a refresh half-way, and no caller waits for a proactive refresh. A tokio
+//!   runtime is required (as for reqwest itself); any flavour works.
+//! - Nothing here logs or formats a token or password; logs are `tracing` events at debug level.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod auth;
+pub mod blocking;
+mod client;
+mod clock;
+mod error;
+mod exchange;
+mod keeper;
+mod middleware;
+mod shared;
+
+pub use client::{Client, RequestBuilder};
+pub use error::Error;
+pub use keeper::{Keeper, KeeperBuilder};
+pub use middleware::Middleware;
+/// `reqwest-middleware`, re-exported so the versions match.
+pub use reqwest_middleware;
+/// The engine, re-exported for its configuration, dialects, tokens and events.
+pub use tokenkeeper_core as core;
+pub use tokenkeeper_core::dialect::{Credentials, Dialect};
+pub use tokenkeeper_core::{Config, Event, Metrics, TokenSet};

@@ -1,0 +1,218 @@
+//! [`Client`] and [`RequestBuilder`]: reqwest's familiar surface, with the token kept valid.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Body, IntoUrl, Method, Request, Response};
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::exchange::{self, Outcome, Transport};
+use crate::keeper::Keeper;
+
+/// An async HTTP client that attaches the bearer token to requests for allowed origins,
+/// refreshes it before it expires, and refreshes and resends once after a 401.
+///
+/// Made with [`Keeper::client`]; cheap to clone. Requests go through the keeper's base
+/// `reqwest::Client`.
+///
+/// Buffered bodies (`json`, `form`, `text`, bytes) are replayed when a request is resent. A
+/// streaming body ([`reqwest::Body::wrap_stream`]) is sent once: a 401 or 503 for it is
+/// delivered to the caller as is (the token is marked stale, so the next request refreshes).
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) keeper: Keeper,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A `GET` request.
+    pub fn get<U: IntoUrl>(&self, url: U) -> RequestBuilder {
+        self.request(Method::GET, url)
+    }
+
+    /// A `POST` request (not resent after an error that may have reached the server).
+    pub fn post<U: IntoUrl>(&self, url: U) -> RequestBuilder {
+        self.request(Method::POST, url)
+    }
+
+    /// A `PUT` request.
+    pub fn put<U: IntoUrl>(&self, url: U) -> RequestBuilder {
+        self.request(Method::PUT, url)
+    }
+
+    /// A `PATCH` request (not resent after an error that may have reached the server).
+    pub fn patch<U: IntoUrl>(&self, url: U) -> RequestBuilder {
+        self.request(Method::PATCH, url)
+    }
+
+    /// A `DELETE` request.
+    pub fn delete<U: IntoUrl>(&self, url: U) -> RequestBuilder {
+        self.request(Method::DELETE, url)
+    }
+
+    /// A `HEAD` request.
+    pub fn head<U: IntoUrl>(&self, url: U) -> RequestBuilder {
+        self.request(Method::HEAD, url)
+    }
+
+    /// A request with any method.
+    pub fn request<U: IntoUrl>(&self, method: Method, url: U) -> RequestBuilder {
+        RequestBuilder {
+            client: self.clone(),
+            inner: self.keeper.shared.base.request(method, url),
+        }
+    }
+
+    /// Sends a request built elsewhere (any `Authorization` header it has is replaced for
+    /// allowed origins).
+    pub async fn execute(&self, request: Request) -> Result<Response, Error> {
+        let shared = &self.keeper.shared;
+        let mut transport = Direct(&shared.base);
+        match exchange::run(shared, request, &mut transport).await {
+            Outcome::Response(r) | Outcome::PassThrough(Ok(r)) => Ok(r),
+            Outcome::PassThrough(Err(e)) => Err(Error::Http(e)),
+            Outcome::Failed { engine, last_error } => Err(failed(engine, last_error)),
+            Outcome::Internal(what) => Err(Error::Internal(what)),
+        }
+    }
+
+    /// The keeper this client belongs to.
+    pub fn keeper(&self) -> &Keeper {
+        &self.keeper
+    }
+}
+
+/// The error for an exchange the engine failed, keeping the reqwest error of a transport
+/// failure.
+fn failed(engine: tokenkeeper_core::Error, last_error: Option<reqwest::Error>) -> Error {
+    match (engine, last_error) {
+        (engine @ tokenkeeper_core::Error::Transport { .. }, Some(source)) => {
+            Error::Transport { engine, source }
+        }
+        (engine, _) => Error::Engine(engine),
+    }
+}
+
+/// Sends through the keeper's base client.
+struct Direct<'a>(&'a reqwest::Client);
+
+impl Transport for Direct<'_> {
+    type Error = reqwest::Error;
+
+    fn send(
+        &mut self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, reqwest::Error>> + Send {
+        self.0.execute(request)
+    }
+
+    fn is_connect(error: &reqwest::Error) -> bool {
+        error.is_connect()
+    }
+}
+
+/// A request being built, as with [`reqwest::RequestBuilder`]. There is no `bearer_auth` or
+/// `basic_auth`: the keeper owns the `Authorization` header.
+pub struct RequestBuilder {
+    client: Client,
+    inner: reqwest::RequestBuilder,
+}
+
+impl fmt::Debug for RequestBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestBuilder")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestBuilder {
+    /// Adds a header.
+    #[must_use]
+    pub fn header<K, V>(self, key: K, value: V) -> Self
+    where
+        HeaderName: TryFrom<K>,
+        <HeaderName as TryFrom<K>>::Error: Into<http::Error>,
+        HeaderValue: TryFrom<V>,
+        <HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
+    {
+        self.map(|b| b.header(key, value))
+    }
+
+    /// Adds headers (merged into those already set).
+    #[must_use]
+    pub fn headers(self, headers: HeaderMap) -> Self {
+        self.map(|b| b.headers(headers))
+    }
+
+    /// Appends query parameters (serialized with `serde_urlencoded`).
+    #[must_use]
+    pub fn query<T: Serialize + ?Sized>(self, query: &T) -> Self {
+        self.map(|b| b.query(query))
+    }
+
+    /// A JSON body (buffered: replayed on resend).
+    #[must_use]
+    pub fn json<T: Serialize + ?Sized>(self, json: &T) -> Self {
+        self.map(|b| b.json(json))
+    }
+
+    /// A form body (buffered: replayed on resend).
+    #[must_use]
+    pub fn form<T: Serialize + ?Sized>(self, form: &T) -> Self {
+        self.map(|b| b.form(form))
+    }
+
+    /// A body: bytes, `String`, `Vec<u8>`... are buffered and replayed on resend; a streaming
+    /// body is sent once and never resent.
+    #[must_use]
+    pub fn body<T: Into<Body>>(self, body: T) -> Self {
+        self.map(|b| b.body(body))
+    }
+
+    /// A timeout for each attempt (from sending to the end of the response headers and body).
+    #[must_use]
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.map(|b| b.timeout(timeout))
+    }
+
+    /// The HTTP version to use.
+    #[must_use]
+    pub fn version(self, version: reqwest::Version) -> Self {
+        self.map(|b| b.version(version))
+    }
+
+    /// A copy of the builder, or `None` when the body is a stream.
+    pub fn try_clone(&self) -> Option<Self> {
+        Some(RequestBuilder {
+            client: self.client.clone(),
+            inner: self.inner.try_clone()?,
+        })
+    }
+
+    /// The request, without sending it (to inspect it or pass it to [`Client::execute`]).
+    pub fn build(self) -> Result<Request, Error> {
+        Ok(self.inner.build()?)
+    }
+
+    /// Sends the request: logs in or refreshes first if needed, attaches the token, resends
+    /// as the engine decides, and returns the response (any status) or a typed error.
+    pub async fn send(self) -> Result<Response, Error> {
+        let request = self.inner.build()?;
+        self.client.execute(request).await
+    }
+
+    fn map(self, f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder) -> Self {
+        RequestBuilder {
+            client: self.client,
+            inner: f(self.inner),
+        }
+    }
+}

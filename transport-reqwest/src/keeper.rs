@@ -1,0 +1,220 @@
+//! [`Keeper`]: one identity's session, shared by every client, middleware and thread.
+
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokenkeeper_core::dialect::{Credentials, Dialect};
+use tokenkeeper_core::{Config, Event, Metrics, Session, TokenSet};
+
+use crate::clock;
+use crate::error::Error;
+use crate::shared::{Listener, Shared};
+
+/// One identity's tokens and the engine that keeps them valid, shared by every [`Client`](crate::Client),
+/// [`Middleware`](crate::Middleware) and [`blocking::Client`](crate::blocking::Client) made
+/// from it.
+///
+/// Cheap to clone (an `Arc`), `Send + Sync`. However many requests run at once, at most one
+/// login or refresh is in flight.
+#[derive(Clone)]
+pub struct Keeper {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Keeper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Keeper").field(&self.shared).finish()
+    }
+}
+
+impl Keeper {
+    /// Starts building a keeper for this wire format (see [`Dialect`]).
+    pub fn builder(dialect: Dialect) -> KeeperBuilder {
+        KeeperBuilder {
+            dialect,
+            credentials: Credentials::none(),
+            config: Config::default(),
+            client: None,
+            auth_client: None,
+            origins: Vec::new(),
+            seed: None,
+            listeners: Vec::new(),
+        }
+    }
+
+    /// An async client with the familiar reqwest surface that attaches and renews the token.
+    pub fn client(&self) -> crate::Client {
+        crate::Client {
+            keeper: self.clone(),
+        }
+    }
+
+    /// A blocking client for synchronous programs (it starts a small runtime of its own).
+    pub fn blocking(&self) -> Result<crate::blocking::Client, Error> {
+        crate::blocking::Client::new(self.clone())
+    }
+
+    /// A snapshot of the counters and token state (cheap: one short lock).
+    pub fn metrics(&self) -> Metrics {
+        let now = clock::now();
+        self.shared.read(|s| s.metrics(now))
+    }
+
+    /// The tokens in use, if any (to persist them, for instance).
+    pub fn tokens(&self) -> Option<TokenSet> {
+        self.shared.read(|s| s.tokens().cloned())
+    }
+
+    /// Installs tokens obtained elsewhere (a store, another process). Requests waiting for a
+    /// login or refresh resume with them.
+    pub fn set_tokens(&self, tokens: TokenSet) -> Result<(), Error> {
+        let (result, _) = self.shared.input(None, |s, now| s.set_tokens(now, tokens));
+        result.map_err(Error::Config)
+    }
+
+    /// Replaces the credentials used to log in (and lifts a refusal of the previous ones).
+    pub fn set_credentials(&self, credentials: Credentials) {
+        let ((), _) = self
+            .shared
+            .input(None, |s, _| s.set_credentials(credentials));
+    }
+
+    /// Logs in now, even if tokens are held. Fails with the engine's reason
+    /// (`InvalidCredentials`, `AuthUnavailable`, ...); never retried after a 400/401.
+    pub async fn login(&self) -> Result<(), Error> {
+        crate::exchange::login(&self.shared).await
+    }
+
+    /// Forgets the tokens; requests waiting for a login or refresh fail with `SessionExpired`.
+    /// Listeners receive [`Event::SessionExpired`].
+    pub fn logout(&self) {
+        let ((), _) = self.shared.input(None, |s, _| s.logout());
+    }
+
+    /// Whether the token is sent to `url`'s origin (the dialect's origin and those added with
+    /// [`KeeperBuilder::allow_origin`]).
+    pub fn allows_origin(&self, url: &reqwest::Url) -> bool {
+        http::Uri::try_from(url.as_str()).is_ok_and(|u| self.shared.read(|s| s.allows_origin(&u)))
+    }
+}
+
+/// Builds a [`Keeper`]. Start with [`Keeper::builder`].
+pub struct KeeperBuilder {
+    dialect: Dialect,
+    credentials: Credentials,
+    config: Config,
+    client: Option<reqwest::Client>,
+    auth_client: Option<reqwest::Client>,
+    origins: Vec<String>,
+    seed: Option<u64>,
+    listeners: Vec<Listener>,
+}
+
+impl fmt::Debug for KeeperBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeeperBuilder")
+            .field("dialect", &self.dialect.name)
+            .field("credentials", &self.credentials)
+            .field("config", &self.config)
+            .field("origins", &self.origins)
+            .field("listeners", &self.listeners.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeeperBuilder {
+    /// The credentials to log in with (none by default: tokens must then come from
+    /// [`Keeper::set_tokens`], or the dialect needs none, like the client-credentials grant).
+    #[must_use]
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// The engine's settings (`Config::default()` unless given).
+    #[must_use]
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The reqwest client that sends API requests (default: `reqwest::Client::new()`).
+    /// Its redirect policy applies; reqwest drops `Authorization` on a redirect to another
+    /// origin.
+    #[must_use]
+    pub fn client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// The reqwest client that sends login and refresh requests. Configure it NOT to follow
+    /// redirects: a 307 would carry the password or refresh token elsewhere. Default: a client
+    /// without redirects, a 10 s connect timeout and a 30 s overall timeout.
+    #[must_use]
+    pub fn auth_client(mut self, client: reqwest::Client) -> Self {
+        self.auth_client = Some(client);
+        self
+    }
+
+    /// Also sends the token to this origin (`https://api.example.com[:port]`). The dialect's
+    /// own origin is always allowed; requests to any other origin go out without the token
+    /// and without the engine's involvement.
+    #[must_use]
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origins.push(origin.into());
+        self
+    }
+
+    /// The seed of the engine's jitter (default: random). Fix it in tests.
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Calls `f` with every engine event (tokens changed, refreshed, logged in, session
+    /// expired, ...), after the session lock is released. Keep it short; it runs on the task
+    /// that fed the engine.
+    #[must_use]
+    pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.listeners.push(Arc::new(f));
+        self
+    }
+
+    /// Checks the settings and builds the keeper. Nothing is sent yet: the first request
+    /// logs in.
+    pub fn build(self) -> Result<Keeper, Error> {
+        let seed = self.seed.unwrap_or_else(random_seed);
+        let mut session = Session::new(self.config, self.dialect, self.credentials, seed)?;
+        for origin in &self.origins {
+            session.allow_origin(origin)?;
+        }
+        let base = match self.client {
+            Some(c) => c,
+            None => reqwest::Client::builder().build()?,
+        };
+        let auth_client = match self.auth_client {
+            Some(c) => c,
+            None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(30))
+                .build()?,
+        };
+        Ok(Keeper {
+            shared: Arc::new(Shared::new(session, base, auth_client, self.listeners)),
+        })
+    }
+
+    /// Builds the keeper and a [`blocking::Client`](crate::blocking::Client) for it.
+    pub fn build_blocking(self) -> Result<crate::blocking::Client, Error> {
+        self.build()?.blocking()
+    }
+}
+
+/// A random seed without a dependency: the standard library's per-process random hash keys.
+fn random_seed() -> u64 {
+    RandomState::new().hash_one(clock::now().as_millis())
+}

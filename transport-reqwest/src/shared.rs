@@ -1,0 +1,396 @@
+//! The session shared by every task: one short critical section per input, outputs routed
+//! to the exchange that owns them, auth operations handed to a task of their own.
+//!
+//! Rules kept here:
+//! - the lock is a `std::sync::Mutex` and is never held across an await;
+//! - after every input the engine's actions are drained under the lock: `Send`/`Deliver`/
+//!   `Fail` go to their exchange's slot (and wake it), `Authenticate` is parked, events are
+//!   collected; wakers, the auth task and event listeners run after the lock is released;
+//! - an `Authenticate` is performed by a detached tokio task (see [`crate::auth`]), so a
+//!   caller that drops its future never aborts a login or refresh half-way, and no caller
+//!   waits for a proactive refresh. If that task is dropped anyway (its runtime shut down),
+//!   its guard reports `handle_auth_abandoned` and the re-issued operation is picked up by
+//!   the next waiting exchange that is polled, or by the next input;
+//! - waiting exchanges sleep until `poll_timeout` and then call `handle_timeout`; when an
+//!   input moves the next timer earlier, every waiting exchange is woken to re-arm.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use http::HeaderValue;
+use tokenkeeper_core::{Action, AuthRequest, Event, ExchangeId, RequestMeta, Session, Timestamp};
+
+use crate::clock;
+
+/// A user hook called with every engine event, after the session lock is released.
+pub(crate) type Listener = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// What the engine decided for one exchange.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Send (or resend) the request with this `Authorization` value.
+    Send(HeaderValue),
+    /// Hand the last response to the caller.
+    Deliver,
+    /// Fail the caller with this error.
+    Fail(tokenkeeper_core::Error),
+}
+
+/// The mailbox of one exchange: its next step, and the waker of the task waiting for it.
+#[derive(Default)]
+struct Slot {
+    step: Option<Step>,
+    waker: Option<Waker>,
+}
+
+/// Everything behind the lock.
+struct State {
+    session: Session,
+    slots: HashMap<ExchangeId, Slot>,
+    /// An `Authenticate` that no task has taken yet.
+    pending_auth: Option<AuthRequest>,
+    /// The next timer as of the last drain, to notice when it moves earlier.
+    last_timer: Option<Timestamp>,
+}
+
+/// What to do once the lock is released.
+#[derive(Default)]
+struct Outputs {
+    wakers: Vec<Waker>,
+    events: Vec<Event>,
+}
+
+/// The state shared by a [`Keeper`](crate::Keeper), its clients, middleware and auth tasks.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    /// The client for API requests made through [`Client`](crate::Client).
+    pub(crate) base: reqwest::Client,
+    /// The client for login and refresh requests (does not follow redirects).
+    pub(crate) auth_client: reqwest::Client,
+    listeners: Vec<Listener>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.lock();
+        f.debug_struct("Shared")
+            .field("session", &st.session)
+            .field("slots", &st.slots.len())
+            .field("listeners", &self.listeners.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(
+        session: Session,
+        base: reqwest::Client,
+        auth_client: reqwest::Client,
+        listeners: Vec<Listener>,
+    ) -> Self {
+        Shared {
+            state: Mutex::new(State {
+                session,
+                slots: HashMap::new(),
+                pending_auth: None,
+                last_timer: None,
+            }),
+            base,
+            auth_client,
+            listeners,
+        }
+    }
+
+    /// The lock. A panic elsewhere (a user hook, say) must not wedge every request, and the
+    /// session's own methods do not panic half-way, so poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads the session without changing it.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&Session) -> R) -> R {
+        f(&self.lock().session)
+    }
+
+    /// Feeds one input to the engine (`f` gets the session and `now`), drains the outputs,
+    /// and returns `f`'s result with the next step of `caller`'s exchange if one is due.
+    pub(crate) fn input<R>(
+        self: &Arc<Self>,
+        caller: Option<ExchangeId>,
+        f: impl FnOnce(&mut Session, Timestamp) -> R,
+    ) -> (R, Option<Step>) {
+        let now = clock::now();
+        let mut out = Outputs::default();
+        let (r, step, auth) = {
+            let mut st = self.lock();
+            let r = f(&mut st.session, now);
+            st.drain(&mut out);
+            let step = caller.and_then(|id| st.take_step(id));
+            (r, step, st.pending_auth.take())
+        };
+        self.finish(out, auth);
+        (r, step)
+    }
+
+    /// Starts an exchange for a request to `url` if the token may be sent there; `None` means
+    /// the origin is not allowed and the request must go out untouched.
+    pub(crate) fn start(
+        self: &Arc<Self>,
+        url: &reqwest::Url,
+        meta: RequestMeta,
+    ) -> Option<(ExchangeGuard, Option<Step>)> {
+        let uri = http::Uri::try_from(url.as_str()).ok()?;
+        let now = clock::now();
+        let mut out = Outputs::default();
+        let (id, step, auth) = {
+            let mut st = self.lock();
+            if !st.session.allows_origin(&uri) {
+                return None;
+            }
+            // Fire a timer that came due while no task was sleeping on it.
+            if st.session.poll_timeout().is_some_and(|(at, _)| at <= now) {
+                st.session.handle_timeout(now);
+            }
+            let id = st.session.start(now, meta);
+            st.slots.insert(id, Slot::default());
+            st.drain(&mut out);
+            let step = st.take_step(id);
+            (id, step, st.pending_auth.take())
+        };
+        self.finish(out, auth);
+        Some((
+            ExchangeGuard {
+                shared: Arc::clone(self),
+                id,
+                ended: false,
+            },
+            step,
+        ))
+    }
+
+    /// Starts an explicit login exchange (`Session::login`).
+    pub(crate) fn start_login(self: &Arc<Self>) -> (ExchangeGuard, Option<Step>) {
+        let now = clock::now();
+        let mut out = Outputs::default();
+        let (id, step, auth) = {
+            let mut st = self.lock();
+            let id = st.session.login(now);
+            st.slots.insert(id, Slot::default());
+            st.drain(&mut out);
+            let step = st.take_step(id);
+            (id, step, st.pending_auth.take())
+        };
+        self.finish(out, auth);
+        (
+            ExchangeGuard {
+                shared: Arc::clone(self),
+                id,
+                ended: false,
+            },
+            step,
+        )
+    }
+
+    /// Waits for the exchange's next step (sleeping on the engine's timers meanwhile).
+    pub(crate) fn wait(self: &Arc<Self>, id: ExchangeId) -> WaitStep<'_> {
+        WaitStep {
+            shared: self,
+            id,
+            sleep: None,
+        }
+    }
+
+    /// Feeds an input from a destructor: nothing may be spawned here (the runtime may be
+    /// shutting down), so a re-issued `Authenticate` is parked for the next waiter.
+    pub(crate) fn input_from_drop(&self, f: impl FnOnce(&mut Session, Timestamp)) {
+        let now = clock::now();
+        let mut out = Outputs::default();
+        {
+            let mut st = self.lock();
+            f(&mut st.session, now);
+            st.drain(&mut out);
+            if st.pending_auth.is_some() {
+                st.wake_all(&mut out);
+            }
+        }
+        self.dispatch(out);
+    }
+
+    /// After the lock: hands a new auth operation to a task of its own, wakes, reports events.
+    fn finish(self: &Arc<Self>, out: Outputs, auth: Option<AuthRequest>) {
+        if let Some(auth) = auth {
+            self.spawn_auth(auth);
+        }
+        self.dispatch(out);
+    }
+
+    fn dispatch(&self, out: Outputs) {
+        for w in out.wakers {
+            w.wake();
+        }
+        for e in &out.events {
+            for l in &self.listeners {
+                l(e);
+            }
+        }
+    }
+
+    /// Runs the auth operation on the current tokio runtime; without one it is parked again
+    /// (reqwest cannot run without a tokio runtime either).
+    fn spawn_auth(self: &Arc<Self>, auth: AuthRequest) {
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let guard = crate::auth::AuthGuard::new(Arc::clone(self), auth.id);
+            handle.spawn(crate::auth::perform(guard, auth));
+        } else {
+            tracing::warn!("tokenkeeper: no tokio runtime to perform the auth request; parked");
+            self.lock().pending_auth = Some(auth);
+        }
+    }
+}
+
+impl State {
+    /// Drains every action, routing each to its place.
+    fn drain(&mut self, out: &mut Outputs) {
+        while let Some(action) = self.session.poll_action() {
+            match action {
+                Action::Send { id, authorization } => {
+                    self.route(id, Step::Send(authorization), out);
+                }
+                Action::Deliver { id } => self.route(id, Step::Deliver, out),
+                Action::Fail { id, error } => self.route(id, Step::Fail(error), out),
+                Action::Authenticate(auth) => {
+                    tracing::debug!(op = auth.id.as_u64(), kind = ?auth.kind, "tokenkeeper: authenticate");
+                    self.pending_auth = Some(auth);
+                }
+                Action::Event(e) => out.events.push(e),
+                _ => {}
+            }
+        }
+        let timer = self.session.poll_timeout().map(|(at, _)| at);
+        if timer != self.last_timer {
+            let earlier = match (timer, self.last_timer) {
+                (Some(t), Some(last)) => t < last,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            self.last_timer = timer;
+            if earlier {
+                self.wake_all(out);
+            }
+        }
+    }
+
+    fn route(&mut self, id: ExchangeId, step: Step, out: &mut Outputs) {
+        if let Some(slot) = self.slots.get_mut(&id) {
+            debug_assert!(slot.step.is_none(), "two steps for one exchange");
+            slot.step = Some(step);
+            if let Some(w) = slot.waker.take() {
+                out.wakers.push(w);
+            }
+        }
+    }
+
+    fn take_step(&mut self, id: ExchangeId) -> Option<Step> {
+        let slot = self.slots.get_mut(&id)?;
+        let step = slot.step.take()?;
+        slot.waker = None;
+        Some(step)
+    }
+
+    /// Wakes every waiting exchange (to re-arm its timer, or to take a parked auth request).
+    fn wake_all(&mut self, out: &mut Outputs) {
+        out.wakers
+            .extend(self.slots.values_mut().filter_map(|s| s.waker.take()));
+    }
+}
+
+/// Ends an exchange in the engine and removes its slot when the exchange future is dropped;
+/// cancels it unless the engine already ended it (`Deliver`/`Fail`).
+pub(crate) struct ExchangeGuard {
+    shared: Arc<Shared>,
+    pub(crate) id: ExchangeId,
+    ended: bool,
+}
+
+impl ExchangeGuard {
+    /// The engine ended the exchange (or it was cancelled on purpose): nothing to cancel.
+    pub(crate) fn ended(&mut self) {
+        self.ended = true;
+    }
+}
+
+impl Drop for ExchangeGuard {
+    fn drop(&mut self) {
+        let (id, ended) = (self.id, self.ended);
+        if ended {
+            self.shared.lock().slots.remove(&id);
+        } else {
+            tracing::debug!(exchange = id.as_u64(), "tokenkeeper: exchange cancelled");
+            self.shared.input_from_drop(|s, _| s.cancel(id));
+            self.shared.lock().slots.remove(&id);
+        }
+    }
+}
+
+/// The future of an exchange's next step: checks its slot, takes a parked auth request,
+/// sleeps until the engine's next timer and fires it.
+pub(crate) struct WaitStep<'a> {
+    shared: &'a Arc<Shared>,
+    id: ExchangeId,
+    sleep: Option<(Timestamp, Pin<Box<tokio::time::Sleep>>)>,
+}
+
+impl Future for WaitStep<'_> {
+    type Output = Option<Step>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Step>> {
+        let this = self.get_mut();
+        loop {
+            let (timer, auth) = {
+                let mut st = this.shared.lock();
+                let Some(slot) = st.slots.get_mut(&this.id) else {
+                    return Poll::Ready(None);
+                };
+                if let Some(step) = slot.step.take() {
+                    slot.waker = None;
+                    return Poll::Ready(Some(step));
+                }
+                match &slot.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => slot.waker = Some(cx.waker().clone()),
+                }
+                (
+                    st.session.poll_timeout().map(|(at, _)| at),
+                    st.pending_auth.take(),
+                )
+            };
+            if let Some(auth) = auth {
+                this.shared.spawn_auth(auth);
+            }
+            let Some(at) = timer else {
+                this.sleep = None;
+                return Poll::Pending;
+            };
+            let sleep = match &mut this.sleep {
+                Some((armed, sleep)) if *armed == at => sleep,
+                other => {
+                    &mut other
+                        .insert((at, Box::pin(tokio::time::sleep_until(clock::deadline(at)))))
+                        .1
+                }
+            };
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.sleep = None;
+            let ((), step) = this.shared.input(Some(this.id), Session::handle_timeout);
+            if step.is_some() {
+                return Poll::Ready(step);
+            }
+        }
+    }
+}
