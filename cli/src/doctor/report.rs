@@ -1,0 +1,113 @@
+//! The doctor's output: one line per check with its verdict, advice under it, a summary.
+
+use std::fmt;
+use std::io::Write as _;
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The server does what the library needs.
+    Pass,
+    /// The library copes, but something is worth knowing or fixing.
+    Warn,
+    /// The library cannot work with this server as configured.
+    Fail,
+    /// The check could not run (not applicable, or an earlier check failed).
+    Skip,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Pass => "PASS",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+            Verdict::Skip => "SKIP",
+        })
+    }
+}
+
+/// Prints checks as they finish (a slow check must not hide the ones before it) and counts
+/// the verdicts.
+#[derive(Debug)]
+pub(crate) struct Report {
+    /// Print the lines (off in unit tests).
+    print: bool,
+    passed: u32,
+    warned: u32,
+    failed: u32,
+    skipped: u32,
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Report {
+            print: true,
+            passed: 0,
+            warned: 0,
+            failed: 0,
+            skipped: 0,
+        }
+    }
+}
+
+impl Report {
+    /// Prints one check: verdict, name, what was seen.
+    pub(crate) fn check(&mut self, verdict: Verdict, name: &str, detail: &str) {
+        match verdict {
+            Verdict::Pass => self.passed += 1,
+            Verdict::Warn => self.warned += 1,
+            Verdict::Fail => self.failed += 1,
+            Verdict::Skip => self.skipped += 1,
+        }
+        if self.print {
+            say(&format!("  {verdict}  {name:<18} {detail}"));
+        }
+    }
+
+    /// Prints advice under the last check.
+    pub(crate) fn advise(&self, advice: &str) {
+        if self.print {
+            say(&format!("        {:<18} → {advice}", ""));
+        }
+    }
+
+    /// Whether any check failed.
+    pub(crate) fn any_failed(&self) -> bool {
+        self.failed > 0
+    }
+
+    /// The closing line.
+    pub(crate) fn summary(&self) -> String {
+        format!(
+            "{} passed, {} warning(s), {} failed, {} skipped",
+            self.passed, self.warned, self.failed, self.skipped
+        )
+    }
+}
+
+/// Prints a line to stdout at once.
+pub(crate) fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_counts_each_verdict() {
+        let mut r = Report {
+            print: false,
+            ..Report::default()
+        };
+        r.check(Verdict::Pass, "a", "ok");
+        r.check(Verdict::Warn, "b", "hm");
+        r.check(Verdict::Fail, "c", "no");
+        r.check(Verdict::Skip, "d", "-");
+        assert!(r.any_failed());
+        assert_eq!(r.summary(), "1 passed, 1 warning(s), 1 failed, 1 skipped");
+    }
+}

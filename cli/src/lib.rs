@@ -1,1 +1,0 @@
-//! The tokenkeeper command: demo and doctor (in progress).
