@@ -126,3 +126,20 @@ async fn rotation_with_reuse_detection_never_trips_under_a_herd() {
         assert_eq!(c.logins_ok, 1);
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_herd_on_a_current_thread_runtime_causes_one_refresh() {
+    let server = default_server().await;
+    let keeper = keeper(&server);
+    warm_up(&keeper, &server).await;
+    expire_locally(&keeper);
+
+    let statuses = herd(&keeper.client(), &echo(&server), 200).await;
+
+    assert!(statuses.iter().all(|s| *s == 200));
+    let c = server.counters();
+    assert_eq!(
+        (c.refreshes_accepted, c.logins_ok, c.protected_unauthorized),
+        (1, 1, 0)
+    );
+}

@@ -161,3 +161,32 @@ async fn out_of_range_token_lifetimes_are_refused_before_sending() {
         assert!(lifetime.as_secs().abs_diff(seconds) <= 1, "{lifetime:?}");
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+#[allow(clippy::field_reassign_with_default)] // `Config` is non-exhaustive
+async fn with_refresh_ahead_an_idle_session_is_refreshed_in_the_background() {
+    let server = default_server().await;
+    let mut config = tokenkeeper_reqwest::Config::default();
+    config.refresh_ahead = true;
+    let keeper = Keeper::builder(Dialect::vitalgraph_with_expiry(&server.url(), 2).unwrap())
+        .credentials(Credentials::password(USER, PASSWORD))
+        .config(config)
+        .build()
+        .unwrap();
+    keeper.login().await.unwrap();
+
+    // No request at all: the background timer renews the 2-s token each time it goes stale.
+    let deadline = Instant::now() + Duration::from_secs(4);
+    while server.counters().refreshes_accepted < 2 {
+        assert!(Instant::now() < deadline, "{:?}", server.counters());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let c = server.counters();
+    assert_eq!(
+        (c.logins_ok, c.protected_ok + c.protected_unauthorized),
+        (1, 0)
+    );
+    assert!(!keeper.metrics().is_expired);
+    let r = keeper.client().get(echo(&server)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}

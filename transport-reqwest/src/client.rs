@@ -18,8 +18,9 @@ use crate::keeper::Keeper;
 /// `reqwest::Client`.
 ///
 /// Buffered bodies (`json`, `form`, `text`, bytes) are replayed when a request is resent. A
-/// streaming body ([`reqwest::Body::wrap_stream`]) is sent once: a 401 or 503 for it is
-/// delivered to the caller as is (the token is marked stale, so the next request refreshes).
+/// streaming body (`reqwest::Body::wrap_stream`, reqwest feature `stream`) is sent once: a 401
+/// or 503 for it is delivered to the caller as is (after a 401 the token counts as rejected,
+/// so the next request refreshes first).
 #[derive(Clone)]
 pub struct Client {
     pub(crate) keeper: Keeper,

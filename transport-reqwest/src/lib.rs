@@ -30,8 +30,8 @@
 //! - The token is attached only to the dialect's origin and those added with
 //!   [`KeeperBuilder::allow_origin`]; a request elsewhere goes out untouched. reqwest drops
 //!   `Authorization` on a redirect to another origin, and such an answer is handed over as is.
-//! - Buffered bodies are replayed on resend. A streaming body ([`reqwest::Body::wrap_stream`])
-//!   is sent once: a 401 for it is delivered, not resent.
+//! - Buffered bodies are replayed on resend. A streaming body (`reqwest::Body::wrap_stream`,
+//!   reqwest feature `stream`) is sent once: a 401 for it is delivered, not resent.
 //! - A request that may have reached the server (timeout, reset) is resent only if its method
 //!   is idempotent; a POST fails with [`Error::Transport`] instead.
 //! - Logins and refreshes run on a tokio task of their own: a caller that drops its request
@@ -51,6 +51,7 @@ mod exchange;
 mod keeper;
 mod middleware;
 mod shared;
+mod timer;
 
 pub use client::{Client, RequestBuilder};
 pub use error::Error;

@@ -48,13 +48,17 @@ struct Slot {
 }
 
 /// Everything behind the lock.
-struct State {
-    session: Session,
+pub(crate) struct State {
+    pub(crate) session: Session,
     slots: HashMap<ExchangeId, Slot>,
     /// An `Authenticate` that no task has taken yet.
     pending_auth: Option<AuthRequest>,
     /// The next timer as of the last drain, to notice when it moves earlier.
     last_timer: Option<Timestamp>,
+    /// Whether the background timer task runs (see [`crate::timer`]).
+    pub(crate) timer_task: bool,
+    /// The background timer task's waker, woken when the next timer moves earlier.
+    pub(crate) timer_waker: Option<Waker>,
 }
 
 /// What to do once the lock is released.
@@ -72,6 +76,19 @@ pub(crate) struct Shared {
     /// The client for login and refresh requests (does not follow redirects).
     pub(crate) auth_client: reqwest::Client,
     listeners: Vec<Listener>,
+    /// Run a background task for the engine's timers (`Config::refresh_ahead`): with it, an
+    /// idle session is refreshed before the next request arrives.
+    background_timer: bool,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Let the background timer task see that the session is gone, and end.
+        let st = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if let Some(w) = st.timer_waker.take() {
+            w.wake();
+        }
+    }
 }
 
 impl fmt::Debug for Shared {
@@ -92,12 +109,16 @@ impl Shared {
         auth_client: reqwest::Client,
         listeners: Vec<Listener>,
     ) -> Self {
+        let background_timer = session.config().refresh_ahead && session.config().enabled;
         Shared {
+            background_timer,
             state: Mutex::new(State {
                 session,
                 slots: HashMap::new(),
                 pending_auth: None,
                 last_timer: None,
+                timer_task: false,
+                timer_waker: None,
             }),
             base,
             auth_client,
@@ -107,13 +128,38 @@ impl Shared {
 
     /// The lock. A panic elsewhere (a user hook, say) must not wedge every request, and the
     /// session's own methods do not panic half-way, so poisoning is ignored.
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Reads the session without changing it.
     pub(crate) fn read<R>(&self, f: impl FnOnce(&Session) -> R) -> R {
         f(&self.lock().session)
+    }
+
+    /// Runs `f` under the lock (it feeds the engine and drains it into `out`), then, with the
+    /// lock released: hands a new auth operation to a task of its own, starts the background
+    /// timer if it is due, wakes tasks and reports events.
+    fn locked<R>(self: &Arc<Self>, f: impl FnOnce(&mut State, Timestamp, &mut Outputs) -> R) -> R {
+        let now = clock::now();
+        let mut out = Outputs::default();
+        let (r, auth, start_timer) = {
+            let mut st = self.lock();
+            let r = f(&mut st, now, &mut out);
+            let start_timer = self.background_timer
+                && !st.timer_task
+                && tokio::runtime::Handle::try_current().is_ok();
+            st.timer_task |= start_timer;
+            (r, st.pending_auth.take(), start_timer)
+        };
+        if let Some(auth) = auth {
+            self.spawn_auth(auth);
+        }
+        if start_timer {
+            crate::timer::spawn(self);
+        }
+        self.dispatch(out);
+        r
     }
 
     /// Feeds one input to the engine (`f` gets the session and `now`), drains the outputs,
@@ -123,17 +169,11 @@ impl Shared {
         caller: Option<ExchangeId>,
         f: impl FnOnce(&mut Session, Timestamp) -> R,
     ) -> (R, Option<Step>) {
-        let now = clock::now();
-        let mut out = Outputs::default();
-        let (r, step, auth) = {
-            let mut st = self.lock();
+        self.locked(|st, now, out| {
             let r = f(&mut st.session, now);
-            st.drain(&mut out);
-            let step = caller.and_then(|id| st.take_step(id));
-            (r, step, st.pending_auth.take())
-        };
-        self.finish(out, auth);
-        (r, step)
+            st.drain(out);
+            (r, caller.and_then(|id| st.take_step(id)))
+        })
     }
 
     /// Starts an exchange for a request to `url` if the token may be sent there; `None` means
@@ -144,10 +184,7 @@ impl Shared {
         meta: RequestMeta,
     ) -> Option<(ExchangeGuard, Option<Step>)> {
         let uri = http::Uri::try_from(url.as_str()).ok()?;
-        let now = clock::now();
-        let mut out = Outputs::default();
-        let (id, step, auth) = {
-            let mut st = self.lock();
+        let (id, step) = self.locked(|st, now, out| {
             if !st.session.allows_origin(&uri) {
                 return None;
             }
@@ -157,42 +194,29 @@ impl Shared {
             }
             let id = st.session.start(now, meta);
             st.slots.insert(id, Slot::default());
-            st.drain(&mut out);
-            let step = st.take_step(id);
-            (id, step, st.pending_auth.take())
-        };
-        self.finish(out, auth);
-        Some((
-            ExchangeGuard {
-                shared: Arc::clone(self),
-                id,
-                ended: false,
-            },
-            step,
-        ))
+            st.drain(out);
+            Some((id, st.take_step(id)))
+        })?;
+        Some((self.guard(id), step))
     }
 
     /// Starts an explicit login exchange (`Session::login`).
     pub(crate) fn start_login(self: &Arc<Self>) -> (ExchangeGuard, Option<Step>) {
-        let now = clock::now();
-        let mut out = Outputs::default();
-        let (id, step, auth) = {
-            let mut st = self.lock();
+        let (id, step) = self.locked(|st, now, out| {
             let id = st.session.login(now);
             st.slots.insert(id, Slot::default());
-            st.drain(&mut out);
-            let step = st.take_step(id);
-            (id, step, st.pending_auth.take())
-        };
-        self.finish(out, auth);
-        (
-            ExchangeGuard {
-                shared: Arc::clone(self),
-                id,
-                ended: false,
-            },
-            step,
-        )
+            st.drain(out);
+            (id, st.take_step(id))
+        });
+        (self.guard(id), step)
+    }
+
+    fn guard(self: &Arc<Self>, id: ExchangeId) -> ExchangeGuard {
+        ExchangeGuard {
+            shared: Arc::clone(self),
+            id,
+            ended: false,
+        }
     }
 
     /// Waits for the exchange's next step (sleeping on the engine's timers meanwhile).
@@ -216,14 +240,6 @@ impl Shared {
             if st.pending_auth.is_some() {
                 st.wake_all(&mut out);
             }
-        }
-        self.dispatch(out);
-    }
-
-    /// After the lock: hands a new auth operation to a task of its own, wakes, reports events.
-    fn finish(self: &Arc<Self>, out: Outputs, auth: Option<AuthRequest>) {
-        if let Some(auth) = auth {
-            self.spawn_auth(auth);
         }
         self.dispatch(out);
     }
@@ -301,10 +317,12 @@ impl State {
         Some(step)
     }
 
-    /// Wakes every waiting exchange (to re-arm its timer, or to take a parked auth request).
+    /// Wakes every waiting exchange and the background timer (to re-arm a timer, or to take a
+    /// parked auth request).
     fn wake_all(&mut self, out: &mut Outputs) {
         out.wakers
             .extend(self.slots.values_mut().filter_map(|s| s.waker.take()));
+        out.wakers.extend(self.timer_waker.take());
     }
 }
 
