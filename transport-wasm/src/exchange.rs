@@ -1,0 +1,357 @@
+//! One caller's request from `fetch(input, init)` to its response: the request is normalised
+//! once (`new Request(input, init)`), its body buffered for replay, and every `Send` the
+//! engine asks for becomes a `fetch` of a copy with the `Authorization` header set.
+
+use std::task::Poll;
+
+use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, Headers, ReadableStream, Request, RequestInit, Response};
+
+use tokenkeeper_core::{Error, ExchangeId, RequestMeta, SendFailure};
+
+use crate::error::KeeperError;
+use crate::keeper::{Instr, Shared, Slot, ensure_credentials, input};
+use crate::sys;
+
+/// Headers of an API response that the engine reads (`Retry-After` as a backoff floor,
+/// `WWW-Authenticate` for RFC 6750 challenges). Only these are copied out of JS, which keeps
+/// the per-call cost low; cross-origin servers must list them in
+/// `Access-Control-Expose-Headers`.
+const ENGINE_RESPONSE_HEADERS: [http::HeaderName; 2] = [WWW_AUTHENTICATE, RETRY_AFTER];
+
+/// The request body, as it can be sent again.
+enum Body {
+    /// No body (or an empty one).
+    Empty,
+    /// Buffered bytes (`ArrayBuffer`), sent as a fresh body on every resend.
+    Buffered(JsValue),
+    /// A `ReadableStream`: sent once, never resent.
+    Stream,
+}
+
+/// `keeper.fetch(input, init)`.
+pub(crate) async fn fetch(
+    shared: &Shared,
+    input_value: &JsValue,
+    init: &JsValue,
+) -> Result<Response, KeeperError> {
+    let base = sys::new_request(input_value, init).map_err(KeeperError::Js)?;
+    let allowed = origin_of(&base.url())
+        .and_then(|o| o.parse::<http::Uri>().ok())
+        .is_some_and(|uri| shared.borrow().session.allows_origin(&uri));
+    if !allowed {
+        // Not an origin the token may go to: a plain fetch, without the token.
+        return await_response(sys::fetch_request(&base))
+            .await
+            .map_err(KeeperError::Js);
+    }
+    let signal = user_signal(input_value, init);
+    let method = base.method();
+    let body = take_body(&base, &method, init)
+        .await
+        .map_err(KeeperError::Js)?;
+    ensure_credentials(shared, false)
+        .await
+        .map_err(KeeperError::Js)?;
+    let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::POST);
+    let meta = RequestMeta::new(&method, !matches!(body, Body::Stream));
+    let id = input(shared, |inner, now| {
+        inner.sync_store(now);
+        let id = inner.session.start(now, meta);
+        inner.slots.insert(id.as_u64(), Slot::default());
+        id
+    });
+    let mut guard = ExchangeGuard {
+        shared,
+        id,
+        done: false,
+        abort: None,
+    };
+    if let Some(signal) = &signal {
+        guard.abort = Some(AbortHook::new(shared, id, signal));
+    }
+    let mut last: Option<Response> = None;
+    let mut cause: Option<JsValue> = None;
+    loop {
+        match next_instr(shared, id).await {
+            Instr::Send(authorization) => {
+                if let Some(old) = last.take() {
+                    discard(&old);
+                }
+                if let Some(s) = signal.as_ref().filter(|s| s.aborted()) {
+                    return Err(KeeperError::Js(s.reason()));
+                }
+                let sent = match authorized(&base, &authorization, &body) {
+                    Ok(request) => await_response(sys::fetch_request(&request)).await,
+                    Err(e) => Err(e),
+                };
+                match sent {
+                    Ok(response) => {
+                        let (status, headers) = engine_view(&response);
+                        last = Some(response);
+                        input(shared, |inner, now| {
+                            inner.session.handle_response(now, id, status, &headers)
+                        });
+                    }
+                    Err(e) => {
+                        if signal.as_ref().is_some_and(AbortSignal::aborted) {
+                            return Err(KeeperError::Js(e));
+                        }
+                        // fetch cannot tell a refused connection from one that broke after the
+                        // request was written: report the worst case, so a non-idempotent
+                        // request is never sent twice (idempotent ones are retried).
+                        cause = Some(e);
+                        input(shared, |inner, now| {
+                            inner
+                                .session
+                                .handle_send_error(now, id, SendFailure::MaybeSent)
+                        });
+                    }
+                }
+            }
+            Instr::Deliver => {
+                guard.done = true;
+                return last.ok_or(KeeperError::Engine {
+                    error: Error::UnknownExchange,
+                    cause: None,
+                });
+            }
+            Instr::Fail(error) => {
+                guard.done = true;
+                return Err(KeeperError::Engine { error, cause });
+            }
+            Instr::Aborted => {
+                let reason = signal
+                    .as_ref()
+                    .map_or(JsValue::UNDEFINED, AbortSignal::reason);
+                return Err(KeeperError::Js(reason));
+            }
+        }
+    }
+}
+
+/// `keeper.login()`: the engine's login exchange, which ends when tokens are held.
+pub(crate) async fn login(shared: &Shared) -> Result<(), KeeperError> {
+    ensure_credentials(shared, true)
+        .await
+        .map_err(KeeperError::Js)?;
+    let id = input(shared, |inner, now| {
+        let id = inner.session.login(now);
+        inner.slots.insert(id.as_u64(), Slot::default());
+        id
+    });
+    let mut guard = ExchangeGuard {
+        shared,
+        id,
+        done: false,
+        abort: None,
+    };
+    loop {
+        match next_instr(shared, id).await {
+            Instr::Deliver => {
+                guard.done = true;
+                return Ok(());
+            }
+            Instr::Fail(error) => {
+                guard.done = true;
+                return Err(KeeperError::Engine { error, cause: None });
+            }
+            // A login exchange is never sent; nothing else can arrive.
+            Instr::Send(_) | Instr::Aborted => {}
+        }
+    }
+}
+
+/// The next instruction for exchange `id`, once the engine gives one.
+fn next_instr(shared: &Shared, id: ExchangeId) -> impl std::future::Future<Output = Instr> + '_ {
+    std::future::poll_fn(move |cx| {
+        let mut inner = shared.borrow_mut();
+        let Some(slot) = inner.slots.get_mut(&id.as_u64()) else {
+            return Poll::Ready(Instr::Fail(Error::UnknownExchange));
+        };
+        if slot.aborted {
+            return Poll::Ready(Instr::Aborted);
+        }
+        if let Some(instr) = slot.instr.take() {
+            Poll::Ready(instr)
+        } else {
+            slot.waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    })
+}
+
+/// Removes the exchange's mailbox when the caller is done, and cancels the exchange in the
+/// engine if it had not ended (the caller aborted, or dropped the future).
+struct ExchangeGuard<'a> {
+    shared: &'a Shared,
+    id: ExchangeId,
+    done: bool,
+    /// Kept alive for the exchange's lifetime.
+    abort: Option<AbortHook>,
+}
+
+impl Drop for ExchangeGuard<'_> {
+    fn drop(&mut self) {
+        let id = self.id;
+        if self.done {
+            self.shared.borrow_mut().slots.remove(&id.as_u64());
+        } else {
+            input(self.shared, |inner, _| {
+                inner.slots.remove(&id.as_u64());
+                inner.session.cancel(id);
+            });
+        }
+    }
+}
+
+/// Wakes a waiting exchange when the caller's `AbortSignal` fires.
+struct AbortHook {
+    signal: AbortSignal,
+    callback: Closure<dyn FnMut()>,
+}
+
+impl AbortHook {
+    fn new(shared: &Shared, id: ExchangeId, signal: &AbortSignal) -> Self {
+        let weak = std::rc::Rc::downgrade(shared);
+        let callback = Closure::<dyn FnMut()>::new(move || {
+            let Some(shared) = weak.upgrade() else { return };
+            let mut inner = shared.borrow_mut();
+            if let Some(slot) = inner.slots.get_mut(&id.as_u64()) {
+                slot.aborted = true;
+                if let Some(w) = slot.waker.take() {
+                    w.wake();
+                }
+            }
+        });
+        let _ = signal.add_event_listener_with_callback("abort", callback.as_ref().unchecked_ref());
+        AbortHook {
+            signal: signal.clone(),
+            callback,
+        }
+    }
+}
+
+impl Drop for AbortHook {
+    fn drop(&mut self) {
+        let _ = self
+            .signal
+            .remove_event_listener_with_callback("abort", self.callback.as_ref().unchecked_ref());
+    }
+}
+
+/// The caller's own `AbortSignal`, if one was given (the one a `Request` built without a
+/// signal carries can never fire, but is still watched).
+fn user_signal(input: &JsValue, init: &JsValue) -> Option<AbortSignal> {
+    if let Some(s) = sys::prop(init, "signal") {
+        return s.dyn_into().ok();
+    }
+    input.dyn_ref::<Request>().map(Request::signal)
+}
+
+/// Buffers the body so it can be sent again: strings, `ArrayBuffer`s, typed arrays, `Blob`s,
+/// `FormData` and `URLSearchParams` all come out as bytes (with the content type the
+/// `Request` derived from them). A `ReadableStream` in `init.body` is left alone and sent once.
+async fn take_body(base: &Request, method: &str, init: &JsValue) -> Result<Body, JsValue> {
+    if method == "GET" || method == "HEAD" {
+        return Ok(Body::Empty);
+    }
+    if sys::prop(init, "body").is_some_and(|b| b.is_instance_of::<ReadableStream>()) {
+        return Ok(Body::Stream);
+    }
+    // `clone()` leaves `base` unused, so it can be copied with a new body for every send.
+    let buffer = JsFuture::from(base.clone()?.array_buffer()?).await?;
+    let empty = buffer.unchecked_ref::<js_sys::ArrayBuffer>().byte_length() == 0;
+    Ok(if empty {
+        Body::Empty
+    } else {
+        Body::Buffered(buffer)
+    })
+}
+
+/// A copy of `base` with `Authorization` set and the body (if any) attached again.
+fn authorized(
+    base: &Request,
+    authorization: &HeaderValue,
+    body: &Body,
+) -> Result<Request, JsValue> {
+    let headers = Headers::new_with_headers(&base.headers())?;
+    headers.set(
+        "authorization",
+        &String::from_utf8_lossy(authorization.as_bytes()),
+    )?;
+    let init = RequestInit::new();
+    init.set_headers(&headers);
+    if let Body::Buffered(bytes) = body {
+        init.set_body(bytes);
+    }
+    Request::new_with_request_and_init(base, &init)
+}
+
+/// What the engine needs of a response: its status and the headers it reads. An opaque
+/// response (status 0: `no-cors`, or `redirect: "manual"`) cannot be inspected and is
+/// reported as 200, so it is delivered.
+fn engine_view(response: &Response) -> (StatusCode, HeaderMap) {
+    let status = StatusCode::from_u16(response.status()).unwrap_or(StatusCode::OK);
+    let mut headers = HeaderMap::new();
+    let js = response.headers();
+    for name in ENGINE_RESPONSE_HEADERS {
+        if let Ok(Some(v)) = js.get(name.as_str())
+            && let Ok(v) = HeaderValue::from_str(&v)
+        {
+            headers.append(name, v);
+        }
+    }
+    (status, headers)
+}
+
+/// Lets go of a response that is being replaced by a resend (frees its connection in Node).
+fn discard(response: &Response) {
+    if let Some(body) = response.body() {
+        sys::ignore_rejection(&body.cancel());
+    }
+}
+
+async fn await_response(p: Promise) -> Result<Response, JsValue> {
+    JsFuture::from(p).await.map(JsCast::unchecked_into)
+}
+
+/// `scheme://host[:port]` of an absolute URL, for the origin check.
+pub(crate) fn origin_of(url: &str) -> Option<&str> {
+    let start = url.find("://")? + 3;
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    (end > start).then(|| &url[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_of;
+
+    #[test]
+    fn origins_of_urls() {
+        let table = [
+            (
+                "http://127.0.0.1:8080/api/echo?x=1",
+                Some("http://127.0.0.1:8080"),
+            ),
+            ("https://api.example.com", Some("https://api.example.com")),
+            (
+                "https://api.example.com?q#f",
+                Some("https://api.example.com"),
+            ),
+            ("https://api.example.com#f", Some("https://api.example.com")),
+            ("data:text/plain,hi", None),
+            ("https:///path", None),
+        ];
+        for (url, want) in table {
+            assert_eq!(origin_of(url), want, "{url}");
+        }
+    }
+}

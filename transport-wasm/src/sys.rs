@@ -1,0 +1,124 @@
+//! The JavaScript globals the driver uses, bound once. Every binding goes through the global
+//! object (not `window`), so the same code runs in pages, workers and Node ≥ 20.
+
+use js_sys::{Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Request, Storage};
+
+use tokenkeeper_core::Timestamp;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch(request)`.
+    #[wasm_bindgen(js_name = fetch)]
+    pub(crate) fn fetch_request(request: &Request) -> Promise;
+
+    /// The global `setTimeout(callback, ms)`; a number in browsers, an object in Node.
+    #[wasm_bindgen(js_name = setTimeout)]
+    pub(crate) fn set_timeout(callback: &Function, ms: f64) -> JsValue;
+
+    /// The global `clearTimeout(handle)`.
+    #[wasm_bindgen(js_name = clearTimeout)]
+    pub(crate) fn clear_timeout(handle: &JsValue);
+
+    /// The `Request` class, for its constructor with any `input` (string, URL or Request).
+    #[wasm_bindgen(js_name = Request)]
+    type AnyRequest;
+
+    /// `new Request(input, init)`.
+    #[wasm_bindgen(constructor, catch, js_class = "Request")]
+    fn new(input: &JsValue, init: &JsValue) -> Result<AnyRequest, JsValue>;
+
+    /// A Web Locks `LockManager` (`navigator.locks`).
+    pub(crate) type LockManager;
+
+    /// `navigator.locks.request(name, options, callback)`.
+    #[wasm_bindgen(method, catch)]
+    pub(crate) fn request(
+        this: &LockManager,
+        name: &str,
+        options: &JsValue,
+        callback: &Function,
+    ) -> Result<Promise, JsValue>;
+}
+
+/// `new Request(input, init)`: `input` is a `Request`, a URL object or a string, `init` an
+/// optional `RequestInit`. Fails with the `TypeError` `fetch` would throw.
+pub(crate) fn new_request(input: &JsValue, init: &JsValue) -> Result<Request, JsValue> {
+    AnyRequest::new(input, init).map(JsCast::unchecked_into)
+}
+
+/// Wall-clock milliseconds since the Unix epoch (`Date.now()`), the engine's `now`.
+pub(crate) fn now() -> Timestamp {
+    let ms = js_sys::Date::now();
+    Timestamp::from_millis(if ms.is_finite() && ms > 0.0 {
+        ms as u64
+    } else {
+        0
+    })
+}
+
+/// A property of the global object, if it exists and reading it does not throw.
+pub(crate) fn global(name: &str) -> Option<JsValue> {
+    Reflect::get(&js_sys::global(), &JsValue::from_str(name))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// A property of an object, if present (not `undefined` or `null`) and readable.
+pub(crate) fn prop(obj: &JsValue, name: &str) -> Option<JsValue> {
+    if !obj.is_object() && !obj.is_function() {
+        return None;
+    }
+    Reflect::get(obj, &JsValue::from_str(name))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// `navigator.locks`, where the Web Locks API exists (not in Node 20).
+pub(crate) fn lock_manager() -> Option<LockManager> {
+    let locks = prop(&global("navigator")?, "locks")?;
+    prop(&locks, "request")?;
+    Some(locks.unchecked_into())
+}
+
+/// `localStorage` or `sessionStorage`, where it exists and may be used (reading it throws in
+/// opaque origins and some sandboxes; it is absent in workers and Node 20).
+pub(crate) fn storage(name: &str) -> Option<Storage> {
+    global(name)?.dyn_into::<Storage>().ok()
+}
+
+/// A promise that resolves after `ms` milliseconds.
+pub(crate) fn sleep(ms: u32) -> Promise {
+    Promise::new(&mut |resolve, _reject| {
+        let _ = set_timeout(&resolve, f64::from(ms));
+    })
+}
+
+/// A plain object with these properties.
+pub(crate) fn object(entries: &[(&str, JsValue)]) -> Object {
+    let o = Object::new();
+    for (k, v) in entries {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o
+}
+
+/// Calls `.unref()` on a Node timer handle so a background timer does not keep the process
+/// alive; does nothing in browsers (the handle is a number there).
+pub(crate) fn unref_timer(handle: &JsValue) {
+    if let Some(f) = prop(handle, "unref").and_then(|f| f.dyn_into::<Function>().ok()) {
+        let _ = f.call0(handle);
+    }
+}
+
+/// Makes a promise's rejection harmless (Node treats unhandled rejections as fatal).
+pub(crate) fn ignore_rejection(p: &Promise) {
+    thread_local! {
+        static NOOP: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
+    }
+    NOOP.with(|f| {
+        let _ = p.catch(f);
+    });
+}
