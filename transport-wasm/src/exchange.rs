@@ -95,7 +95,7 @@ pub(crate) async fn fetch(
                         let (status, headers) = engine_view(&response);
                         last = Some(response);
                         input(shared, |inner, now| {
-                            inner.session.handle_response(now, id, status, &headers)
+                            inner.session.handle_response(now, id, status, &headers);
                         });
                     }
                     Err(e) => {
@@ -109,7 +109,7 @@ pub(crate) async fn fetch(
                         input(shared, |inner, now| {
                             inner
                                 .session
-                                .handle_send_error(now, id, SendFailure::MaybeSent)
+                                .handle_send_error(now, id, SendFailure::MaybeSent);
                         });
                     }
                 }
