@@ -1,0 +1,135 @@
+//! Helpers for the wasm-bindgen-test suites: the reference server's URL (baked in at build time
+//! from `TOKENKEEPER_TEST_SERVER`), its control routes, timers and joins.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use js_sys::{Array, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
+use web_sys::{Request, RequestInit, Response};
+
+use tokenkeeper_wasm::tokenkeeper_core::dialect::{Credentials, Dialect};
+use tokenkeeper_wasm::tokenkeeper_core::{Config, Metrics};
+use tokenkeeper_wasm::{Keeper, Options, Storage};
+
+/// The reference server started by tools/test-all.sh (`tokenkeeper-testserver --port 0`).
+#[allow(clippy::option_env_unwrap)] // so the suite still builds (and lints) without a server
+pub fn server() -> &'static str {
+    option_env!("TOKENKEEPER_TEST_SERVER").expect(
+        "set TOKENKEEPER_TEST_SERVER to a running tokenkeeper-testserver (tools/test-all.sh does)",
+    )
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(r: &Request) -> Promise;
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(f: &js_sys::Function, ms: f64) -> JsValue;
+}
+
+/// Sleeps in real time (these suites talk to a real server with real token lifetimes).
+pub async fn sleep(d: Duration) {
+    let p = Promise::new(&mut |resolve, _| {
+        let _ = set_timeout(&resolve, d.as_millis() as f64);
+    });
+    let _ = JsFuture::from(p).await;
+}
+
+/// A plain fetch (no keeper) that returns the response.
+pub async fn plain(method: &str, path: &str) -> Response {
+    let init = RequestInit::new();
+    init.set_method(method);
+    let req = Request::new_with_str_and_init(&format!("{}{path}", server()), &init).unwrap();
+    JsFuture::from(global_fetch(&req))
+        .await
+        .unwrap()
+        .unchecked_into()
+}
+
+/// The response body as text.
+pub async fn text(r: &Response) -> String {
+    JsFuture::from(r.text().unwrap())
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap()
+}
+
+/// Resets the server's counters, faults and settings.
+pub async fn reset() {
+    assert_eq!(plain("POST", "/_control/reset").await.status(), 200);
+}
+
+/// Revokes every token issued so far.
+pub async fn revoke_all() {
+    assert_eq!(plain("POST", "/_control/revoke-all").await.status(), 200);
+}
+
+/// One of the server's counters (`refreshes_accepted`, `logins_ok`, ...).
+pub async fn counter(name: &str) -> u64 {
+    let r = plain("GET", "/_control/counters").await;
+    let v = JsFuture::from(r.json().unwrap()).await.unwrap();
+    Reflect::get(&v, &JsValue::from_str(name))
+        .unwrap()
+        .as_f64()
+        .unwrap() as u64
+}
+
+/// Options for a test keeper: its own key, so tests never share tokens by accident.
+pub fn options(key: &str, storage: Storage) -> Options {
+    let mut o = Options::default();
+    o.key = Some(format!("tokenkeeper-test:{key}"));
+    o.storage = storage;
+    o
+}
+
+/// A keeper for admin/admin with tokens of `ttl_secs`.
+pub fn keeper(key: &str, ttl_secs: u64) -> Keeper {
+    keeper_with(key, ttl_secs, &options(key, Storage::Memory), "admin")
+}
+
+/// A keeper with these options and password.
+pub fn keeper_with(key: &str, ttl_secs: u64, options: &Options, password: &str) -> Keeper {
+    let _ = key;
+    let dialect = Dialect::vitalgraph_with_expiry(server(), ttl_secs).unwrap();
+    Keeper::new(
+        Config::default(),
+        dialect,
+        Credentials::password("admin", password),
+        options,
+    )
+    .unwrap()
+}
+
+/// `n` concurrent `keeper.fetch(url, init)` calls; their statuses (0 for a failure).
+pub async fn herd(keeper: &Keeper, n: usize, path: &str, init: &JsValue) -> Vec<u16> {
+    let url = JsValue::from_str(&format!("{}{path}", server()));
+    let all = Array::new();
+    for _ in 0..n {
+        let (k, url, init) = (keeper.clone(), url.clone(), init.clone());
+        all.push(&future_to_promise(async move {
+            match k.fetch(&url, &init).await {
+                Ok(r) => Ok(JsValue::from(r.status())),
+                Err(_) => Ok(JsValue::from(0)),
+            }
+        }));
+    }
+    let done = JsFuture::from(Promise::all(&all)).await.unwrap();
+    Array::from(&done)
+        .iter()
+        .map(|v| v.as_f64().unwrap() as u16)
+        .collect()
+}
+
+/// Whether this runs in a browser (Web Storage and Web Locks exist).
+pub fn in_browser() -> bool {
+    Reflect::has(&js_sys::global(), &JsValue::from_str("document")).unwrap_or(false)
+}
+
+/// A keeper's metrics.
+pub fn metrics(k: &Keeper) -> Metrics {
+    k.metrics()
+}
