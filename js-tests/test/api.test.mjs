@@ -1,0 +1,109 @@
+// The package surface: both Node entry points, the web build's glue, events, metrics, the
+// credentials callback, setTokens.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import * as esm from 'tokenkeeper';
+import { TokenKeeper } from 'tokenkeeper';
+import { startServer, sleep } from '../lib/server.mjs';
+
+const require = createRequire(import.meta.url);
+let server;
+before(async () => {
+  server = await startServer();
+});
+after(() => server.close());
+
+test('ESM and CommonJS entry points export the same names', () => {
+  const cjs = require('tokenkeeper');
+  const names = Object.keys(esm).sort();
+  assert.deepEqual(Object.keys(cjs).sort(), names);
+  for (const n of ['TokenKeeper', 'TokenKeeperError', 'SessionExpiredError', 'InvalidCredentialsError', 'AuthUnavailableError', 'InvalidAuthResponseError', 'TransportError', 'AuthRejectedError', 'UnauthorizedError', 'ConfigError']) {
+    assert.ok(names.includes(n), n);
+  }
+});
+
+test('the web build loads with initSync and works in Node too', async () => {
+  const dir = new URL('../node_modules/tokenkeeper/web/', import.meta.url);
+  const glue = await import(new URL('tokenkeeper_js.js', dir));
+  glue.initSync({ module: readFileSync(new URL('tokenkeeper_js_bg.wasm', dir)) });
+  const core = new glue.KeeperCore({ baseUrl: server.url, username: 'admin', password: 'admin' });
+  const r = await core.fetch(`${server.url}/api/spaces`);
+  assert.equal(r.status, 200);
+  assert.equal(core.crossTab, false, 'no Web Locks in Node');
+});
+
+test('events and metrics', async () => {
+  const k = new TokenKeeper({ baseUrl: server.url, username: 'admin', password: 'admin', tokenExpirySeconds: 2 });
+  const seen = [];
+  const off = k.on('tokens', (t) => seen.push(['tokens', typeof t.accessToken, t.expiresAt > Date.now()]));
+  k.on('loggedIn', (p) => seen.push(['loggedIn', p.reauthenticated]));
+  k.on('refreshed', (p) => seen.push(['refreshed', p.expiresAt > Date.now()]));
+  k.on('sessionExpired', () => seen.push(['sessionExpired']));
+  k.on('refreshed', () => {
+    // A listener may call back into the keeper.
+    assert.equal(k.metrics().refreshCount, 1);
+  });
+  await k.login();
+  await sleep(2100);
+  assert.equal((await k.fetch(`${server.url}/api/spaces`)).status, 200);
+  off();
+  k.logout();
+  assert.deepEqual(seen, [
+    ['tokens', 'string', true],
+    ['loggedIn', false],
+    ['tokens', 'string', true],
+    ['refreshed', true],
+    ['sessionExpired'],
+  ]);
+  const m = k.metrics();
+  assert.deepEqual(Object.keys(m).sort(), [
+    'authInProgress', 'circuitOpened', 'delivered', 'failures', 'isExpired', 'lastRefresh', 'loginFailures', 'logins',
+    'reauthentications', 'refreshCount', 'refreshFailures', 'requests', 'tokenExpiresAt', 'transientResends', 'unauthorizedResends',
+  ]);
+  assert.equal(m.refreshCount, 1);
+  assert.equal(m.tokenExpiresAt, null);
+  assert.equal(m.isExpired, true);
+  assert.equal(typeof m.lastRefresh, 'number');
+});
+
+test('the credentials callback is asked once for a burst, and again after a refusal', async () => {
+  await server.reset();
+  const answers = [{ username: 'admin', password: 'wrong' }, { username: 'admin', password: 'admin' }];
+  let calls = 0;
+  const k = new TokenKeeper({
+    baseUrl: server.url,
+    credentials: async () => {
+      calls++;
+      await sleep(20);
+      return answers.shift();
+    },
+  });
+  const first = await Promise.allSettled(Array.from({ length: 10 }, () => k.fetch(`${server.url}/api/spaces`)));
+  assert.equal(calls, 1);
+  assert.ok(first.every((r) => r.status === 'rejected' && r.reason.code === 'INVALID_CREDENTIALS'));
+  const second = await Promise.all(Array.from({ length: 10 }, () => k.fetch(`${server.url}/api/spaces`)));
+  assert.equal(calls, 2);
+  assert.ok(second.every((r) => r.status === 200));
+  assert.equal((await server.counters()).logins_ok, 1);
+});
+
+test('a credentials callback that throws rejects the call with its error', async () => {
+  const k = new TokenKeeper({ baseUrl: server.url, credentials: () => { throw new RangeError('no user'); } });
+  await assert.rejects(k.fetch(`${server.url}/api/spaces`), RangeError);
+});
+
+test('setTokens installs tokens from elsewhere; fetch is bound and can be passed around', async () => {
+  const a = new TokenKeeper({ baseUrl: server.url, username: 'admin', password: 'admin' });
+  let tokens;
+  a.on('tokens', (t) => (tokens = t));
+  await a.login();
+  await server.reset();
+  const b = new TokenKeeper({ baseUrl: server.url });
+  b.setTokens(tokens);
+  const { fetch: f } = b;
+  assert.equal((await f(`${server.url}/api/spaces`)).status, 200);
+  assert.equal((await server.counters()).logins_ok, 0);
+  assert.throws(() => b.setTokens({ accessToken: 'x' }), (e) => e.code === 'CONFIG');
+});
