@@ -57,7 +57,7 @@ pub(crate) async fn perform(mut guard: AuthGuard, auth: AuthRequest) {
     match outcome {
         Ok(mut response) => {
             let status = response.status();
-            let headers = std::mem::take(response.headers_mut());
+            let headers = response.headers().clone();
             match read_capped(&mut response).await {
                 Ok(body) => {
                     tracing::debug!(

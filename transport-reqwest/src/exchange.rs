@@ -59,8 +59,9 @@ pub(crate) async fn run<T: Transport>(
         return Outcome::PassThrough(transport.send(request).await);
     };
     let id = guard.id;
-    let url = request.url().clone();
-    tracing::debug!(exchange = id.as_u64(), method = %request.method(), path = url.path(), replayable, "tokenkeeper: start");
+    // The URL asked for, to notice a redirect (a replayable request keeps its original).
+    let fallback_url = (!replayable).then(|| request.url().clone());
+    tracing::debug!(exchange = id.as_u64(), method = %request.method(), path = request.url().path(), replayable, "tokenkeeper: start");
     let mut original = Some(request);
     let mut last_response: Option<reqwest::Response> = None;
     let mut last_error: Option<T::Error> = None;
@@ -101,7 +102,10 @@ pub(crate) async fn run<T: Transport>(
                             status = status.as_u16(),
                             "tokenkeeper: response"
                         );
-                        let redirected = response.url() != &url;
+                        let requested = original.as_ref().map(reqwest::Request::url);
+                        let redirected = requested
+                            .or(fallback_url.as_ref())
+                            .is_some_and(|u| u != response.url());
                         let (engine_owns_it, next) = shared.input(Some(id), |s, now| {
                             if redirected && !allows(s, response.url()) {
                                 // The token did not go to the origin that answered (reqwest drops
@@ -114,7 +118,7 @@ pub(crate) async fn run<T: Transport>(
                             }
                         });
                         if !engine_owns_it {
-                            guard.ended();
+                            // The guard removes the slot (the engine forgot the exchange).
                             return Outcome::PassThrough(Ok(response));
                         }
                         last_response = Some(response);

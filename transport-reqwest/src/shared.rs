@@ -12,7 +12,9 @@
 //!   its guard reports `handle_auth_abandoned` and the re-issued operation is picked up by
 //!   the next waiting exchange that is polled, or by the next input;
 //! - waiting exchanges sleep until `poll_timeout` and then call `handle_timeout`; when an
-//!   input moves the next timer earlier, every waiting exchange is woken to re-arm.
+//!   input moves the next timer earlier, every waiting exchange is woken to re-arm. A timer
+//!   that came due while nobody slept on it fires at the next `start`; with
+//!   `Config::refresh_ahead` a background task sleeps on every timer (see [`crate::timer`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -231,11 +233,15 @@ impl Shared {
     /// Feeds an input from a destructor: nothing may be spawned here (the runtime may be
     /// shutting down), so a re-issued `Authenticate` is parked for the next waiter.
     pub(crate) fn input_from_drop(&self, f: impl FnOnce(&mut Session, Timestamp)) {
+        self.input_from_drop_with(|st, now| f(&mut st.session, now));
+    }
+
+    fn input_from_drop_with(&self, f: impl FnOnce(&mut State, Timestamp)) {
         let now = clock::now();
         let mut out = Outputs::default();
         {
             let mut st = self.lock();
-            f(&mut st.session, now);
+            f(&mut st, now);
             st.drain(&mut out);
             if st.pending_auth.is_some() {
                 st.wake_all(&mut out);
@@ -310,10 +316,14 @@ impl State {
         }
     }
 
+    /// Takes the exchange's next step; a final one (`Deliver`/`Fail`) removes its slot.
     fn take_step(&mut self, id: ExchangeId) -> Option<Step> {
         let slot = self.slots.get_mut(&id)?;
         let step = slot.step.take()?;
         slot.waker = None;
+        if !matches!(step, Step::Send(_)) {
+            self.slots.remove(&id);
+        }
         Some(step)
     }
 
@@ -326,8 +336,9 @@ impl State {
     }
 }
 
-/// Ends an exchange in the engine and removes its slot when the exchange future is dropped;
-/// cancels it unless the engine already ended it (`Deliver`/`Fail`).
+/// Cancels the exchange in the engine and removes its slot when the exchange future is
+/// dropped before the engine ended it (`Deliver`/`Fail`, whose slot is removed as the step is
+/// taken).
 pub(crate) struct ExchangeGuard {
     shared: Arc<Shared>,
     pub(crate) id: ExchangeId,
@@ -335,7 +346,7 @@ pub(crate) struct ExchangeGuard {
 }
 
 impl ExchangeGuard {
-    /// The engine ended the exchange (or it was cancelled on purpose): nothing to cancel.
+    /// The engine ended the exchange (`Deliver`/`Fail` was taken): nothing to cancel.
     pub(crate) fn ended(&mut self) {
         self.ended = true;
     }
@@ -343,13 +354,13 @@ impl ExchangeGuard {
 
 impl Drop for ExchangeGuard {
     fn drop(&mut self) {
-        let (id, ended) = (self.id, self.ended);
-        if ended {
-            self.shared.lock().slots.remove(&id);
-        } else {
+        if !self.ended {
+            let id = self.id;
             tracing::debug!(exchange = id.as_u64(), "tokenkeeper: exchange cancelled");
-            self.shared.input_from_drop(|s, _| s.cancel(id));
-            self.shared.lock().slots.remove(&id);
+            self.shared.input_from_drop_with(|st, _| {
+                st.session.cancel(id);
+                st.slots.remove(&id);
+            });
         }
     }
 }
@@ -370,13 +381,12 @@ impl Future for WaitStep<'_> {
         loop {
             let (timer, auth) = {
                 let mut st = this.shared.lock();
+                if let Some(step) = st.take_step(this.id) {
+                    return Poll::Ready(Some(step));
+                }
                 let Some(slot) = st.slots.get_mut(&this.id) else {
                     return Poll::Ready(None);
                 };
-                if let Some(step) = slot.step.take() {
-                    slot.waker = None;
-                    return Poll::Ready(Some(step));
-                }
                 match &slot.waker {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => slot.waker = Some(cx.waker().clone()),
