@@ -29,12 +29,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a concurrent workload against an in-process reference server with short-lived
-    /// tokens, revoked tokens and a failing auth endpoint; print what the client and the
-    /// server counted. Exits 0 only if no request failed.
+    /// Watch the library keep tokens valid against an in-process server that misbehaves.
+    ///
+    /// Runs a concurrent workload against the reference server with short-lived tokens,
+    /// revokes every token and makes the auth endpoint fail part-way, and prints what the
+    /// client and the server counted. Exits 0 only if no request failed.
     Demo(demo::DemoArgs),
-    /// Check a server the way the library will use it: login response, refresh token,
-    /// expiry, refresh, rotation, proactive refresh of a short-lived token, 401 recovery.
+    /// Check a server the way the library will use it.
+    ///
+    /// Login response shape, refresh token, expiry, refresh, rotation, a protected endpoint,
+    /// proactive refresh of a short-lived token, and 401 recovery. Exits 1 if a check fails.
     Doctor(doctor::DoctorArgs),
 }
 

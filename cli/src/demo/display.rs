@@ -89,7 +89,7 @@ fn say(line: &str) {
 /// One status line: what the callers saw and what the client did about it.
 fn status(seen: Seen, m: &Metrics) -> String {
     format!(
-        "{} requests · {} ok · {} refreshes · {} re-logins · {} 401s recovered · {} transient resends · {} failed",
+        "{} requests · {} ok · {} refreshes · {} re-logins · {} 401s recovered · {} resends · {} failed",
         seen.sent,
         seen.ok,
         m.refresh_count,

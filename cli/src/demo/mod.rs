@@ -83,9 +83,22 @@ async fn demo(args: &DemoArgs) -> Result<ExitCode, String> {
         ..Config::default()
     };
     let margin = refresh_margin(lifetime, &config, 0.0);
+    // The server is on loopback: a proxy from the environment must not get in the way.
+    let api = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| format!("cannot set up HTTP: {e}"))?;
+    let auth = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| format!("cannot set up HTTP: {e}"))?;
     let keeper = Keeper::builder(dialect)
         .credentials(Credentials::password("admin", "admin"))
         .config(config)
+        .client(api)
+        .auth_client(auth)
         .build()
         .map_err(|e| format!("cannot build the client: {e}"))?;
 
@@ -190,7 +203,7 @@ async fn demo(args: &DemoArgs) -> Result<ExitCode, String> {
         client: keeper.metrics(),
         server: server.counters(),
     };
-    print_summary(&outcome, &tally, elapsed, lifetime);
+    print_summary(&outcome, &tally, elapsed, lifetime, args.rotation);
     drop(server);
     Ok(if outcome.failures() == 0 {
         ExitCode::SUCCESS
@@ -232,7 +245,13 @@ fn narrate(before: &Metrics, now: &Metrics) -> Vec<String> {
     lines
 }
 
-fn print_summary(outcome: &Outcome, tally: &Tally, elapsed: Duration, lifetime: Duration) {
+fn print_summary(
+    outcome: &Outcome,
+    tally: &Tally,
+    elapsed: Duration,
+    lifetime: Duration,
+    rotation: bool,
+) {
     let secs = elapsed.as_secs_f64();
     println!();
     println!(
@@ -249,6 +268,12 @@ fn print_summary(outcome: &Outcome, tally: &Tally, elapsed: Duration, lifetime: 
         println!(
             "note: client and server counts differ for: {}",
             off.join(", ")
+        );
+    }
+    if rotation {
+        println!(
+            "rotation: the server saw {} reuse(s) of a retired refresh token (expected 0)",
+            outcome.server.reuse_detections
         );
     }
     let failures = outcome.failures();

@@ -114,7 +114,7 @@ impl Outcome {
             ("client", Align::Right),
             ("server", Align::Right),
             ("", Align::Left),
-            ("server column", Align::Left),
+            ("what the server counted", Align::Left),
         ]);
         for (label, client, server, agrees, what) in self.rows() {
             t.row(vec![

@@ -11,9 +11,9 @@ use tokenkeeper_core::secret::Secret;
 use tokenkeeper_reqwest::Keeper;
 use tokio::time::Instant;
 
+use super::facts::{Facts, human, now};
 use super::http::{self as wire_http, describe};
 use super::report::{Report, Verdict};
-use super::wire::{Facts, human, now};
 use super::{Ctx, DialectKind};
 
 /// Longest an OAuth 2.0 token may live for the proactive check to wait for its expiry.

@@ -6,10 +6,13 @@
 //! Nothing printed holds a token or a password: tokens are described by length and by what
 //! their JWT `exp` says, passwords only by the variable they came from.
 
+mod facts;
 mod http;
 mod library;
+mod login;
+mod probe;
+mod refresh;
 mod report;
-mod wire;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -138,15 +141,15 @@ pub(crate) async fn run(args: DoctorArgs) -> ExitCode {
 
 /// The checks in order; a failure that makes the rest meaningless stops them.
 async fn checks(ctx: &Ctx, report: &mut Report) {
-    let Some(first) = wire::login(ctx, report).await else {
+    let Some(first) = login::login(ctx, report).await else {
         return;
     };
-    let facts = wire::token_facts(report, &first);
-    let refreshed = wire::refresh(ctx, report, &first.tokens).await;
+    let facts = facts::token_facts(report, &first);
+    let refreshed = refresh::refresh(ctx, report, &first.tokens).await;
     let latest = refreshed
         .as_ref()
         .map_or(&first.tokens.access_token, |t| &t.access_token);
-    if !wire::probe(ctx, report, latest).await {
+    if !probe::probe(ctx, report, latest).await {
         report.check(
             Verdict::Skip,
             "proactive refresh",
