@@ -34,6 +34,11 @@ impl Drop for Runtime {
 }
 
 impl Runtime {
+    /// Enters the runtime's context (so tasks spawned meanwhile run on it).
+    fn enter(&self) -> Option<tokio::runtime::EnterGuard<'_>> {
+        self.0.as_ref().map(tokio::runtime::Runtime::enter)
+    }
+
     /// Runs `fut` on the runtime and waits for it on this thread.
     fn run<F>(&self, fut: F) -> Result<F::Output, Error>
     where
@@ -148,6 +153,7 @@ impl Client {
 
     /// Forgets the tokens (see [`Keeper::logout`]).
     pub fn logout(&self) {
+        let _runtime = self.rt.enter();
         self.keeper.logout();
     }
 
@@ -163,6 +169,8 @@ impl Client {
 
     /// Installs tokens obtained elsewhere (see [`Keeper::set_tokens`]).
     pub fn set_tokens(&self, tokens: TokenSet) -> Result<(), Error> {
+        // Inside the runtime, so a refresh this starts runs at once.
+        let _runtime = self.rt.enter();
         self.keeper.set_tokens(tokens)
     }
 

@@ -261,15 +261,23 @@ impl Shared {
         }
     }
 
-    /// Runs the auth operation on the current tokio runtime; without one it is parked again
-    /// (reqwest cannot run without a tokio runtime either).
+    /// Runs the auth operation on a task of its own on the current tokio runtime.
     fn spawn_auth(self: &Arc<Self>, auth: AuthRequest) {
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let guard = crate::auth::AuthGuard::new(Arc::clone(self), auth.id);
             handle.spawn(crate::auth::perform(guard, auth));
         } else {
-            tracing::warn!("tokenkeeper: no tokio runtime to perform the auth request; parked");
-            self.lock().pending_auth = Some(auth);
+            // Called outside a runtime (e.g. `set_tokens` from a plain thread): park it and
+            // wake the waiting exchanges, which take it on their runtime; otherwise the next
+            // request takes it.
+            tracing::debug!("tokenkeeper: no tokio runtime here; auth request parked");
+            let mut out = Outputs::default();
+            {
+                let mut st = self.lock();
+                st.pending_auth = Some(auth);
+                st.wake_all(&mut out);
+            }
+            self.dispatch(out);
         }
     }
 }
