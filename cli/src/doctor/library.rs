@@ -115,6 +115,79 @@ fn damaged(token: &Secret) -> Secret {
     Secret::new(out)
 }
 
+/// Checks `expired token`, the seed's third diagnostic step: the library is handed a token
+/// it must consider expired (the server would still take it) and refreshes before sending.
+pub(crate) async fn expired_token(ctx: &Ctx, report: &mut Report) {
+    const NAME: &str = "expired token";
+    let tokens = match raw_login(ctx, &ctx.dialect).await {
+        Ok(t) => t,
+        Err(e) => {
+            report.check(Verdict::Fail, NAME, &format!("could not log in: {e}"));
+            return;
+        }
+    };
+    let keeper = match keeper(ctx, ctx.dialect.clone()) {
+        Ok(k) => k,
+        Err(e) => {
+            report.check(Verdict::Fail, NAME, &e);
+            return;
+        }
+    };
+    let at = now();
+    let set = TokenSet {
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+        issued_at: at.saturating_sub(Duration::from_secs(3600)),
+        expires_at: at.saturating_sub(Duration::from_secs(60)),
+        refresh_expires_at: None,
+    };
+    if let Err(e) = keeper.set_tokens(set) {
+        report.check(
+            Verdict::Fail,
+            NAME,
+            &format!("cannot hand the token over: {e}"),
+        );
+        return;
+    }
+    let outcome = keeper.client().get(ctx.probe.clone()).send().await;
+    let m = keeper.metrics();
+    let renewed = if m.refresh_count > 0 {
+        "refreshed"
+    } else {
+        "logged in again"
+    };
+    match outcome {
+        Ok(r) if r.status().is_success() && m.unauthorized_resends == 0 => report.check(
+            Verdict::Pass,
+            NAME,
+            &format!(
+                "a token marked expired a minute ago: the library {renewed} before sending → {}",
+                r.status()
+            ),
+        ),
+        Ok(r) if r.status().is_success() => report.check(
+            Verdict::Warn,
+            NAME,
+            &format!(
+                "→ {}, but only after {} 401(s)",
+                r.status(),
+                m.unauthorized_resends
+            ),
+        ),
+        Ok(r) => report.check(
+            Verdict::Fail,
+            NAME,
+            &format!(
+                "the caller got {} ({} refreshes, {} re-logins)",
+                r.status(),
+                m.refresh_count,
+                m.reauthentications
+            ),
+        ),
+        Err(e) => report.check(Verdict::Fail, NAME, &format!("the request failed: {e}")),
+    }
+}
+
 /// Checks `proactive refresh`: requests across several expiries of a short-lived token never
 /// see a 401, because the library refreshes first.
 pub(crate) async fn proactive(ctx: &Ctx, report: &mut Report, facts: &Facts) {

@@ -1,7 +1,8 @@
 //! `tokenkeeper doctor`: the seed plan's "Diagnostic Steps Before Implementation" against any
 //! server. Wire checks first (login response shape, refresh token, `expires_in`, refresh,
-//! rotation, a protected endpoint), then the library itself (a short-lived token refreshed
-//! before it expires, and a 401 for a token the library believed valid, recovered).
+//! rotation, a protected endpoint), then the library itself (a token it holds as expired
+//! refreshed before sending, a short-lived token refreshed before it expires, and a 401 for a
+//! token it believed valid, recovered).
 //!
 //! Nothing printed holds a token or a password: tokens are described by length and by what
 //! their JWT `exp` says, passwords only by the variable they came from.
@@ -150,11 +151,13 @@ async fn checks(ctx: &Ctx, report: &mut Report) {
         .as_ref()
         .map_or(&first.tokens.access_token, |t| &t.access_token);
     if !probe::probe(ctx, report, latest).await {
-        report.check(
-            Verdict::Skip,
-            "proactive refresh",
-            "needs a protected endpoint (--probe-url)",
-        );
+        for name in ["expired token", "proactive refresh"] {
+            report.check(
+                Verdict::Skip,
+                name,
+                "needs a protected endpoint (--probe-url)",
+            );
+        }
         report.check(
             Verdict::Skip,
             "401 recovery",
@@ -162,6 +165,7 @@ async fn checks(ctx: &Ctx, report: &mut Report) {
         );
         return;
     }
+    library::expired_token(ctx, report).await;
     // The token for the 401 check is obtained first, so that it expires while the
     // proactive check runs.
     let rejected = library::prepare_rejected_token(ctx, &facts).await;

@@ -35,6 +35,7 @@ fn passes_against_the_reference_server_and_exercises_the_library() {
         "PASS  refresh",
         "PASS  rotation           not seen",
         "PASS  protected probe",
+        "PASS  expired token",
         "PASS  proactive refresh",
         "PASS  401 recovery",
     ] {
@@ -79,6 +80,7 @@ fn passes_against_the_oauth2_endpoint_with_a_confidential_client_and_rotation() 
         run.stdout.contains("PASS  rotation           seen"),
         "{all}"
     );
+    assert!(run.stdout.contains("PASS  expired token"), "{all}");
     assert!(run.stdout.contains("PASS  401 recovery"), "{all}");
     // OAuth servers have no token_expiry_seconds: that check is skipped, not failed.
     assert!(run.stdout.contains("SKIP  proactive refresh"), "{all}");
