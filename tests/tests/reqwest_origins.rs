@@ -213,3 +213,53 @@ async fn a_redirect_to_another_origin_drops_the_token() {
     assert_eq!((c.refreshes_accepted, c.logins_ok), (0, 1), "{c:?}");
     assert_eq!(keeper.metrics().unauthorized_resends, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_between_two_allowed_origins_drops_the_token_too() {
+    let server = default_server().await;
+    let capture = Capture::start().await;
+    let (a, b) = (capture.allowed, capture.other);
+    let keeper = builder(&server)
+        .allow_origin(format!("http://{a}"))
+        .allow_origin(format!("http://{b}"))
+        .build()
+        .unwrap();
+    warm_up(&keeper, &server).await;
+    let client = keeper.client();
+    let token = bearer(&keeper);
+
+    // reqwest strips the header on any cross-origin hop, allowed or not.
+    let r = client
+        .get(format!("http://{a}/redirect?to=http://{b}/capture"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        capture.take(),
+        [
+            (a.port(), "/redirect".into(), Some(token.clone())),
+            (b.port(), "/capture".into(), None),
+        ]
+    );
+
+    // So a 401 from there is handed over: no refresh for a token the server never saw.
+    let r = client
+        .get(format!("http://{a}/redirect?to=http://{b}/unauthorized"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let c = server.counters();
+    assert_eq!((c.refreshes_accepted, c.logins_ok), (0, 1), "{c:?}");
+    assert_eq!(keeper.metrics().unauthorized_resends, 0);
+
+    // Asked directly, the second origin gets the token.
+    let r = client
+        .get(format!("http://{b}/capture"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(capture.take().last().unwrap().2, Some(token));
+}

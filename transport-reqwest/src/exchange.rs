@@ -102,14 +102,15 @@ pub(crate) async fn run<T: Transport>(
                             status = status.as_u16(),
                             "tokenkeeper: response"
                         );
+                        // reqwest drops `Authorization` on a redirect to another origin (even
+                        // one the keeper allows): an answer from there is not about our token,
+                        // so the engine has nothing to judge and forgets the exchange.
                         let requested = original.as_ref().map(reqwest::Request::url);
-                        let redirected = requested
+                        let foreign = requested
                             .or(fallback_url.as_ref())
-                            .is_some_and(|u| u != response.url());
+                            .is_some_and(|u| u.origin() != response.url().origin());
                         let (engine_owns_it, next) = shared.input(Some(id), |s, now| {
-                            if redirected && !allows(s, response.url()) {
-                                // The token did not go to the origin that answered (reqwest drops
-                                // it across origins): this answer is not about our token.
+                            if foreign {
                                 s.cancel(id);
                                 false
                             } else {
@@ -159,11 +160,6 @@ pub(crate) async fn run<T: Transport>(
             }
         }
     }
-}
-
-/// Whether the session allows the token for `url`'s origin.
-fn allows(session: &tokenkeeper_core::Session, url: &reqwest::Url) -> bool {
-    http::Uri::try_from(url.as_str()).is_ok_and(|u| session.allows_origin(&u))
 }
 
 /// Runs an explicit login (`Session::login`) to its end.
