@@ -13,6 +13,7 @@
 
 mod demo;
 mod doctor;
+mod out;
 mod table;
 
 use std::process::ExitCode;

@@ -1,13 +1,14 @@
 //! Live progress: an indicatif bar on a terminal, plain periodic lines otherwise (logs, CI,
 //! pipes), with the run's events printed above either.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokenkeeper_core::Metrics;
 
 use super::workload::Seen;
+use crate::out::say;
 
 /// Where progress goes.
 #[derive(Debug)]
@@ -77,13 +78,6 @@ impl Display {
             bar.finish_and_clear();
         }
     }
-}
-
-/// Prints a line to stdout at once (a pipe would otherwise hold it back).
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
 }
 
 /// One status line: what the callers saw and what the client did about it.

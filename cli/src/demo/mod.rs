@@ -19,6 +19,7 @@ use tokenkeeper_testserver::{ServerConfig, TestServer};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::out::say;
 use display::Display;
 use report::Outcome;
 use workload::Tally;
@@ -103,31 +104,31 @@ async fn demo(args: &DemoArgs) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot build the client: {e}"))?;
 
     let steps = scenario::timeline(duration, !args.no_faults);
-    println!("tokenkeeper demo");
-    println!(
+    say("tokenkeeper demo");
+    say(&format!(
         "  server  {base}  reference server in-process ({}rotation); VitalGraph login with \
          token_expiry_seconds={}",
         if args.rotation { "" } else { "no " },
         args.token_secs
-    );
-    println!(
+    ));
+    say(&format!(
         "  client  tokenkeeper-reqwest: {} tasks for {} s, {} ms pause; refreshes {:.1} s before \
          expiry",
         args.concurrency,
         args.duration_secs,
         args.pause_ms,
         margin.as_secs_f64()
-    );
+    ));
     if steps.is_empty() {
-        println!("  faults  none (--no-faults)");
+        say("  faults  none (--no-faults)");
     } else {
         let at: Vec<String> = steps
             .iter()
             .map(|s| format!("{:.1} s", s.at.as_secs_f64()))
             .collect();
-        println!("  faults  at {}", at.join(", "));
+        say(&format!("  faults  at {}", at.join(", ")));
     }
-    println!();
+    say("");
 
     let start = Instant::now();
     keeper
@@ -253,49 +254,53 @@ fn print_summary(
     rotation: bool,
 ) {
     let secs = elapsed.as_secs_f64();
-    println!();
-    println!(
+    say("");
+    say(&format!(
         "finished in {secs:.1} s: {} requests ({:.0}/s) across {:.0} token lifetimes",
         outcome.seen.sent,
         outcome.seen.sent as f64 / secs.max(0.001),
         secs / lifetime.as_secs_f64()
-    );
-    println!();
-    print!("{}", outcome.render());
-    println!();
+    ));
+    say("");
+    for line in outcome.render().lines() {
+        say(line);
+    }
+    say("");
     let off = outcome.disagreements();
     if !off.is_empty() {
-        println!(
+        say(&format!(
             "note: client and server counts differ for: {}",
             off.join(", ")
-        );
+        ));
     }
     if rotation {
-        println!(
+        say(&format!(
             "rotation: the server saw {} reuse(s) of a retired refresh token (expected 0)",
             outcome.server.reuse_detections
-        );
+        ));
     }
     let failures = outcome.failures();
     if failures == 0 {
-        println!(
+        say(&format!(
             "PASS: 0 failures; {} refreshes, {} re-login(s), {} 401s recovered, {} transient resends",
             outcome.client.refresh_count,
             outcome.client.reauthentications,
             outcome.client.unauthorized_resends,
             outcome.client.transient_resends
-        );
+        ));
     } else {
-        println!("FAIL: {failures} request(s) failed");
+        say(&format!("FAIL: {failures} request(s) failed"));
         for (reason, n) in tally.reasons().into_iter().take(8) {
-            println!("  {n:>6} × {reason}");
+            say(&format!("  {n:>6} × {reason}"));
         }
         let unfinished = outcome
             .seen
             .sent
             .saturating_sub(outcome.seen.ok + outcome.seen.failed);
         if unfinished > 0 {
-            println!("  {unfinished:>6} × did not finish within the grace period");
+            say(&format!(
+                "  {unfinished:>6} × did not finish within the grace period"
+            ));
         }
     }
 }

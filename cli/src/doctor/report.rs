@@ -1,7 +1,8 @@
 //! The doctor's output: one line per check with its verdict, advice under it, a summary.
 
 use std::fmt;
-use std::io::Write as _;
+
+pub(crate) use crate::out::say;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,13 +85,6 @@ impl Report {
             self.passed, self.warned, self.failed, self.skipped
         )
     }
-}
-
-/// Prints a line to stdout at once.
-pub(crate) fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
 }
 
 #[cfg(test)]
