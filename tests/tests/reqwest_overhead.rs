@@ -60,7 +60,7 @@ async fn overhead_against_raw_reqwest() {
     let raw = reqwest::Client::new();
     let kept = keeper.client();
 
-    for round in 0..2 {
+    for round in 0..4 {
         let (raw, url1, bearer) = (raw.clone(), url.clone(), bearer.clone());
         let r = run(move || {
             let req = raw.get(&url1).header("authorization", &bearer).send();
