@@ -37,6 +37,9 @@
 //! - Logins and refreshes run on a tokio task of their own: a caller that drops its request
 //!   never aborts a refresh half-way, and no caller waits for a proactive refresh. A tokio
 //!   runtime is required (as for reqwest itself); any flavour works.
+//! - With `Config::refresh_ahead`, a background task renews an idle session's token before the
+//!   next request needs it; otherwise renewal happens as requests arrive (proactively, inside
+//!   the refresh margin, while the old token still works).
 //! - Nothing here logs or formats a token or password; logs are `tracing` events at debug level.
 
 #![forbid(unsafe_code)]
