@@ -799,3 +799,35 @@ fn jwt_with_exp(exp: u64) -> String {
         b64(&format!(r#"{{"exp":{exp}}}"#))
     )
 }
+
+#[test]
+fn response_from_a_foreign_origin_after_redirect_is_delivered_without_decisions() {
+    let mut h = Harness::logged_in(Config::default(), 1800);
+    let a = h.get();
+    h.session.handle_foreign_response(a);
+    h.drain();
+    assert_eq!(h.take(), ["Send(e1,A1)", "Deliver(e1)"]);
+    assert!(
+        h.auth.is_none(),
+        "a 401 from elsewhere says nothing about our token"
+    );
+    assert_eq!(h.session.metrics(h.now).delivered, 1);
+}
+
+#[test]
+fn the_token_goes_only_to_allowed_origins() {
+    let mut h = Harness::new();
+    let ok = |h: &Harness, u: &str| h.session.allows_origin(&u.parse().unwrap());
+    assert!(ok(&h, "http://127.0.0.1:8001/api/spaces"));
+    assert!(!ok(&h, "http://127.0.0.1:8002/api/spaces"), "another port");
+    assert!(!ok(&h, "https://127.0.0.1:8001/"), "another scheme");
+    assert!(!ok(&h, "http://localhost:8001/"), "another host");
+    h.session.allow_origin("https://API.example.com").unwrap();
+    assert!(
+        ok(&h, "https://api.example.com:443/x"),
+        "default port, case-insensitive host"
+    );
+    assert!(h.session.allows("HTTPS", "api.example.com", None));
+    assert!(!h.session.allows("https", "api.example.com", Some(8443)));
+    assert!(h.session.allow_origin("not a url").is_err());
+}

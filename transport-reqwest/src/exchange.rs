@@ -104,14 +104,14 @@ pub(crate) async fn run<T: Transport>(
                         );
                         // reqwest drops `Authorization` on a redirect to another origin (even
                         // one the keeper allows): an answer from there is not about our token,
-                        // so the engine has nothing to judge and forgets the exchange.
+                        // so the engine hands it over without judging it.
                         let requested = original.as_ref().map(reqwest::Request::url);
                         let foreign = requested
                             .or(fallback_url.as_ref())
                             .is_some_and(|u| u.origin() != response.url().origin());
                         let (engine_owns_it, next) = shared.input(Some(id), |s, now| {
                             if foreign {
-                                s.cancel(id);
+                                s.handle_foreign_response(id);
                                 false
                             } else {
                                 s.handle_response(now, id, status, response.headers());

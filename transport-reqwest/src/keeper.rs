@@ -96,7 +96,10 @@ impl Keeper {
     /// Whether the token is sent to `url`'s origin (the dialect's origin and those added with
     /// [`KeeperBuilder::allow_origin`]).
     pub fn allows_origin(&self, url: &reqwest::Url) -> bool {
-        http::Uri::try_from(url.as_str()).is_ok_and(|u| self.shared.read(|s| s.allows_origin(&u)))
+        url.host_str().is_some_and(|host| {
+            self.shared
+                .read(|s| s.allows(url.scheme(), host, url.port_or_known_default()))
+        })
     }
 }
 

@@ -185,9 +185,10 @@ impl Shared {
         url: &reqwest::Url,
         meta: RequestMeta,
     ) -> Option<(ExchangeGuard, Option<Step>)> {
-        let uri = http::Uri::try_from(url.as_str()).ok()?;
+        let host = url.host_str()?;
+        let port = url.port_or_known_default();
         let (id, step) = self.locked(|st, now, out| {
-            if !st.session.allows_origin(&uri) {
+            if !st.session.allows(url.scheme(), host, port) {
                 return None;
             }
             // Fire a timer that came due while no task was sleeping on it.

@@ -108,13 +108,52 @@ struct Circuit {
     open_until: Option<Timestamp>,
 }
 
+/// An origin the access token may be sent to, parsed once.
+#[derive(Debug)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl Origin {
+    fn parse(origin: &str) -> Result<Self, ConfigError> {
+        let invalid = || ConfigError::InvalidUrl {
+            url: origin.to_owned(),
+        };
+        let uri: http::Uri = origin.parse().map_err(|_| invalid())?;
+        let (Some(scheme), Some(auth)) = (uri.scheme_str(), uri.authority()) else {
+            return Err(invalid());
+        };
+        Ok(Origin {
+            scheme: scheme.to_ascii_lowercase(),
+            host: auth
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_ascii_lowercase(),
+            port: auth.port_u16().or_else(|| default_port(scheme)),
+        })
+    }
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    if scheme.eq_ignore_ascii_case("https") {
+        Some(443)
+    } else if scheme.eq_ignore_ascii_case("http") {
+        Some(80)
+    } else {
+        None
+    }
+}
+
 /// One identity's token-keeping state machine. See the [crate docs](crate) for the driving
 /// contract.
 pub struct Session {
     config: Config,
     dialect: Dialect,
     credentials: Credentials,
-    origins: Vec<String>,
+    origins: Vec<Origin>,
     rng: Rng,
     tokens: Option<Held>,
     generation: u64,
@@ -157,7 +196,10 @@ impl Session {
     ) -> Result<Self, ConfigError> {
         config.validate()?;
         dialect.validate(config.allow_insecure_http)?;
-        let origins = dialect.origin().into_iter().collect();
+        let origins = match dialect.origin() {
+            Some(o) => vec![Origin::parse(&o)?],
+            None => Vec::new(),
+        };
         Ok(Session {
             config,
             dialect,
@@ -226,29 +268,21 @@ impl Session {
     /// one of the allowed origins). Drivers MUST NOT attach the header otherwise, and must not
     /// carry it across a redirect to another origin.
     pub fn allows_origin(&self, uri: &http::Uri) -> bool {
-        let (Some(scheme), Some(auth)) = (uri.scheme_str(), uri.authority()) else {
-            return false;
-        };
-        let port = auth.port_u16().or(match scheme {
-            "https" => Some(443),
-            "http" => Some(80),
-            _ => None,
-        });
+        match (uri.scheme_str(), uri.authority()) {
+            (Some(scheme), Some(auth)) => self.allows(scheme, auth.host(), auth.port_u16()),
+            _ => false,
+        }
+    }
+
+    /// [`Session::allows_origin`] from parts, for drivers whose URL type is not `http::Uri`
+    /// (`port` `None` means the scheme's default). Allocates nothing.
+    pub fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
+        let port = port.or_else(|| default_port(scheme));
         self.origins.iter().any(|o| {
-            let Ok(ou) = o.parse::<http::Uri>() else {
-                return false;
-            };
-            let (Some(os), Some(oa)) = (ou.scheme_str(), ou.authority()) else {
-                return false;
-            };
-            let op = oa.port_u16().or(match os {
-                "https" => Some(443),
-                "http" => Some(80),
-                _ => None,
-            });
-            os.eq_ignore_ascii_case(scheme)
-                && oa.host().eq_ignore_ascii_case(auth.host())
-                && op == port
+            o.scheme.eq_ignore_ascii_case(scheme)
+                && o.host
+                    .eq_ignore_ascii_case(host.trim_start_matches('[').trim_end_matches(']'))
+                && o.port == port
         })
     }
 
@@ -256,15 +290,7 @@ impl Session {
 
     /// Allows sending the access token to another origin (`https://api.example.com[:port]`).
     pub fn allow_origin(&mut self, origin: &str) -> Result<(), ConfigError> {
-        let uri: http::Uri = origin.parse().map_err(|_| ConfigError::InvalidUrl {
-            url: origin.to_owned(),
-        })?;
-        if uri.scheme().is_none() || uri.authority().is_none() {
-            return Err(ConfigError::InvalidUrl {
-                url: origin.to_owned(),
-            });
-        }
-        self.origins.push(origin.trim_end_matches('/').to_owned());
+        self.origins.push(Origin::parse(origin)?);
         Ok(())
     }
 
@@ -369,6 +395,19 @@ impl Session {
             let retry_after = parse::parse_retry_after(headers, now);
             self.on_transient(now, id, retry_after, None);
         } else {
+            self.deliver(id);
+        }
+    }
+
+    /// The exchange's response came from an origin the token was not sent to (a redirect left
+    /// the allowed origins, and the driver's client stripped the header): its status says
+    /// nothing about the token, so it is delivered as it is, without decisions.
+    pub fn handle_foreign_response(&mut self, id: ExchangeId) {
+        if self
+            .exchanges
+            .get_mut(id)
+            .is_some_and(|ex| matches!(ex.state, ExState::InFlight { .. }))
+        {
             self.deliver(id);
         }
     }
