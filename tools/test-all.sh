@@ -24,4 +24,7 @@ cargo test --locked --workspace
 step "core builds for wasm32 and imports nothing from env"
 tools/check-wasm-imports.sh
 
+step "browser driver and npm package: wasm-bindgen-test (Node, Chromium), node:test, tsc, Playwright"
+tools/test-browser.sh
+
 printf '\nall tests passed in %ss\n' $((SECONDS - t0))

@@ -9,7 +9,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const pkg = path.resolve(here, '../../bindings-js/pkg');
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
 
-export function createStaticServer() {
+/** `isolated`: send COOP/COEP so the page is cross-origin isolated (fine-grained timers). */
+export function createStaticServer({ isolated = false } = {}) {
   return http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://localhost');
     const [root, rel] = url.pathname.startsWith('/pkg/') ? [pkg, url.pathname.slice(5)] : [here, url.pathname.slice(1) || 'index.html'];
@@ -20,7 +21,8 @@ export function createStaticServer() {
     }
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' });
+      const isolation = isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
+      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'cache-control': 'no-store', ...isolation });
       res.end(body);
     } catch {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');

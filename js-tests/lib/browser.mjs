@@ -25,8 +25,8 @@ export function launch() {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
 }
 
-export async function startStatic() {
-  const server = createStaticServer();
+export async function startStatic(options) {
+  const server = createStaticServer(options);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {

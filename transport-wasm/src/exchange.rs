@@ -1,6 +1,6 @@
-//! One caller's request from `fetch(input, init)` to its response: the request is normalised
-//! once (`new Request(input, init)`), its body buffered for replay, and every `Send` the
-//! engine asks for becomes a `fetch` of a copy with the `Authorization` header set.
+//! One caller's request from `fetch(input, init)` to its response: prepared once (see
+//! [`crate::outgoing`]), then sent with `Authorization` for every `Send` the engine asks for,
+//! each response or rejection reported back, until the engine says `Deliver` or `Fail`.
 
 use std::task::Poll;
 
@@ -10,12 +10,13 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Headers, ReadableStream, Request, RequestInit, Response};
+use web_sys::{AbortSignal, Response};
 
 use tokenkeeper_core::{Error, ExchangeId, RequestMeta, SendFailure};
 
 use crate::error::KeeperError;
-use crate::keeper::{Instr, Shared, Slot, ensure_credentials, input};
+use crate::keeper::{Instr, Shared, ensure_credentials, input};
+use crate::outgoing::Outgoing;
 use crate::sys;
 
 /// Headers of an API response that the engine reads (`Retry-After` as a backoff floor,
@@ -24,46 +25,32 @@ use crate::sys;
 /// `Access-Control-Expose-Headers`.
 const ENGINE_RESPONSE_HEADERS: [http::HeaderName; 2] = [WWW_AUTHENTICATE, RETRY_AFTER];
 
-/// The request body, as it can be sent again.
-enum Body {
-    /// No body (or an empty one).
-    Empty,
-    /// Buffered bytes (`ArrayBuffer`), sent as a fresh body on every resend.
-    Buffered(JsValue),
-    /// A `ReadableStream`: sent once, never resent.
-    Stream,
-}
-
 /// `keeper.fetch(input, init)`.
 pub(crate) async fn fetch(
     shared: &Shared,
     input_value: &JsValue,
     init: &JsValue,
 ) -> Result<Response, KeeperError> {
-    let base = sys::new_request(input_value, init).map_err(KeeperError::Js)?;
-    let allowed = origin_of(&base.url())
+    let mut outgoing = Outgoing::new(input_value, init).map_err(KeeperError::Js)?;
+    let allowed = origin_of(&outgoing.url())
         .and_then(|o| o.parse::<http::Uri>().ok())
         .is_some_and(|uri| shared.borrow().session.allows_origin(&uri));
     if !allowed {
         // Not an origin the token may go to: a plain fetch, without the token.
-        return await_response(sys::fetch_request(&base))
-            .await
-            .map_err(KeeperError::Js);
+        let sent = outgoing.send(None).map_err(KeeperError::Js)?;
+        return await_response(sent).await.map_err(KeeperError::Js);
     }
-    let signal = user_signal(input_value, init);
-    let method = base.method();
-    let body = take_body(&base, &method, init)
-        .await
-        .map_err(KeeperError::Js)?;
+    let signal = outgoing.signal(input_value, init);
+    outgoing.buffer().await.map_err(KeeperError::Js)?;
     ensure_credentials(shared, false)
         .await
         .map_err(KeeperError::Js)?;
-    let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::POST);
-    let meta = RequestMeta::new(&method, !matches!(body, Body::Stream));
+    let method = Method::from_bytes(outgoing.method().as_bytes()).unwrap_or(Method::POST);
+    let meta = RequestMeta::new(&method, outgoing.replayable());
     let id = input(shared, |inner, now| {
         inner.sync_store(now);
         let id = inner.session.start(now, meta);
-        inner.slots.insert(id.as_u64(), Slot::default());
+        inner.slots.insert(id);
         id
     });
     let mut guard = ExchangeGuard {
@@ -86,11 +73,10 @@ pub(crate) async fn fetch(
                 if let Some(s) = signal.as_ref().filter(|s| s.aborted()) {
                     return Err(KeeperError::Js(s.reason()));
                 }
-                let sent = match authorized(&base, &authorization, &body) {
-                    Ok(request) => await_response(sys::fetch_request(&request)).await,
-                    Err(e) => Err(e),
-                };
-                match sent {
+                let sent = outgoing
+                    .send(Some(&authorization))
+                    .map_err(KeeperError::Js)?;
+                match await_response(sent).await {
                     Ok(response) => {
                         let (status, headers) = engine_view(&response);
                         last = Some(response);
@@ -99,7 +85,9 @@ pub(crate) async fn fetch(
                         });
                     }
                     Err(e) => {
-                        if signal.as_ref().is_some_and(AbortSignal::aborted) {
+                        if signal.as_ref().is_some_and(AbortSignal::aborted)
+                            || outgoing.is_invalid()
+                        {
                             return Err(KeeperError::Js(e));
                         }
                         // fetch cannot tell a refused connection from one that broke after the
@@ -142,7 +130,7 @@ pub(crate) async fn login(shared: &Shared) -> Result<(), KeeperError> {
         .map_err(KeeperError::Js)?;
     let id = input(shared, |inner, now| {
         let id = inner.session.login(now);
-        inner.slots.insert(id.as_u64(), Slot::default());
+        inner.slots.insert(id);
         id
     });
     let mut guard = ExchangeGuard {
@@ -171,7 +159,7 @@ pub(crate) async fn login(shared: &Shared) -> Result<(), KeeperError> {
 fn next_instr(shared: &Shared, id: ExchangeId) -> impl std::future::Future<Output = Instr> + '_ {
     std::future::poll_fn(move |cx| {
         let mut inner = shared.borrow_mut();
-        let Some(slot) = inner.slots.get_mut(&id.as_u64()) else {
+        let Some(slot) = inner.slots.get_mut(id) else {
             return Poll::Ready(Instr::Fail(Error::UnknownExchange));
         };
         if slot.aborted {
@@ -200,10 +188,10 @@ impl Drop for ExchangeGuard<'_> {
     fn drop(&mut self) {
         let id = self.id;
         if self.done {
-            self.shared.borrow_mut().slots.remove(&id.as_u64());
+            self.shared.borrow_mut().slots.remove(id);
         } else {
             input(self.shared, |inner, _| {
-                inner.slots.remove(&id.as_u64());
+                inner.slots.remove(id);
                 inner.session.cancel(id);
             });
         }
@@ -222,7 +210,7 @@ impl AbortHook {
         let callback = Closure::<dyn FnMut()>::new(move || {
             let Some(shared) = weak.upgrade() else { return };
             let mut inner = shared.borrow_mut();
-            if let Some(slot) = inner.slots.get_mut(&id.as_u64()) {
+            if let Some(slot) = inner.slots.get_mut(id) {
                 slot.aborted = true;
                 if let Some(w) = slot.waker.take() {
                     w.wake();
@@ -243,54 +231,6 @@ impl Drop for AbortHook {
             .signal
             .remove_event_listener_with_callback("abort", self.callback.as_ref().unchecked_ref());
     }
-}
-
-/// The caller's own `AbortSignal`, if one was given (the one a `Request` built without a
-/// signal carries can never fire, but is still watched).
-fn user_signal(input: &JsValue, init: &JsValue) -> Option<AbortSignal> {
-    if let Some(s) = sys::prop(init, "signal") {
-        return s.dyn_into().ok();
-    }
-    input.dyn_ref::<Request>().map(Request::signal)
-}
-
-/// Buffers the body so it can be sent again: strings, `ArrayBuffer`s, typed arrays, `Blob`s,
-/// `FormData` and `URLSearchParams` all come out as bytes (with the content type the
-/// `Request` derived from them). A `ReadableStream` in `init.body` is left alone and sent once.
-async fn take_body(base: &Request, method: &str, init: &JsValue) -> Result<Body, JsValue> {
-    if method == "GET" || method == "HEAD" {
-        return Ok(Body::Empty);
-    }
-    if sys::prop(init, "body").is_some_and(|b| b.is_instance_of::<ReadableStream>()) {
-        return Ok(Body::Stream);
-    }
-    // `clone()` leaves `base` unused, so it can be copied with a new body for every send.
-    let buffer = JsFuture::from(base.clone()?.array_buffer()?).await?;
-    let empty = buffer.unchecked_ref::<js_sys::ArrayBuffer>().byte_length() == 0;
-    Ok(if empty {
-        Body::Empty
-    } else {
-        Body::Buffered(buffer)
-    })
-}
-
-/// A copy of `base` with `Authorization` set and the body (if any) attached again.
-fn authorized(
-    base: &Request,
-    authorization: &HeaderValue,
-    body: &Body,
-) -> Result<Request, JsValue> {
-    let headers = Headers::new_with_headers(&base.headers())?;
-    headers.set(
-        "authorization",
-        &String::from_utf8_lossy(authorization.as_bytes()),
-    )?;
-    let init = RequestInit::new();
-    init.set_headers(&headers);
-    if let Body::Buffered(bytes) = body {
-        init.set_body(bytes);
-    }
-    Request::new_with_request_and_init(base, &init)
 }
 
 /// What the engine needs of a response: its status and the headers it reads. An opaque

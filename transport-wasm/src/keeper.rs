@@ -3,7 +3,6 @@
 //! borrow held) tells the event handler.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -84,6 +83,27 @@ pub(crate) struct Slot {
     pub(crate) aborted: bool,
 }
 
+/// The mailboxes of the live exchanges. A short vector: lookups are linear, which beats a map
+/// for the few hundred exchanges a page has in flight and keeps a map's code out of the `.wasm`.
+#[derive(Default)]
+pub(crate) struct Slots(Vec<(ExchangeId, Slot)>);
+
+impl Slots {
+    pub(crate) fn insert(&mut self, id: ExchangeId) {
+        self.0.push((id, Slot::default()));
+    }
+
+    pub(crate) fn get_mut(&mut self, id: ExchangeId) -> Option<&mut Slot> {
+        self.0.iter_mut().find(|(i, _)| *i == id).map(|(_, s)| s)
+    }
+
+    pub(crate) fn remove(&mut self, id: ExchangeId) {
+        if let Some(at) = self.0.iter().position(|(i, _)| *i == id) {
+            self.0.swap_remove(at);
+        }
+    }
+}
+
 /// Where credentials come from.
 pub(crate) enum Creds {
     /// Given at construction (or none: client credentials, tokens from outside).
@@ -109,7 +129,7 @@ struct Timer {
 /// A keeper's state, behind one `RefCell`; borrowed only for short synchronous steps.
 pub(crate) struct Inner {
     pub(crate) session: Session,
-    pub(crate) slots: BTreeMap<u64, Slot>,
+    pub(crate) slots: Slots,
     /// The auth operation the engine wants performed; `None` once it was dropped by
     /// `set_tokens` or `logout` (then its task must not send or report it).
     pub(crate) current_auth: Option<AuthId>,
@@ -183,7 +203,7 @@ impl Inner {
     }
 
     fn instruct(&mut self, id: ExchangeId, instr: Instr) {
-        if let Some(slot) = self.slots.get_mut(&id.as_u64()) {
+        if let Some(slot) = self.slots.get_mut(id) {
             slot.instr = Some(instr);
             if let Some(w) = slot.waker.take() {
                 w.wake();
@@ -343,7 +363,7 @@ pub(crate) fn build(
         });
         RefCell::new(Inner {
             session,
-            slots: BTreeMap::new(),
+            slots: Slots::default(),
             current_auth: None,
             store,
             cross: None,

@@ -33,6 +33,7 @@ mod crosstab;
 mod error;
 mod exchange;
 mod keeper;
+mod outgoing;
 mod store;
 mod sys;
 

@@ -14,6 +14,18 @@ extern "C" {
     #[wasm_bindgen(js_name = fetch)]
     pub(crate) fn fetch_request(request: &Request) -> Promise;
 
+    /// The global `fetch(input, init)`.
+    #[wasm_bindgen(js_name = fetch)]
+    pub(crate) fn fetch_with(input: &JsValue, init: &JsValue) -> Promise;
+
+    /// The `Headers` class, for its constructor with any `HeadersInit`.
+    #[wasm_bindgen(js_name = Headers)]
+    type AnyHeaders;
+
+    /// `new Headers(init)`.
+    #[wasm_bindgen(constructor, catch, js_class = "Headers")]
+    fn new(init: &JsValue) -> Result<AnyHeaders, JsValue>;
+
     /// The global `setTimeout(callback, ms)`; a number in browsers, an object in Node.
     #[wasm_bindgen(js_name = setTimeout)]
     pub(crate) fn set_timeout(callback: &Function, ms: f64) -> JsValue;
@@ -47,6 +59,11 @@ extern "C" {
 /// optional `RequestInit`. Fails with the `TypeError` `fetch` would throw.
 pub(crate) fn new_request(input: &JsValue, init: &JsValue) -> Result<Request, JsValue> {
     AnyRequest::new(input, init).map(JsCast::unchecked_into)
+}
+
+/// `new Headers(init)` for any `HeadersInit` (a `Headers`, pairs, a record, `undefined`).
+pub(crate) fn new_headers(init: &JsValue) -> Result<web_sys::Headers, JsValue> {
+    AnyHeaders::new(init).map(JsCast::unchecked_into)
 }
 
 /// Wall-clock milliseconds since the Unix epoch (`Date.now()`), the engine's `now`.

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The browser / npm half of the test suite (called by tools/test-all.sh; runnable alone after
+# tools/setup.sh): wasm32 lints, the npm package build, the wasm-bindgen-test suite in Node and
+# in headless Chromium against the reference server binary, node:test of the built package,
+# tsc against consumer files, and Playwright on the example dashboard.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:/usr/local/bin:$PATH"
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
+mkdir -p target/tmp
+# Chromium profiles left by wasm-bindgen-test-runner land here, so `cargo clean` removes them.
+export TMPDIR="$PWD/target/tmp"
+
+step() {
+  printf '\n==> %s\n' "$*"
+  step_t0=$SECONDS
+}
+done_step() { printf '    (%ss)\n' $((SECONDS - step_t0)); }
+t0=$SECONDS
+
+step "wasm32 lints (tokenkeeper-wasm, tokenkeeper-js)"
+cargo clippy --locked -p tokenkeeper-wasm -p tokenkeeper-js --target wasm32-unknown-unknown --all-targets -- -D warnings
+done_step
+
+step "npm package (tools/build-npm.sh)"
+tools/build-npm.sh
+done_step
+
+step "reference server binary"
+cargo build --locked -p tokenkeeper-testserver --bin tokenkeeper-testserver
+server_log=target/tmp/testserver.log
+target/debug/tokenkeeper-testserver --port 0 >"$server_log" 2>&1 &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  grep -q 'listening on' "$server_log" && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$server_log"; exit 1; }
+  sleep 0.1
+done
+TOKENKEEPER_TEST_SERVER=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$server_log")
+[ -n "$TOKENKEEPER_TEST_SERVER" ] || { echo "the test server did not start" >&2; cat "$server_log"; exit 1; }
+export TOKENKEEPER_TEST_SERVER
+echo "    $TOKENKEEPER_TEST_SERVER"
+done_step
+
+export WASM_BINDGEN_TEST_TIMEOUT=60
+export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$PWD/webdriver.json"
+step "wasm-bindgen-test in Node"
+cargo test --locked -p tokenkeeper-wasm --target wasm32-unknown-unknown --tests
+done_step
+
+step "wasm-bindgen-test in headless Chromium"
+WASM_BINDGEN_USE_BROWSER=1 cargo test --locked -p tokenkeeper-wasm --target wasm32-unknown-unknown --tests
+done_step
+
+kill "$server_pid" 2>/dev/null || true
+trap - EXIT
+
+step "npm ci (js-tests)"
+(cd js-tests && npm ci --no-audit --no-fund)
+done_step
+
+step "node:test of the package"
+(cd js-tests && node --test --test-reporter=spec test/api.test.mjs test/bodies.test.mjs test/errors.test.mjs test/herd.test.mjs)
+done_step
+
+step "tsc against the package's types"
+(cd js-tests && ./node_modules/.bin/tsc -p tsconfig.json)
+done_step
+
+step "Playwright on examples/dashboard (screenshot: target/playwright-dashboard.png)"
+(cd js-tests && node --test --test-reporter=spec test/dashboard.test.mjs)
+done_step
+
+step "package size (esbuild min + gzip -9)"
+(cd js-tests && node bench/size.mjs)
+done_step
+
+printf '\nbrowser and npm tests passed in %ss\n' $((SECONDS - t0))

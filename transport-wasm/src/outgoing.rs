@@ -1,0 +1,184 @@
+//! A caller's `fetch(input, init)`, prepared so it can be sent any number of times with a given
+//! `Authorization` header.
+//!
+//! Two shapes, chosen for cost: an absolute URL without a body goes straight to
+//! `fetch(input, init')` with `init'.headers` = the caller's headers plus `Authorization`, so a
+//! send builds one `Request` (inside `fetch`), as a plain `fetch` call does. Everything else
+//! (a `Request`, a relative URL, a body) is normalised once with `new Request(input, init)`, its
+//! body buffered, and a copy made for every send.
+
+use http::HeaderValue;
+use js_sys::{Object, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, Headers, ReadableStream, Request, RequestInit, Url};
+
+use crate::sys;
+
+/// The request body, as it can be sent again.
+pub(crate) enum Body {
+    /// No body (or an empty one).
+    Empty,
+    /// Buffered bytes (`ArrayBuffer`), sent as a fresh body on every resend.
+    Buffered(JsValue),
+    /// A `ReadableStream`: sent once, never resent.
+    Stream,
+}
+
+/// A prepared request.
+pub(crate) enum Outgoing {
+    /// `fetch(input, init)` with the headers replaced on every send.
+    Direct {
+        input: JsValue,
+        init: JsValue,
+        url: String,
+    },
+    /// A normalised request, copied for every send.
+    Copied { base: Request, body: Body },
+}
+
+impl Outgoing {
+    /// Prepares `fetch(input, init)`. Fails with the `TypeError` `fetch` would throw.
+    pub(crate) fn new(input: &JsValue, init: &JsValue) -> Result<Self, JsValue> {
+        let no_body = sys::prop(init, "body").is_none();
+        if no_body && let Some(url) = absolute_url(input) {
+            return Ok(Outgoing::Direct {
+                input: input.clone(),
+                init: init.clone(),
+                url,
+            });
+        }
+        let base = sys::new_request(input, init)?;
+        let body = if base.method() == "GET" || base.method() == "HEAD" {
+            Body::Empty
+        } else if sys::prop(init, "body").is_some_and(|b| b.is_instance_of::<ReadableStream>()) {
+            Body::Stream
+        } else {
+            // Read below, in `buffer`, so `new` stays synchronous.
+            Body::Buffered(JsValue::UNDEFINED)
+        };
+        Ok(Outgoing::Copied { base, body })
+    }
+
+    /// Buffers the body so it can be sent again: strings, `ArrayBuffer`s, typed arrays, `Blob`s,
+    /// `FormData` and `URLSearchParams` all come out as bytes, with the content type the
+    /// `Request` derived from them.
+    pub(crate) async fn buffer(&mut self) -> Result<(), JsValue> {
+        if let Outgoing::Copied {
+            base,
+            body: body @ Body::Buffered(_),
+        } = self
+        {
+            // `clone()` leaves `base` unused, so it can be copied with a new body every time.
+            let bytes = JsFuture::from(base.clone()?.array_buffer()?).await?;
+            let empty = bytes.unchecked_ref::<js_sys::ArrayBuffer>().byte_length() == 0;
+            *body = if empty {
+                Body::Empty
+            } else {
+                Body::Buffered(bytes)
+            };
+        }
+        Ok(())
+    }
+
+    /// The absolute URL.
+    pub(crate) fn url(&self) -> String {
+        match self {
+            Outgoing::Direct { url, .. } => url.clone(),
+            Outgoing::Copied { base, .. } => base.url(),
+        }
+    }
+
+    /// The method, upper-cased as `fetch` normalises the standard ones.
+    pub(crate) fn method(&self) -> String {
+        match self {
+            Outgoing::Direct { init, .. } => sys::prop(init, "method")
+                .and_then(|m| m.as_string())
+                .map_or_else(|| "GET".to_owned(), |m| m.to_ascii_uppercase()),
+            Outgoing::Copied { base, .. } => base.method(),
+        }
+    }
+
+    /// Whether the body can be sent again (not a stream).
+    pub(crate) fn replayable(&self) -> bool {
+        !matches!(
+            self,
+            Outgoing::Copied {
+                body: Body::Stream,
+                ..
+            }
+        )
+    }
+
+    /// The caller's `AbortSignal`, if one was given.
+    pub(crate) fn signal(&self, input: &JsValue, init: &JsValue) -> Option<AbortSignal> {
+        if let Some(s) = sys::prop(init, "signal") {
+            return s.dyn_into().ok();
+        }
+        match self {
+            Outgoing::Copied { .. } => input.dyn_ref::<Request>().map(Request::signal),
+            Outgoing::Direct { .. } => None,
+        }
+    }
+
+    /// Sends it with this `Authorization` value, or unchanged (`None`: an origin the token
+    /// may not go to). Fails synchronously with a `TypeError` for what `fetch` refuses.
+    pub(crate) fn send(&self, authorization: Option<&HeaderValue>) -> Result<Promise, JsValue> {
+        let Some(authorization) = authorization else {
+            return Ok(match self {
+                Outgoing::Direct { input, init, .. } => sys::fetch_with(input, init),
+                Outgoing::Copied { base, .. } => sys::fetch_request(base),
+            });
+        };
+        let value = String::from_utf8_lossy(authorization.as_bytes());
+        match self {
+            Outgoing::Direct { input, init, .. } => {
+                let headers: JsValue = match sys::prop(init, "headers") {
+                    Some(given) => {
+                        let headers = sys::new_headers(&given)?;
+                        headers.set("authorization", &value)?;
+                        headers.into()
+                    }
+                    // The common case: a plain record is the cheapest `HeadersInit`.
+                    None => sys::object(&[("authorization", JsValue::from_str(&value))]).into(),
+                };
+                let copy = Object::new();
+                if init.is_object() {
+                    Object::assign(&copy, init.unchecked_ref());
+                }
+                Reflect::set(&copy, &JsValue::from_str("headers"), &headers)?;
+                Ok(sys::fetch_with(input, &copy))
+            }
+            Outgoing::Copied { base, body } => {
+                let headers = Headers::new_with_headers(&base.headers())?;
+                headers.set("authorization", &value)?;
+                let init = RequestInit::new();
+                init.set_headers(&headers);
+                if let Body::Buffered(bytes) = body {
+                    init.set_body(bytes);
+                }
+                Ok(sys::fetch_request(&Request::new_with_request_and_init(
+                    base, &init,
+                )?))
+            }
+        }
+    }
+
+    /// After `fetch` rejected: whether the request itself was invalid (a `TypeError` that is
+    /// the caller's, not the network's). Only a `Direct` request can get that far unchecked.
+    pub(crate) fn is_invalid(&self) -> bool {
+        match self {
+            Outgoing::Direct { input, init, .. } => sys::new_request(input, init).is_err(),
+            Outgoing::Copied { .. } => false,
+        }
+    }
+}
+
+/// The URL of `input` if it is an absolute `http(s)` URL string or a `URL` object.
+fn absolute_url(input: &JsValue) -> Option<String> {
+    if let Some(s) = input.as_string() {
+        let lower = s.get(..8).map(str::to_ascii_lowercase)?;
+        return (lower.starts_with("http://") || lower.starts_with("https://")).then_some(s);
+    }
+    input.dyn_ref::<Url>().map(Url::href)
+}
