@@ -487,3 +487,44 @@ pub(crate) async fn ensure_credentials(shared: &Shared, for_login: bool) -> Resu
         return result.map(|_| ());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vg(url: &str) -> Dialect {
+        Dialect::vitalgraph(url).unwrap()
+    }
+
+    #[test]
+    fn default_keys_separate_identities_and_are_stable() {
+        let a = default_key(&vg("https://vg.example.com"), "alice");
+        assert_eq!(
+            a,
+            default_key(&vg("https://vg.example.com/"), "alice"),
+            "same identity, same key"
+        );
+        assert_ne!(a, default_key(&vg("https://vg.example.com"), "bob"));
+        assert_ne!(a, default_key(&vg("https://other.example.com"), "alice"));
+        assert!(a.starts_with("tokenkeeper:") && a.len() == "tokenkeeper:".len() + 16);
+        assert!(
+            !a.contains("alice"),
+            "the key does not spell out the username"
+        );
+    }
+
+    #[test]
+    fn identity_is_the_username_else_the_client_id() {
+        let d = Dialect::oauth2_client_credentials(
+            "https://auth.example.com/token",
+            ClientAuth::Body {
+                client_id: "app".into(),
+                client_secret: None,
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(identity(&d, &Credentials::none()), "app");
+        assert_eq!(identity(&d, &Credentials::password("u", "p")), "u");
+    }
+}

@@ -127,3 +127,37 @@ impl Store {
         self.kind
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(issued: u64) -> TokenSet {
+        TokenSet {
+            access_token: Secret::new("a"),
+            refresh_token: None,
+            issued_at: Timestamp::from_millis(issued),
+            expires_at: Timestamp::from_millis(issued + 1000),
+            refresh_expires_at: None,
+        }
+    }
+
+    #[test]
+    fn the_later_issued_set_wins() {
+        assert!(is_newer(&set(1), None));
+        assert!(is_newer(&set(2), Some(&set(1))));
+        assert!(
+            !is_newer(&set(1), Some(&set(1))),
+            "the same set is not adopted twice"
+        );
+        assert!(!is_newer(&set(1), Some(&set(2))));
+    }
+
+    #[test]
+    fn the_stored_json_is_the_serde_form_of_token_set() {
+        // encode/decode use the host's JSON (not testable natively); they write these names.
+        let json = serde_json::to_value(set(5)).unwrap();
+        let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["access_token", "expires_at", "issued_at"]);
+    }
+}

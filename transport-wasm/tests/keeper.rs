@@ -216,3 +216,19 @@ async fn two_tabs_at_expiry_refresh_once() {
     assert_eq!(counter("refreshes_accepted").await, 1);
     assert_eq!(counter("protected_ok").await, 40);
 }
+
+#[wasm_bindgen_test]
+async fn logout_in_one_tab_logs_out_the_others() {
+    if !in_browser() {
+        return;
+    }
+    let opts = options("logout", Storage::Memory);
+    let a = keeper_with("logout", 1800, &opts, "admin");
+    let b = keeper_with("logout", 1800, &opts, "admin");
+    a.login().await.unwrap();
+    sleep(Duration::from_millis(50)).await;
+    assert!(b.metrics().token_expires_at.is_some(), "b got a's tokens");
+    a.logout();
+    sleep(Duration::from_millis(50)).await;
+    assert_eq!(b.metrics().token_expires_at, None, "b forgot them too");
+}
