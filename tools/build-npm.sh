@@ -22,7 +22,7 @@ if [ "${opt_major:-0}" -lt 116 ]; then
 fi
 
 cargo build --locked -p tokenkeeper-js --target wasm32-unknown-unknown --profile wasm-release
-wasm=target/wasm32-unknown-unknown/wasm-release/tokenkeeper_js.wasm
+wasm="${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm-release/tokenkeeper_js.wasm"
 pkg=bindings-js/pkg
 rm -rf "$pkg"
 mkdir -p "$pkg"

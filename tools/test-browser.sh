@@ -28,8 +28,13 @@ done_step
 
 step "reference server binary"
 cargo build --locked -p tokenkeeper-testserver --bin tokenkeeper-testserver
+server_bin="${CARGO_TARGET_DIR:-target}/debug/tokenkeeper-testserver"
+case "$server_bin" in
+  /*) export TOKENKEEPER_TESTSERVER_BIN="$server_bin" ;;
+  *) export TOKENKEEPER_TESTSERVER_BIN="$PWD/$server_bin" ;;
+esac
 server_log=target/tmp/testserver.log
-target/debug/tokenkeeper-testserver --port 0 >"$server_log" 2>&1 &
+"$server_bin" --port 0 >"$server_log" 2>&1 &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do

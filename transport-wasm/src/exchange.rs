@@ -32,9 +32,7 @@ pub(crate) async fn fetch(
     init: &JsValue,
 ) -> Result<Response, KeeperError> {
     let mut outgoing = Outgoing::new(input_value, init).map_err(KeeperError::Js)?;
-    let allowed = origin_of(&outgoing.url())
-        .and_then(|o| o.parse::<http::Uri>().ok())
-        .is_some_and(|uri| shared.borrow().session.allows_origin(&uri));
+    let allowed = origin_of(&outgoing.url()).is_some_and(|o| shared.borrow_mut().allows_origin(o));
     if !allowed {
         // Not an origin the token may go to: a plain fetch, without the token.
         let sent = outgoing.send(None).map_err(KeeperError::Js)?;

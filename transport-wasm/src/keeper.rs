@@ -139,6 +139,8 @@ pub(crate) struct Inner {
     timer: Timer,
     events: Vec<Event>,
     pub(crate) handler: Option<Handler>,
+    /// The last origin checked and the answer (most pages talk to one API origin).
+    last_origin: Option<(String, bool)>,
 }
 
 /// The user's event handler.
@@ -250,6 +252,20 @@ impl Inner {
             }
             self.timer.at = Some(at);
         }
+    }
+
+    /// Whether the token may be sent to `origin` (`scheme://host[:port]`), as the engine says.
+    pub(crate) fn allows_origin(&mut self, origin: &str) -> bool {
+        if let Some((last, answer)) = &self.last_origin
+            && last == origin
+        {
+            return *answer;
+        }
+        let answer = origin
+            .parse::<http::Uri>()
+            .is_ok_and(|uri| self.session.allows_origin(&uri));
+        self.last_origin = Some((origin.to_owned(), answer));
+        answer
     }
 
     /// Installs tokens that came from the store or another tab; the engine drops its auth
@@ -375,6 +391,7 @@ pub(crate) fn build(
             },
             events: Vec::new(),
             handler: None,
+            last_origin: None,
         })
     });
     if options.cross_tab {
