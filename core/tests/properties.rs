@@ -92,7 +92,7 @@ const MALFORMED: [&str; 7] = [
 enum RefreshKind {
     None,
     Valid,
-    /// Cannot go into a header (a corrupt store): VitalGraph cannot build a refresh with it.
+    /// Cannot go into a header (a corrupt store): `set_tokens` must refuse the whole set.
     HeaderUnsafe,
 }
 
@@ -935,10 +935,16 @@ impl Driver {
                     expires_at,
                     refresh_expires_at: refresh_expires_in.map(|s| offset(self.now, s)),
                 };
-                self.supersede_auth();
-                self.current = Some(name);
-                self.session.set_tokens(self.now, set).unwrap();
-                self.drain();
+                if matches!(refresh, RefreshKind::HeaderUnsafe) {
+                    // Refused as a whole; nothing changes (the engine's auth op carries on).
+                    assert!(self.session.set_tokens(self.now, set).is_err());
+                    self.drain();
+                } else {
+                    self.supersede_auth();
+                    self.current = Some(name);
+                    self.session.set_tokens(self.now, set).unwrap();
+                    self.drain();
+                }
             }
             Op::Logout => {
                 self.supersede_auth();

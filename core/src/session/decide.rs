@@ -98,11 +98,20 @@ impl Session {
                 retry_at: Some(until),
             });
         }
-        self.begin_auth(kind, 1, now);
+        self.begin_auth(now, kind, 1, now);
         Ok(())
     }
 
-    pub(super) fn begin_auth(&mut self, kind: AuthKind, attempt: u32, started: Timestamp) {
+    /// Emits the `Authenticate` for `kind`. When the dialect cannot build a refresh with the
+    /// held refresh token (not sendable in a header, say), that token is dropped and a login is
+    /// tried instead; when nothing can be built, waiters fail and background renewal pauses.
+    pub(super) fn begin_auth(
+        &mut self,
+        now: Timestamp,
+        kind: AuthKind,
+        attempt: u32,
+        started: Timestamp,
+    ) {
         let request = match kind {
             AuthKind::Refresh => self
                 .tokens
@@ -112,8 +121,19 @@ impl Session {
             AuthKind::Login => self.dialect.login_request(&self.credentials),
         };
         let Some(request) = request else {
-            // renewal() said this was possible; a dialect that cannot build it is a config bug.
-            self.fail_waiters(&Error::SessionExpired);
+            if kind == AuthKind::Refresh
+                && self.drop_refresh_token()
+                && self.renewal(now) == Some(AuthKind::Login)
+            {
+                self.begin_auth(now, AuthKind::Login, 1, now);
+                return;
+            }
+            self.quiet_until = Some(now.saturating_add(self.config.auth_backoff.cap));
+            let e = self
+                .credentials_refused
+                .clone()
+                .unwrap_or(Error::SessionExpired);
+            self.fail_waiters(&e);
             return;
         };
         self.next_auth_id += 1;
@@ -185,7 +205,7 @@ impl Session {
         let expires_at = expiry.expires_at;
         if self.force_login && kind == AuthKind::Refresh {
             // An explicit login() arrived while this refresh was in flight: do it now.
-            self.begin_auth(AuthKind::Login, 1, now);
+            self.begin_auth(now, AuthKind::Login, 1, now);
         }
         self.actions
             .push_back(Action::Event(Event::TokensChanged(set)));
@@ -245,18 +265,12 @@ impl Session {
 
     pub(super) fn on_refresh_rejected(&mut self, now: Timestamp) {
         self.metrics.refresh_failures += 1;
-        if let Some(h) = self.tokens.as_mut() {
-            h.set.refresh_token = None;
-            h.set.refresh_expires_at = None;
-            let set = h.set.clone();
-            self.actions
-                .push_back(Action::Event(Event::TokensChanged(set)));
-        }
+        self.drop_refresh_token();
         let can_login = self.config.reauth_on_refresh_rejected
             && self.credentials_refused.is_none()
             && self.dialect.can_login(&self.credentials);
         if can_login {
-            self.begin_auth(AuthKind::Login, 1, now);
+            self.begin_auth(now, AuthKind::Login, 1, now);
         } else if matches!(self.freshness(now), Freshness::Expired | Freshness::Missing) {
             self.tokens = None;
             self.actions.push_back(Action::Event(Event::SessionExpired));
@@ -265,6 +279,24 @@ impl Session {
             // The access token still works until it expires; only the waiters lose.
             self.fail_waiters(&Error::SessionExpired);
         }
+    }
+
+    /// Forgets the refresh token (rejected, or unusable with this dialect) and tells stores.
+    /// Returns whether there was one.
+    pub(super) fn drop_refresh_token(&mut self) -> bool {
+        let Some(h) = self
+            .tokens
+            .as_mut()
+            .filter(|h| h.set.refresh_token.is_some())
+        else {
+            return false;
+        };
+        h.set.refresh_token = None;
+        h.set.refresh_expires_at = None;
+        let set = h.set.clone();
+        self.actions
+            .push_back(Action::Event(Event::TokensChanged(set)));
+        true
     }
 
     pub(super) fn on_auth_transient(

@@ -302,6 +302,7 @@ impl Session {
 
     /// Installs tokens obtained elsewhere (a persisted store, another tab or process). An auth
     /// operation in flight is dropped (its outcome will be ignored) and waiting exchanges resume.
+    /// Tokens that cannot be sent in a header are refused, and nothing changes.
     pub fn set_tokens(&mut self, now: Timestamp, tokens: TokenSet) -> Result<(), ConfigError> {
         let header =
             tokens
@@ -310,6 +311,15 @@ impl Session {
                 .ok_or(ConfigError::InvalidHeaderValue {
                     field: "access_token",
                 })?;
+        if tokens
+            .refresh_token
+            .as_ref()
+            .is_some_and(|rt| rt.bearer_header().is_none())
+        {
+            return Err(ConfigError::InvalidHeaderValue {
+                field: "refresh_token",
+            });
+        }
         self.auth = AuthState::Idle;
         self.force_login = false;
         self.hold(tokens, header);
@@ -544,7 +554,7 @@ impl Session {
         }
         self.auth = AuthState::Idle;
         if self.has_waiters() || self.freshness(now) != Freshness::Fresh {
-            self.begin_auth(kind, attempt, started);
+            self.begin_auth(now, kind, attempt, started);
         }
     }
 
@@ -560,7 +570,7 @@ impl Session {
         {
             self.auth = AuthState::Idle;
             if let Some(k) = self.renewal(now) {
-                self.begin_auth(k, if k == kind { attempt + 1 } else { 1 }, started);
+                self.begin_auth(now, k, if k == kind { attempt + 1 } else { 1 }, started);
             } else {
                 let e = self
                     .credentials_refused
