@@ -462,19 +462,9 @@ impl Session {
         headers: &HeaderMap,
         body: &[u8],
     ) {
-        let AuthState::InFlight {
-            id,
-            kind,
-            attempt,
-            started,
-        } = self.auth
-        else {
+        let Some((kind, attempt, started)) = self.take_auth(op) else {
             return;
         };
-        if id != op {
-            return;
-        }
-        self.auth = AuthState::Idle;
         let code = status.as_u16();
         if status.is_success() {
             match parse::parse_token_response(headers, body) {
@@ -520,19 +510,9 @@ impl Session {
 
     /// The auth request `op` failed without a response (connection refused, timeout, reset).
     pub fn handle_auth_error(&mut self, now: Timestamp, op: AuthId, _failure: SendFailure) {
-        let AuthState::InFlight {
-            id,
-            kind,
-            attempt,
-            started,
-        } = self.auth
-        else {
+        let Some((kind, attempt, started)) = self.take_auth(op) else {
             return;
         };
-        if id != op {
-            return;
-        }
-        self.auth = AuthState::Idle;
         self.on_auth_transient(now, kind, attempt, started, None, None);
     }
 
@@ -540,19 +520,9 @@ impl Session {
     /// was cancelled). The operation is restarted, as a new `Authenticate`, if anyone still
     /// waits for it.
     pub fn handle_auth_abandoned(&mut self, now: Timestamp, op: AuthId) {
-        let AuthState::InFlight {
-            id,
-            kind,
-            attempt,
-            started,
-        } = self.auth
-        else {
+        let Some((kind, attempt, started)) = self.take_auth(op) else {
             return;
         };
-        if id != op {
-            return;
-        }
-        self.auth = AuthState::Idle;
         if self.has_waiters() || self.freshness(now) != Freshness::Fresh {
             self.begin_auth(now, kind, attempt, started);
         }
@@ -601,6 +571,22 @@ impl Session {
             if self.ensure_auth(now).is_err() {
                 self.quiet_until = Some(now.saturating_add(self.config.auth_backoff.cap));
             }
+        }
+    }
+
+    /// Ends the auth operation `op` if it is the one in flight: its kind, attempt and start.
+    fn take_auth(&mut self, op: AuthId) -> Option<(AuthKind, u32, Timestamp)> {
+        match self.auth {
+            AuthState::InFlight {
+                id,
+                kind,
+                attempt,
+                started,
+            } if id == op => {
+                self.auth = AuthState::Idle;
+                Some((kind, attempt, started))
+            }
+            _ => None,
         }
     }
 
