@@ -17,8 +17,9 @@ use crate::keeper::{Shared, input};
 use crate::store;
 use crate::sys;
 
-/// How long a tab waits for another tab's tokens once the epoch marker says it missed them.
-const PEER_WAIT_STEPS: u32 = 8;
+/// How long a tab waits for another tab's tokens once the epoch marker says it missed them
+/// and another tab is alive to answer (it stops as soon as they arrive): up to 1 s.
+const PEER_WAIT_STEPS: u32 = 50;
 const PEER_WAIT_STEP_MS: u32 = 20;
 
 /// Runs one auth operation to its end (spawned for each `Action::Authenticate`).
@@ -72,9 +73,12 @@ async fn adopted_from_peers(shared: &Shared, cross: &CrossTab, op: AuthId) -> bo
         .session
         .tokens()
         .map_or(0, |t| t.issued_at.as_millis());
-    if cross.peer_epoch().is_some_and(|epoch| epoch > mine) {
+    if cross.peer_epoch().is_some_and(|epoch| epoch > mine) && cross.others_alive().await {
         // Another tab got newer tokens and its broadcast has not arrived (or this tab is new):
         // ask, and give the answer a moment.
+        if !is_current(shared, op) {
+            return true;
+        }
         cross.ask();
         for _ in 0..PEER_WAIT_STEPS {
             let _ = JsFuture::from(sys::sleep(PEER_WAIT_STEP_MS)).await;

@@ -5,7 +5,11 @@
 //! ask), `a` (ask: "send me your tokens", from a new tab or one whose lock found that another
 //! tab got newer tokens) and `c` (clear: an explicit logout). A tab that obtains tokens also
 //! writes their `issued_at` (never the tokens) to `localStorage` under `<key>:epoch`, so a tab
-//! that takes the lock next can tell it missed a broadcast and wait briefly for it.
+//! that takes the lock next can tell it missed a broadcast and wait briefly for it. Every live
+//! keeper holds a shared Web Lock `<key>:alive` for its lifetime, so that wait happens only
+//! when another tab is there to answer (not after a reload that left a marker behind).
+
+use std::cell::RefCell;
 
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::JsCast;
@@ -25,7 +29,15 @@ pub(crate) struct CrossTab {
     marker: Option<WebStorage>,
     marker_key: String,
     lock_timeout_ms: u32,
+    alive_name: String,
+    /// The shared `<key>:alive` lock, held while this keeper lives.
+    _presence: Option<LockGuard>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
+}
+
+thread_local! {
+    /// The keys of the live keepers of this page (their presence locks are not other tabs).
+    static LOCAL_KEYS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Holds a Web Lock until dropped.
@@ -58,6 +70,9 @@ impl CrossTab {
             }
         });
         channel.set_onmessage(Some(cb.as_ref().unchecked_ref()));
+        let alive_name = format!("{key}:alive");
+        let presence = hold_shared(&locks, &alive_name);
+        LOCAL_KEYS.with(|k| k.borrow_mut().push(key.to_owned()));
         Some(CrossTab {
             channel,
             locks,
@@ -65,8 +80,33 @@ impl CrossTab {
             marker: sys::storage("localStorage"),
             marker_key: format!("{key}:epoch"),
             lock_timeout_ms,
+            alive_name,
+            _presence: presence,
             _on_message: cb,
         })
+    }
+
+    /// Whether a keeper of this key lives in another tab (or worker). `true` when the Web
+    /// Locks snapshot cannot be had.
+    pub(crate) async fn others_alive(&self) -> bool {
+        let Ok(query) = self.locks.query() else {
+            return true;
+        };
+        let Ok(snapshot) = JsFuture::from(query).await else {
+            return true;
+        };
+        let Some(held) = sys::prop(&snapshot, "held") else {
+            return true;
+        };
+        let alive = Array::from(&held)
+            .iter()
+            .filter(|l| {
+                sys::prop(l, "name").and_then(|n| n.as_string()).as_deref()
+                    == Some(&self.alive_name)
+            })
+            .count();
+        let here = LOCAL_KEYS.with(|k| k.borrow().iter().filter(|k| **k == self.lock_name).count());
+        alive > here
     }
 
     /// Hands a freshly obtained set (`raw`, its JSON) to the other tabs and records its epoch.
@@ -153,5 +193,28 @@ impl Drop for CrossTab {
     fn drop(&mut self) {
         self.channel.set_onmessage(None);
         self.channel.close();
+        LOCAL_KEYS.with(|k| {
+            let mut k = k.borrow_mut();
+            if let Some(at) = k.iter().position(|k| *k == self.lock_name) {
+                k.swap_remove(at);
+            }
+        });
     }
+}
+
+/// Requests a shared lock and holds it until the guard is dropped.
+fn hold_shared(locks: &LockManager, name: &str) -> Option<LockGuard> {
+    let mut release = None;
+    let held = Promise::new(&mut |resolve, _| release = Some(resolve));
+    let callback =
+        Closure::<dyn FnMut(JsValue) -> Promise>::new(move |_lock: JsValue| held.clone());
+    let options = sys::object(&[("mode", JsValue::from_str("shared"))]);
+    let requested = locks
+        .request(name, &options, callback.as_ref().unchecked_ref())
+        .ok()?;
+    sys::ignore_rejection(&requested);
+    Some(LockGuard {
+        release: release?,
+        callback,
+    })
 }

@@ -53,6 +53,10 @@ extern "C" {
         options: &JsValue,
         callback: &Function,
     ) -> Result<Promise, JsValue>;
+
+    /// `navigator.locks.query()`: a snapshot `{ held, pending }` of the origin's locks.
+    #[wasm_bindgen(method, catch)]
+    pub(crate) fn query(this: &LockManager) -> Result<Promise, JsValue>;
 }
 
 /// `new Request(input, init)`: `input` is a `Request`, a URL object or a string, `init` an
