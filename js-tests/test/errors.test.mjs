@@ -199,3 +199,24 @@ test('fetch errors pass through unchanged: TypeError for bad input, AbortError',
   assert.ok(Date.now() - t0 < 1500);
   await server.reset();
 });
+
+test('a redirect to another origin: the token is not sent there and its 401 is handed over as is', async () => {
+  const other = await startFake(() => [401, { 'www-authenticate': 'Bearer error="invalid_token"' }, 'who are you?']);
+  const api = await startFake(() => [302, { location: `${other.url}/elsewhere` }, '']);
+  try {
+    await server.reset();
+    const k = new TokenKeeper({ baseUrl: server.url, username: 'admin', password: 'admin', allowedOrigins: [api.url] });
+    await k.login();
+    const r = await k.fetch(`${api.url}/moved`);
+    assert.equal(r.status, 401);
+    assert.equal(r.redirected, true);
+    assert.match(api.seen[0].headers.authorization, /^Bearer /);
+    assert.equal(other.seen[0].headers.authorization, undefined, 'fetch drops Authorization across origins');
+    const c = await server.counters();
+    assert.equal(c.refreshes_accepted + c.refreshes_rejected + c.logins_ok, 1, 'no refresh for a foreign 401');
+    assert.equal(k.metrics().unauthorizedResends, 0);
+  } finally {
+    api.close();
+    other.close();
+  }
+});

@@ -75,6 +75,10 @@ pub(crate) async fn fetch(
                     .send(Some(&authorization))
                     .map_err(KeeperError::Js)?;
                 match await_response(sent).await {
+                    Ok(response) if is_foreign(shared, &response) => {
+                        last = Some(response);
+                        input(shared, |inner, _| inner.session.handle_foreign_response(id));
+                    }
                     Ok(response) => {
                         let (status, headers) = engine_view(&response);
                         last = Some(response);
@@ -231,9 +235,16 @@ impl Drop for AbortHook {
     }
 }
 
-/// What the engine needs of a response: its status and the headers it reads. An opaque
-/// response (status 0: `no-cors`, or `redirect: "manual"`) cannot be inspected and is
-/// reported as 200, so it is delivered.
+/// Whether the response says nothing about the token: it came from an origin the token was
+/// not sent to (a redirect left the allowed origins; `fetch` dropped `Authorization` on the
+/// way), or it is opaque (status 0: `mode: "no-cors"`, `redirect: "manual"`).
+fn is_foreign(shared: &Shared, response: &Response) -> bool {
+    response.status() == 0
+        || (response.redirected()
+            && !origin_of(&response.url()).is_some_and(|o| shared.borrow_mut().allows_origin(o)))
+}
+
+/// What the engine needs of a response: its status and the headers it reads.
 fn engine_view(response: &Response) -> (StatusCode, HeaderMap) {
     let status = StatusCode::from_u16(response.status()).unwrap_or(StatusCode::OK);
     let mut headers = HeaderMap::new();
@@ -259,6 +270,20 @@ async fn await_response(p: Promise) -> Result<Response, JsValue> {
     JsFuture::from(p).await.map(JsCast::unchecked_into)
 }
 
+/// The scheme, host (without IPv6 brackets) and port of `scheme://host[:port]`.
+pub(crate) fn split_origin(origin: &str) -> Option<(&str, &str, Option<u16>)> {
+    let (scheme, authority) = origin.split_once("://")?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let (host, port) = match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => {
+            (&authority[..i], Some(authority[i + 1..].parse().ok()?))
+        }
+        _ => (authority, None),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (!scheme.is_empty() && !host.is_empty()).then_some((scheme, host, port))
+}
+
 /// `scheme://host[:port]` of an absolute URL, for the origin check.
 pub(crate) fn origin_of(url: &str) -> Option<&str> {
     let start = url.find("://")? + 3;
@@ -270,7 +295,7 @@ pub(crate) fn origin_of(url: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::origin_of;
+    use super::{origin_of, split_origin};
 
     #[test]
     fn origins_of_urls() {
@@ -290,6 +315,28 @@ mod tests {
         ];
         for (url, want) in table {
             assert_eq!(origin_of(url), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn origins_split_into_scheme_host_port() {
+        let table = [
+            (
+                "http://127.0.0.1:8080",
+                Some(("http", "127.0.0.1", Some(8080))),
+            ),
+            (
+                "https://api.example.com",
+                Some(("https", "api.example.com", None)),
+            ),
+            ("http://[::1]:3000", Some(("http", "::1", Some(3000)))),
+            ("http://[::1]", Some(("http", "::1", None))),
+            ("http://u:p@host:1", Some(("http", "host", Some(1)))),
+            ("http://host:notaport", None),
+            ("http://", None),
+        ];
+        for (origin, want) in table {
+            assert_eq!(split_origin(origin), want, "{origin}");
         }
     }
 }

@@ -261,9 +261,8 @@ impl Inner {
         {
             return *answer;
         }
-        let answer = origin
-            .parse::<http::Uri>()
-            .is_ok_and(|uri| self.session.allows_origin(&uri));
+        let answer = crate::exchange::split_origin(origin)
+            .is_some_and(|(scheme, host, port)| self.session.allows(scheme, host, port));
         self.last_origin = Some((origin.to_owned(), answer));
         answer
     }
