@@ -831,3 +831,39 @@ fn the_token_goes_only_to_allowed_origins() {
     assert!(!h.session.allows("https", "api.example.com", Some(8443)));
     assert!(h.session.allow_origin("not a url").is_err());
 }
+
+#[test]
+fn set_tokens_drops_the_auth_operation_in_flight() {
+    let mut h = Harness::logged_in(Config::default(), 1800);
+    h.advance_secs(1800);
+    h.get();
+    let op = h.auth.as_ref().unwrap().id;
+    assert_eq!(
+        h.session.auth_in_flight(),
+        Some((op, tokenkeeper_core::AuthKind::Refresh))
+    );
+    let set = tokenkeeper_core::TokenSet {
+        access_token: "T2".into(),
+        refresh_token: Some("R2".into()),
+        issued_at: h.now,
+        expires_at: h.now.saturating_add(Duration::from_secs(600)),
+        refresh_expires_at: None,
+    };
+    h.session.set_tokens(h.now, set).unwrap();
+    h.drain();
+    assert_eq!(h.session.auth_in_flight(), None);
+    assert_eq!(h.take(), ["Authenticate(refresh)", "Send(e1,T2)"]);
+    let bad = tokenkeeper_core::TokenSet {
+        access_token: "bad\ntoken".into(),
+        refresh_token: None,
+        issued_at: h.now,
+        expires_at: h.now.saturating_add(Duration::from_secs(600)),
+        refresh_expires_at: None,
+    };
+    assert!(h.session.set_tokens(h.now, bad).is_err());
+    assert_eq!(
+        h.session.tokens().unwrap().access_token.expose(),
+        "T2",
+        "nothing changed"
+    );
+}

@@ -249,6 +249,15 @@ impl Session {
         self.exchanges.len()
     }
 
+    /// The login or refresh the driver is performing now, if any (none while it waits to be
+    /// retried). [`Session::set_tokens`] and [`Session::logout`] drop it.
+    pub fn auth_in_flight(&self) -> Option<(AuthId, AuthKind)> {
+        match self.auth {
+            AuthState::InFlight { id, kind, .. } => Some((id, kind)),
+            _ => None,
+        }
+    }
+
     /// Whether a login or refresh is in flight or waiting to be retried.
     pub fn auth_in_progress(&self) -> bool {
         !matches!(self.auth, AuthState::Idle)
@@ -409,9 +418,10 @@ impl Session {
         }
     }
 
-    /// The exchange's response came from an origin the token was not sent to (a redirect left
-    /// the allowed origins, and the driver's client stripped the header): its status says
-    /// nothing about the token, so it is delivered as it is, without decisions.
+    /// The exchange's response says nothing about the token: it came from an origin the token
+    /// was not sent to (a redirect left the allowed origins and the client stripped the
+    /// header), or the driver cannot read its status (a browser's opaque response). It is
+    /// delivered as it is, without decisions.
     pub fn handle_foreign_response(&mut self, id: ExchangeId) {
         if self
             .exchanges
