@@ -14,7 +14,7 @@ use http::{HeaderName, HeaderValue, Method, Request, Uri};
 use zeroize::Zeroizing;
 
 use crate::error::ConfigError;
-use crate::parse::base64;
+use crate::parse::{base64, json};
 use crate::secret::Secret;
 
 /// How a request body is encoded.
@@ -400,7 +400,7 @@ fn build(
     let pairs = body_pairs(endpoint, creds, refresh_token.map(Secret::expose), scope)?;
     let (content_type, body) = match endpoint.encoding {
         Encoding::Form => ("application/x-www-form-urlencoded", form_body(&pairs)),
-        Encoding::Json => ("application/json", json_body(&pairs)?),
+        Encoding::Json => ("application/json", json_body(&pairs)),
     };
     let authorization = if endpoint.refresh_token_as_bearer {
         Some(refresh_token?.bearer_header()?)
@@ -442,7 +442,7 @@ fn form_body(pairs: &[(&str, &str)]) -> Vec<u8> {
 }
 
 /// A JSON object of string values, in field order, sized up front like [`form_body`].
-fn json_body(pairs: &[(&str, &str)]) -> Option<Vec<u8>> {
+fn json_body(pairs: &[(&str, &str)]) -> Vec<u8> {
     let capacity = 2 + pairs
         .iter()
         .map(|(k, v)| 6 * (k.len() + v.len()) + 6)
@@ -453,12 +453,12 @@ fn json_body(pairs: &[(&str, &str)]) -> Option<Vec<u8>> {
         if i > 0 {
             body.push(b',');
         }
-        serde_json::to_writer(&mut body, name).ok()?;
+        json::write_str(&mut body, name);
         body.push(b':');
-        serde_json::to_writer(&mut body, value).ok()?;
+        json::write_str(&mut body, value);
     }
     body.push(b'}');
-    Some(body)
+    body
 }
 
 /// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1), marked sensitive.

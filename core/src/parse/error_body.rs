@@ -1,7 +1,6 @@
 //! Error bodies from auth endpoints: RFC 6749 §5.2 and FastAPI/VitalGraph `{"detail": ...}`.
 
-use serde_json::{Map, Value};
-
+use super::json::{self, Value};
 use super::{MAX_AUTH_BODY, sanitize};
 
 /// Longest server string kept from an error body, in characters.
@@ -53,14 +52,22 @@ pub fn parse_auth_error(body: &[u8]) -> AuthErrorBody {
     }
     let body = body.trim_ascii();
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => from_object(&map),
-        _ => AuthErrorBody::Unrecognized,
+    match json::parse(body) {
+        Ok(value) => {
+            let parsed = if matches!(value, Value::Object(_)) {
+                from_object(&value)
+            } else {
+                AuthErrorBody::Unrecognized
+            };
+            value.wipe();
+            parsed
+        }
+        Err(_) => AuthErrorBody::Unrecognized,
     }
 }
 
 /// Reads either shape from a JSON object.
-fn from_object(map: &Map<String, Value>) -> AuthErrorBody {
+fn from_object(map: &Value) -> AuthErrorBody {
     if let Some(error) = map
         .get("error")
         .and_then(Value::as_str)
@@ -80,13 +87,13 @@ fn from_object(map: &Map<String, Value>) -> AuthErrorBody {
             let parts: Vec<String> = items.iter().filter_map(validation_item).collect();
             detail(text(&parts.join("; ")))
         }
-        Some(Value::Object(inner)) => {
+        Some(inner @ Value::Object(_)) => {
             if inner.get("error").and_then(Value::as_str).is_some() {
                 return from_object(inner);
             }
             let msg = ["msg", "message", "detail"]
                 .iter()
-                .find_map(|k| inner.get(*k).and_then(Value::as_str));
+                .find_map(|k| inner.get(k).and_then(Value::as_str));
             msg.map_or(AuthErrorBody::Unrecognized, |m| detail(text(m)))
         }
         _ => AuthErrorBody::Unrecognized,
@@ -98,20 +105,23 @@ fn from_object(map: &Map<String, Value>) -> AuthErrorBody {
 fn validation_item(item: &Value) -> Option<String> {
     match item {
         Value::String(s) => Some(s.clone()),
-        Value::Object(obj) => {
+        obj @ Value::Object(_) => {
             let msg = obj
                 .get("msg")
                 .or_else(|| obj.get("message"))
                 .and_then(Value::as_str)?;
             let loc: Vec<String> = obj
                 .get("loc")
-                .and_then(Value::as_array)
+                .and_then(|l| match l {
+                    Value::Array(parts) => Some(parts),
+                    _ => None,
+                })
                 .map(|parts| {
                     parts
                         .iter()
                         .filter_map(|p| match p {
-                            Value::String(s) => Some(s.clone()),
-                            Value::Number(n) => Some(n.to_string()),
+                            // A number as written (FastAPI sends list indices: `0`, `1`).
+                            Value::String(s) | Value::Number(s) => Some(s.clone()),
                             _ => None,
                         })
                         .collect()
@@ -120,7 +130,7 @@ fn validation_item(item: &Value) -> Option<String> {
             if loc.is_empty() {
                 Some(msg.to_owned())
             } else {
-                Some(format!("{msg} ({})", loc.join(".")))
+                Some([msg, " (", &loc.join("."), ")"].concat())
             }
         }
         _ => None,

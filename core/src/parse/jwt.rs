@@ -2,7 +2,7 @@
 //! and does not need to: it only wants to know when to refresh).
 
 use super::base64::decode_url as base64url_decode;
-use serde_json::Value;
+use super::json::{self, Value};
 
 /// The `exp` claim (seconds since the Unix epoch) of a JWS-compact JWT, decoded WITHOUT
 /// verification.
@@ -19,14 +19,14 @@ pub fn jwt_exp(token: &str) -> Option<u64> {
         return None;
     }
     let bytes = base64url_decode(payload)?;
-    let Value::Object(claims) = serde_json::from_slice::<Value>(&bytes).ok()? else {
+    let claims = json::parse(&bytes).ok()?;
+    let Some(Value::Number(exp)) = claims.get("exp") else {
         return None;
     };
-    let exp = claims.get("exp")?.as_number()?;
-    if let Some(secs) = exp.as_u64() {
+    if let Some(secs) = json::as_u64(exp) {
         return Some(secs);
     }
-    let secs = exp.as_f64()?;
+    let secs = json::as_f64(exp)?;
     // `as` saturates: a huge `exp` becomes `u64::MAX` (the expiry is clamped later).
     (secs.is_finite() && secs >= 0.0).then_some(secs as u64)
 }

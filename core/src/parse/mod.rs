@@ -13,6 +13,7 @@ pub(crate) mod base64;
 mod challenge;
 mod error_body;
 mod expiry;
+pub(crate) mod json;
 mod jwt;
 mod retry_after;
 mod token;

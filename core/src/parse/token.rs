@@ -2,9 +2,7 @@
 
 use core::time::Duration;
 
-use serde_json::{Map, Value};
-use zeroize::Zeroize;
-
+use super::json::{self, Value};
 use super::{InvalidAuthResponse, MAX_LIFETIME, is_header_token, sanitize};
 use crate::secret::Secret;
 
@@ -60,20 +58,21 @@ pub fn parse_token_response(
         return Err(InvalidAuthResponse::Html);
     }
     let json = trimmed.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(trimmed);
-    let value: Value = serde_json::from_slice(json).map_err(|e| InvalidAuthResponse::NotJson {
+    let mut value = json::parse(json).map_err(|e| InvalidAuthResponse::NotJson {
         detail: e.to_string(),
     })?;
-    let Value::Object(mut map) = value else {
+    if !matches!(value, Value::Object(_)) {
+        value.wipe();
         return Err(InvalidAuthResponse::NotAnObject);
-    };
-    let result = fields(&mut map);
-    wipe(map);
+    }
+    let result = fields(&mut value);
+    value.wipe();
     result
 }
 
-/// Extracts and checks the fields, moving the token strings out of the map.
-fn fields(map: &mut Map<String, Value>) -> Result<TokenResponse, InvalidAuthResponse> {
-    let access_token = match map.remove("access_token") {
+/// Extracts and checks the fields, moving the token strings out of the object.
+fn fields(map: &mut Value) -> Result<TokenResponse, InvalidAuthResponse> {
+    let access_token = match map.take("access_token") {
         None | Some(Value::Null) => return Err(InvalidAuthResponse::MissingAccessToken),
         Some(v) => header_secret(v).ok_or(InvalidAuthResponse::BadAccessToken)?,
     };
@@ -87,7 +86,7 @@ fn fields(map: &mut Map<String, Value>) -> Result<TokenResponse, InvalidAuthResp
         }
         Some(other) => {
             return Err(InvalidAuthResponse::BadTokenType {
-                token_type: format!("({})", kind(other)),
+                token_type: ["(", other.kind(), ")"].concat(),
             });
         }
     }
@@ -97,7 +96,7 @@ fn fields(map: &mut Map<String, Value>) -> Result<TokenResponse, InvalidAuthResp
             Some(expires_in(v).map_err(|reason| InvalidAuthResponse::BadExpiresIn { reason })?)
         }
     };
-    let refresh_token = match map.remove("refresh_token") {
+    let refresh_token = match map.take("refresh_token") {
         None | Some(Value::Null) => None,
         Some(v) => Some(header_secret(v).ok_or(InvalidAuthResponse::BadRefreshToken)?),
     };
@@ -123,7 +122,7 @@ fn header_secret(v: Value) -> Option<Secret> {
     match v {
         Value::String(s) if is_header_token(&s) => Some(Secret::new(s)),
         other => {
-            wipe_value(other);
+            other.wipe();
             None
         }
     }
@@ -133,10 +132,10 @@ fn header_secret(v: Value) -> Option<Secret> {
 fn expires_in(v: &Value) -> Result<Duration, &'static str> {
     let secs = match v {
         Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
+            if let Some(u) = json::as_u64(n) {
                 return whole_seconds(u);
             }
-            n.as_f64().ok_or("not a number")?
+            json::as_f64(n).ok_or("not a number")?
         }
         Value::String(s) => {
             let s = s.trim();
@@ -183,37 +182,6 @@ fn is_html(headers: &http::HeaderMap, body: &[u8]) -> bool {
             t.eq_ignore_ascii_case("text/html") || t.eq_ignore_ascii_case("application/xhtml+xml")
         });
     html_type || body.first() == Some(&b'<')
-}
-
-/// The JSON kind of a value, for messages.
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Wipes the strings left in the parsed object (other fields may hold secrets too, such as an
-/// `id_token`).
-fn wipe(map: Map<String, Value>) {
-    for (mut k, v) in map {
-        k.zeroize();
-        wipe_value(v);
-    }
-}
-
-/// Wipes the strings inside a JSON value.
-fn wipe_value(v: Value) {
-    match v {
-        Value::String(mut s) => s.zeroize(),
-        Value::Array(items) => items.into_iter().for_each(wipe_value),
-        Value::Object(map) => wipe(map),
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
-    }
 }
 
 #[cfg(test)]
