@@ -6,8 +6,6 @@
 //! A dialect turns credentials or a refresh token into a complete `http::Request<Vec<u8>>`; it
 //! never sends anything. `Debug` never prints a password, client secret or token.
 
-use core::net::{Ipv4Addr, Ipv6Addr};
-
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, Request, Uri};
@@ -554,7 +552,8 @@ fn check_client(client_id: &str, client_secret: Option<&Secret>) -> Result<(), C
 }
 
 /// Whether a URL host is a loopback address: `localhost`, `127.0.0.0/8`, `::1` (also as an
-/// IPv4-mapped address).
+/// IPv4-mapped address). The addresses are read by hand with the standard library's rules
+/// (`core::net` parsing is several kB of `.wasm`).
 fn is_loopback(host: &str) -> bool {
     let host = host
         .strip_prefix('[')
@@ -564,11 +563,79 @@ fn is_loopback(host: &str) -> bool {
     if host.eq_ignore_ascii_case("localhost") {
         return true;
     }
-    if let Ok(v4) = host.parse::<Ipv4Addr>() {
-        return v4.is_loopback();
+    if let Some(v4) = ipv4(host) {
+        return v4[0] == 127;
     }
-    host.parse::<Ipv6Addr>()
-        .is_ok_and(|v6| v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()))
+    ipv6(host).is_some_and(|g| {
+        g == [0, 0, 0, 0, 0, 0, 0, 1] || (g[..6] == [0, 0, 0, 0, 0, 0xffff] && g[6] >> 8 == 127)
+    })
+}
+
+/// A dotted-quad IPv4 address as `Ipv4Addr` parses it: four decimal parts of 1 to 3 digits,
+/// no leading zeros, each at most 255.
+fn ipv4(s: &str) -> Option<[u8; 4]> {
+    let mut out = [0; 4];
+    let mut parts = s.split('.');
+    for slot in &mut out {
+        let part = parts.next()?;
+        let ok = (1..=3).contains(&part.len())
+            && part.bytes().all(|b| b.is_ascii_digit())
+            && (part.len() == 1 || !part.starts_with('0'));
+        *slot = if ok { part.parse().ok()? } else { return None };
+    }
+    parts.next().is_none().then_some(out)
+}
+
+/// An IPv6 address's eight groups as `Ipv6Addr` parses it: groups of 1 to 4 hex digits, at
+/// most one `::` standing for at least one zero group, and an optional dotted-quad IPv4
+/// address as the last two groups.
+fn ipv6(s: &str) -> Option<[u16; 8]> {
+    let (head, tail) = match s.split_once("::") {
+        Some((h, t)) => (h, Some(t)),
+        None => (s, None),
+    };
+    let mut groups = [0u16; 8];
+    let head_len = ipv6_groups(head, &mut groups, tail.is_none())?;
+    match tail {
+        None => (head_len == 8).then_some(groups),
+        Some(tail) => {
+            let mut rest = [0u16; 8];
+            let tail_len = ipv6_groups(tail, &mut rest, true)?;
+            if head_len + tail_len > 7 {
+                return None;
+            }
+            groups[8 - tail_len..].copy_from_slice(&rest[..tail_len]);
+            Some(groups)
+        }
+    }
+}
+
+/// Reads `:`-separated groups of one side of an IPv6 address into `out`; how many there were.
+/// The last group may be an IPv4 address (two groups) when `v4_last` allows it.
+fn ipv6_groups(s: &str, out: &mut [u16; 8], v4_last: bool) -> Option<usize> {
+    if s.is_empty() {
+        return Some(0);
+    }
+    let mut n = 0;
+    let mut parts = s.split(':').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() && v4_last && part.contains('.') {
+            let v4 = ipv4(part)?;
+            if n + 2 > 8 {
+                return None;
+            }
+            out[n] = u16::from_be_bytes([v4[0], v4[1]]);
+            out[n + 1] = u16::from_be_bytes([v4[2], v4[3]]);
+            return Some(n + 2);
+        }
+        if n == 8 || !(1..=4).contains(&part.len()) || !part.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return None;
+        }
+        out[n] = u16::from_str_radix(part, 16).ok()?;
+        n += 1;
+    }
+    Some(n)
 }
 
 /// Parses an absolute http(s) URL with a host, without userinfo or fragment (a query is

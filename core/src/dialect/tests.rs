@@ -685,3 +685,76 @@ fn redact_userinfo_table() {
     }
 }
 
+/// The hand-written address readers against `core::net`'s parsers.
+fn agrees_with_core_net(s: &str) {
+    use core::net::{Ipv4Addr, Ipv6Addr};
+    assert_eq!(
+        ipv4(s),
+        s.parse::<Ipv4Addr>().ok().map(|a| a.octets()),
+        "v4 {s}"
+    );
+    assert_eq!(
+        ipv6(s),
+        s.parse::<Ipv6Addr>().ok().map(|a| a.segments()),
+        "v6 {s}"
+    );
+    let std_loopback = s.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
+        || s.parse::<Ipv6Addr>().is_ok_and(|a| {
+            a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        });
+    assert_eq!(
+        is_loopback(s),
+        std_loopback || s.eq_ignore_ascii_case("localhost"),
+        "{s}"
+    );
+}
+
+#[test]
+fn loopback_addresses_read_as_core_net_reads_them() {
+    for s in [
+        "127.0.0.1",
+        "127.255.255.255",
+        "127.0.0.01",
+        "127.0.0.256",
+        "127.0.0",
+        "127.0.0.1.1",
+        "0127.0.0.1",
+        "127.0.0.+1",
+        "::1",
+        "0:0:0:0:0:0:0:1",
+        "0000:0000::0001",
+        "::0:1",
+        "::ffff:127.0.0.1",
+        "::ffff:7f00:1",
+        "::FFFF:127.1.2.3",
+        "0:0:0:0:0:ffff:127.0.0.1",
+        "::ffff:128.0.0.1",
+        "::127.0.0.1",
+        "1.2.3.4::",
+        "::1::",
+        ":::1",
+        "1:2:3:4:5:6:7::8",
+        "1:2:3:4:5:6::8",
+        "1:2:3:4:5:6:7:8:9",
+        "::00001",
+        "::",
+        "",
+        "localhost",
+        "::1:2:3:4:5:6:1.2.3.4",
+        "::1:2:3:4:5:1.2.3.4",
+    ] {
+        agrees_with_core_net(s);
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn address_readers_agree_with_core_net(s in "[0-9a-fA-F:.]{0,24}") {
+        agrees_with_core_net(&s);
+    }
+
+    #[test]
+    fn dotted_quads_agree_with_core_net(s in "(0|1|12|127|255|256|01)(\\.(0|1|25|255|256|00|009)){2,4}") {
+        agrees_with_core_net(&s);
+    }
+}
