@@ -113,9 +113,10 @@ pub(crate) fn as_u64(literal: &str) -> Option<u64> {
     literal.parse().ok()
 }
 
-/// A number's literal as an `f64` (always finite for a literal the reader accepted).
+/// A number's literal as an `f64` (always finite for a literal the reader accepted), as
+/// `str::parse` would give it.
 pub(crate) fn as_f64(literal: &str) -> Option<f64> {
-    literal.parse().ok()
+    super::decimal::parse_f64(literal)
 }
 
 /// Parses one JSON value; whitespace around it is allowed, anything else after it is not.

@@ -11,6 +11,7 @@ use core::time::Duration;
 
 pub(crate) mod base64;
 mod challenge;
+mod decimal;
 mod error_body;
 mod expiry;
 pub(crate) mod json;

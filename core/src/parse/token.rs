@@ -142,7 +142,7 @@ fn expires_in(v: &Value) -> Result<Duration, &'static str> {
             if let Ok(u) = s.parse::<u64>() {
                 return whole_seconds(u);
             }
-            s.parse::<f64>().map_err(|_| "not a number")?
+            super::decimal::parse_f64(s).ok_or("not a number")?
         }
         _ => return Err("not a number"),
     };
