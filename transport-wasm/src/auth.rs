@@ -4,6 +4,7 @@
 //! reported while the lock is still held, so the new tokens are stored and broadcast before
 //! the next tab looks.
 
+use http::header::{CONTENT_TYPE, DATE, RETRY_AFTER};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use js_sys::Uint8Array;
 use wasm_bindgen::{JsCast, JsValue};
@@ -21,6 +22,16 @@ use crate::sys;
 /// and another tab is alive to answer (it stops as soon as they arrive): up to 1 s.
 const PEER_WAIT_STEPS: u32 = 50;
 const PEER_WAIT_STEP_MS: u32 = 20;
+
+/// Headers of an auth response that the engine reads: `Content-Type` (an HTML page is not a
+/// token response), `Date` (JWT expiry and `Retry-After` dates are measured against it) and
+/// `Retry-After`. Only these are copied out of JS (which spares the `.wasm` the parser of
+/// arbitrary header names); `Headers.get` joins repeated values as `entries()` does.
+const AUTH_RESPONSE_HEADERS: [(&str, HeaderName); 3] = [
+    ("content-type", CONTENT_TYPE),
+    ("date", DATE),
+    ("retry-after", RETRY_AFTER),
+];
 
 /// Runs one auth operation to its end (spawned for each `Action::Authenticate`).
 pub(crate) async fn run(shared: Shared, auth: AuthRequest) {
@@ -113,28 +124,20 @@ async fn perform(
         .await?
         .unchecked_into();
     let status = StatusCode::from_u16(response.status()).map_err(|_| JsValue::UNDEFINED)?;
-    let headers = all_headers(&response.headers());
+    let headers = engine_headers(&response.headers());
     let buffer = JsFuture::from(response.array_buffer()?).await?;
     Ok((status, headers, Uint8Array::new(&buffer).to_vec()))
 }
 
-/// Every header of a response the page may read (cross-origin: the CORS-safelisted and
-/// exposed ones).
-fn all_headers(js: &Headers) -> HeaderMap {
+/// The headers of [`AUTH_RESPONSE_HEADERS`] that the response has and the page may read
+/// (cross-origin: the CORS-safelisted and exposed ones).
+fn engine_headers(js: &Headers) -> HeaderMap {
     let mut map = HeaderMap::new();
-    let Ok(Some(entries)) = js_sys::try_iter(&js.entries()) else {
-        return map;
-    };
-    for entry in entries.flatten() {
-        let pair: js_sys::Array = entry.unchecked_into();
-        let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) else {
-            continue;
-        };
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            map.append(n, v);
+    for (js_name, name) in AUTH_RESPONSE_HEADERS {
+        if let Ok(Some(v)) = js.get(js_name)
+            && let Ok(v) = HeaderValue::from_str(&v)
+        {
+            map.append(name, v);
         }
     }
     map
