@@ -28,9 +28,12 @@ rm -rf "$pkg"
 mkdir -p "$pkg"
 wasm-bindgen --target web --out-dir "$pkg/web" "$wasm"
 wasm-bindgen --target nodejs --out-dir "$pkg/node" "$wasm"
+# --converge: repeat -Oz until the module stops shrinking; --low-memory-unused: Rust places
+# nothing in the first 1 KiB of linear memory (the stack and data start at 1 MiB), so loads
+# and stores may fold constant offsets.
 for d in web node; do
   f="$pkg/$d/tokenkeeper_js_bg.wasm"
-  wasm-opt -Oz --strip-debug --strip-producers "$f" -o "$f.opt"
+  wasm-opt -Oz --converge --low-memory-unused --strip-debug --strip-producers "$f" -o "$f.opt"
   mv "$f.opt" "$f"
 done
 echo '{"type":"commonjs"}' >"$pkg/node/package.json"
