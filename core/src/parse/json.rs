@@ -583,6 +583,17 @@ mod tests {
         }
 
         #[test]
+        fn agrees_with_serde_json_on_escapes(
+            s in "\"([a-z\u{e9}]|\\\\[\"\\\\/bfnrtux]|\\\\u[dD]?[0-9a-fA-F]{1,4}){0,6}\"",
+        ) {
+            let ours = parse(s.as_bytes()).ok().map(|v| v.as_str().map(str::to_owned));
+            let theirs = serde_json::from_str::<serde_json::Value>(&s)
+                .ok()
+                .map(|v| v.as_str().map(str::to_owned));
+            proptest::prop_assert_eq!(ours, theirs, "{}", s);
+        }
+
+        #[test]
         fn strings_round_trip(s in "\\PC{0,40}") {
             let mut out = Vec::new();
             write_str(&mut out, &s);
