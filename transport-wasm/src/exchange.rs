@@ -4,7 +4,7 @@
 
 use std::task::Poll;
 
-use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{DATE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
@@ -19,11 +19,11 @@ use crate::keeper::{Instr, Shared, ensure_credentials, input};
 use crate::outgoing::Outgoing;
 use crate::sys;
 
-/// Headers of an API response that the engine reads (`Retry-After` as a backoff floor,
-/// `WWW-Authenticate` for RFC 6750 challenges). Only these are copied out of JS, which keeps
-/// the per-call cost low; cross-origin servers must list them in
-/// `Access-Control-Expose-Headers`.
-const ENGINE_RESPONSE_HEADERS: [http::HeaderName; 2] = [WWW_AUTHENTICATE, RETRY_AFTER];
+/// Headers of an API response that the engine reads (`Retry-After` as a backoff floor, `Date`
+/// to measure a `Retry-After` date against the server's clock, `WWW-Authenticate` for RFC 6750
+/// challenges). Only these are copied out of JS, which keeps the per-call cost low;
+/// cross-origin servers must list them in `Access-Control-Expose-Headers`.
+const ENGINE_RESPONSE_HEADERS: [http::HeaderName; 3] = [WWW_AUTHENTICATE, RETRY_AFTER, DATE];
 
 /// `keeper.fetch(input, init)`.
 pub(crate) async fn fetch(
