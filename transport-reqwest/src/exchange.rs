@@ -23,6 +23,11 @@ pub(crate) trait Transport {
 
     /// Whether the error happened before the request left (DNS, connect, TLS handshake).
     fn is_connect(error: &Self::Error) -> bool;
+
+    /// A copy of `request` to send as one attempt, or `None` when its body cannot be copied.
+    fn copy(request: &reqwest::Request) -> Option<reqwest::Request> {
+        request.try_clone()
+    }
 }
 
 /// How an exchange ended.
@@ -44,6 +49,17 @@ pub(crate) enum Outcome<E> {
 /// Whether a buffered copy of the body exists, so the request can be sent again.
 fn is_replayable(request: &reqwest::Request) -> bool {
     request.body().is_none_or(|b| b.as_bytes().is_some())
+}
+
+/// `a.origin() == b.origin()`, without the four allocations of `Url::origin` for the
+/// http(s) URLs every request compares.
+fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
+    match (a.scheme(), b.scheme()) {
+        (x @ ("http" | "https"), y) if x == y => {
+            a.host() == b.host() && a.port_or_known_default() == b.port_or_known_default()
+        }
+        _ => a.origin() == b.origin(),
+    }
 }
 
 /// Runs one exchange to its end.
@@ -77,7 +93,7 @@ pub(crate) async fn run<T: Transport>(
         match next {
             Step::Send(authorization) => {
                 let attempt_request = if replayable {
-                    original.as_ref().and_then(reqwest::Request::try_clone)
+                    original.as_ref().and_then(T::copy)
                 } else {
                     original.take()
                 };
@@ -108,7 +124,7 @@ pub(crate) async fn run<T: Transport>(
                         let requested = original.as_ref().map(reqwest::Request::url);
                         let foreign = requested
                             .or(fallback_url.as_ref())
-                            .is_some_and(|u| u.origin() != response.url().origin());
+                            .is_some_and(|u| !same_origin(u, response.url()));
                         let (engine_owns_it, next) = shared.input(Some(id), |s, now| {
                             if foreign {
                                 s.handle_foreign_response(id);
@@ -185,5 +201,46 @@ pub(crate) async fn login(shared: &Arc<Shared>) -> Result<(), crate::Error> {
         Step::Send(_) => Err(crate::Error::Internal(
             "the engine asked to send a login exchange",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+
+    #[test]
+    fn same_origin_agrees_with_url_origin() {
+        let urls = [
+            "http://127.0.0.1:8080/api/echo",
+            "http://127.0.0.1:8080/other?q=1",
+            "http://127.0.0.1/x",
+            "http://127.0.0.1:80/x",
+            "https://127.0.0.1:8080/x",
+            "http://localhost:8080/x",
+            "HTTP://LOCALHOST:8080/y",
+            "https://api.example.com/x",
+            "https://api.example.com:443/y",
+            "https://API.example.com./y",
+            "http://[::1]:8080/x",
+            "http://[0:0:0:0:0:0:0:1]:8080/y",
+            "ws://api.example.com/x",
+            "ftp://api.example.com/x",
+            "file:///etc/hosts",
+            "data:text/plain,hi",
+            "blob:https://api.example.com/uuid",
+        ];
+        for a in urls {
+            for b in urls {
+                let (ua, ub) = (
+                    reqwest::Url::parse(a).unwrap(),
+                    reqwest::Url::parse(b).unwrap(),
+                );
+                assert_eq!(
+                    same_origin(&ua, &ub),
+                    ua.origin() == ub.origin(),
+                    "{a} vs {b}"
+                );
+            }
+        }
     }
 }
