@@ -76,6 +76,7 @@ pub mod parse;
 pub mod secret;
 pub mod session;
 mod slab;
+mod status_set;
 pub mod time;
 pub mod tokens;
 

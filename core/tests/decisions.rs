@@ -830,6 +830,10 @@ fn the_token_goes_only_to_allowed_origins() {
     assert!(h.session.allows("HTTPS", "api.example.com", None));
     assert!(!h.session.allows("https", "api.example.com", Some(8443)));
     assert!(h.session.allow_origin("not a url").is_err());
+    h.session.allow_origin("http://[::1]:8080").unwrap();
+    assert!(h.session.allows("http", "[::1]", Some(8080)));
+    assert!(h.session.allows("http", "::1", Some(8080)));
+    assert!(!h.session.allows("http", "[::1]", None));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Decimal text to `f64`, bit for bit as `str::parse::<f64>` does it (correctly rounded, ties
 //! to even), with a small big-integer division instead of the standard library's tables (its
-//! Eisel-Lemire table alone is 10 kB of `.wasm`). Speed does not matter here: it runs for the
-//! odd `expires_in` or `exp` that is not a whole number.
+//! Eisel-Lemire table alone is 10 kB of `.wasm`). Ordinary numbers take Clinger's exact fast
+//! path; only long or extreme ones go through the division.
 
 use core::cmp::Ordering;
 
@@ -103,7 +103,27 @@ fn number(s: &[u8]) -> Option<f64> {
     if exp10 < -330 {
         return Some(0.0);
     }
-    Some(round(&digits, sticky, exp10 - digits.len() as i64))
+    let k = exp10 - digits.len() as i64;
+    Some(fast_path(&digits, sticky, k).unwrap_or_else(|| round(&digits, sticky, k)))
+}
+
+/// Clinger's fast path: at most 15 digits (exact in an `f64`) times or divided by an exact
+/// power of ten (10^22 at most) is one correctly rounded operation. This covers every
+/// ordinary `expires_in` and `exp` (whole numbers included) without the big-integer division.
+fn fast_path(digits: &[u8], sticky: bool, k: i64) -> Option<f64> {
+    if sticky || digits.len() > 15 || !(-22..=22).contains(&k) {
+        return None;
+    }
+    let mantissa = digits.iter().fold(0u64, |m, &d| m * 10 + u64::from(d)) as f64;
+    let mut pow = 1.0f64;
+    for _ in 0..k.unsigned_abs() {
+        pow *= 10.0;
+    }
+    Some(if k >= 0 {
+        mantissa * pow
+    } else {
+        mantissa / pow
+    })
 }
 
 /// `digits × 10^k` (plus a little if `sticky`) rounded to the nearest `f64`, ties to even.

@@ -442,8 +442,8 @@ impl Session {
 
     pub(super) fn is_transient(&self, status: u16, meta: RequestMeta) -> bool {
         meta.replayable
-            && (self.config.transient_statuses.contains(&status)
-                || (self.config.gateway_statuses.contains(&status)
+            && (self.transient.contains(status)
+                || (self.gateway.contains(status)
                     && (meta.idempotent || self.config.retry_non_idempotent_gateway)))
     }
 

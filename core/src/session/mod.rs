@@ -27,6 +27,7 @@ use crate::error::{ConfigError, Error};
 use crate::metrics::Metrics;
 use crate::parse;
 use crate::slab::Slab;
+use crate::status_set::StatusSet;
 use crate::time::Timestamp;
 use crate::tokens::TokenSet;
 
@@ -154,6 +155,10 @@ pub struct Session {
     dialect: Dialect,
     credentials: Credentials,
     origins: Vec<Origin>,
+    /// `config.token_rejected_statuses`, `transient_statuses`, `gateway_statuses` as bitmaps.
+    rejected: StatusSet,
+    transient: StatusSet,
+    gateway: StatusSet,
     rng: Rng,
     tokens: Option<Held>,
     generation: u64,
@@ -201,6 +206,9 @@ impl Session {
             None => Vec::new(),
         };
         Ok(Session {
+            rejected: StatusSet::new(&config.token_rejected_statuses),
+            transient: StatusSet::new(&config.transient_statuses),
+            gateway: StatusSet::new(&config.gateway_statuses),
             config,
             dialect,
             credentials,
@@ -287,11 +295,16 @@ impl Session {
     /// (`port` `None` means the scheme's default). Allocates nothing.
     pub fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
         let port = port.or_else(|| default_port(scheme));
+        let host = match host.as_bytes() {
+            [b'[', inner @ .., b']'] => &host[1..=inner.len()],
+            _ => host,
+        };
+        // Cheapest comparisons first: the port, then the host's length.
         self.origins.iter().any(|o| {
-            o.scheme.eq_ignore_ascii_case(scheme)
-                && o.host
-                    .eq_ignore_ascii_case(host.trim_start_matches('[').trim_end_matches(']'))
-                && o.port == port
+            o.port == port
+                && o.host.len() == host.len()
+                && o.host.eq_ignore_ascii_case(host)
+                && o.scheme.eq_ignore_ascii_case(scheme)
         })
     }
 
@@ -408,7 +421,7 @@ impl Session {
         };
         let code = status.as_u16();
         let meta = ex.meta;
-        if self.config.enabled && self.config.token_rejected_statuses.contains(&code) {
+        if self.config.enabled && self.rejected.contains(code) {
             self.on_rejected(now, id, generation, code, headers);
         } else if self.is_transient(code, meta) {
             let retry_after = parse::parse_retry_after(headers, now);
