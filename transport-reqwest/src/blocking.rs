@@ -10,11 +10,9 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 use reqwest::{IntoUrl, Method, StatusCode, Url};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokenkeeper_core::{Metrics, TokenSet};
 
@@ -195,53 +193,7 @@ impl fmt::Debug for RequestBuilder {
 }
 
 impl RequestBuilder {
-    /// Adds a header.
-    #[must_use]
-    pub fn header<K, V>(self, key: K, value: V) -> Self
-    where
-        HeaderName: TryFrom<K>,
-        <HeaderName as TryFrom<K>>::Error: Into<http::Error>,
-        HeaderValue: TryFrom<V>,
-        <HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
-    {
-        self.map(|b| b.header(key, value))
-    }
-
-    /// Adds headers.
-    #[must_use]
-    pub fn headers(self, headers: HeaderMap) -> Self {
-        self.map(|b| b.headers(headers))
-    }
-
-    /// Appends query parameters.
-    #[must_use]
-    pub fn query<T: Serialize + ?Sized>(self, query: &T) -> Self {
-        self.map(|b| b.query(query))
-    }
-
-    /// A JSON body (replayed on resend).
-    #[must_use]
-    pub fn json<T: Serialize + ?Sized>(self, json: &T) -> Self {
-        self.map(|b| b.json(json))
-    }
-
-    /// A form body (replayed on resend).
-    #[must_use]
-    pub fn form<T: Serialize + ?Sized>(self, form: &T) -> Self {
-        self.map(|b| b.form(form))
-    }
-
-    /// A buffered body (replayed on resend).
-    #[must_use]
-    pub fn body<T: Into<reqwest::Body>>(self, body: T) -> Self {
-        self.map(|b| b.body(body))
-    }
-
-    /// A timeout for each attempt.
-    #[must_use]
-    pub fn timeout(self, timeout: Duration) -> Self {
-        self.map(|b| b.timeout(timeout))
-    }
+    crate::client::builder_methods!();
 
     /// Sends the request and blocks until the response headers arrive (or it fails).
     pub fn send(self) -> Result<Response, Error> {

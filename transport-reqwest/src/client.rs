@@ -1,11 +1,8 @@
 //! [`Client`] and [`RequestBuilder`]: reqwest's familiar surface, with the token kept valid.
 
 use std::fmt;
-use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Body, IntoUrl, Method, Request, Response};
-use serde::Serialize;
+use reqwest::{IntoUrl, Method, Request, Response};
 
 use crate::error::Error;
 use crate::exchange::{self, Outcome, Transport};
@@ -141,6 +138,63 @@ impl Transport for Direct<'_> {
     }
 }
 
+/// The builder methods both request builders (async and blocking) share, written once: each
+/// hands the wrapped builder to the type's own `map`.
+macro_rules! builder_methods {
+    () => {
+        /// Adds a header.
+        #[must_use]
+        pub fn header<K, V>(self, key: K, value: V) -> Self
+        where
+            reqwest::header::HeaderName: TryFrom<K>,
+            <reqwest::header::HeaderName as TryFrom<K>>::Error: Into<http::Error>,
+            reqwest::header::HeaderValue: TryFrom<V>,
+            <reqwest::header::HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
+        {
+            self.map(|b| b.header(key, value))
+        }
+
+        /// Adds headers (merged into those already set).
+        #[must_use]
+        pub fn headers(self, headers: reqwest::header::HeaderMap) -> Self {
+            self.map(|b| b.headers(headers))
+        }
+
+        /// Appends query parameters (serialized with `serde_urlencoded`).
+        #[must_use]
+        pub fn query<T: serde::Serialize + ?Sized>(self, query: &T) -> Self {
+            self.map(|b| b.query(query))
+        }
+
+        /// A JSON body (buffered: replayed on resend).
+        #[must_use]
+        pub fn json<T: serde::Serialize + ?Sized>(self, json: &T) -> Self {
+            self.map(|b| b.json(json))
+        }
+
+        /// A form body (buffered: replayed on resend).
+        #[must_use]
+        pub fn form<T: serde::Serialize + ?Sized>(self, form: &T) -> Self {
+            self.map(|b| b.form(form))
+        }
+
+        /// A body: bytes, `String`, `Vec<u8>`... are buffered and replayed on resend; a
+        /// streaming body is sent once and never resent.
+        #[must_use]
+        pub fn body<T: Into<reqwest::Body>>(self, body: T) -> Self {
+            self.map(|b| b.body(body))
+        }
+
+        /// A timeout for each attempt (from sending to the end of the response headers and
+        /// body).
+        #[must_use]
+        pub fn timeout(self, timeout: std::time::Duration) -> Self {
+            self.map(|b| b.timeout(timeout))
+        }
+    };
+}
+pub(crate) use builder_methods;
+
 /// A request being built, as with [`reqwest::RequestBuilder`]. There is no `bearer_auth` or
 /// `basic_auth`: the keeper owns the `Authorization` header.
 pub struct RequestBuilder {
@@ -157,54 +211,7 @@ impl fmt::Debug for RequestBuilder {
 }
 
 impl RequestBuilder {
-    /// Adds a header.
-    #[must_use]
-    pub fn header<K, V>(self, key: K, value: V) -> Self
-    where
-        HeaderName: TryFrom<K>,
-        <HeaderName as TryFrom<K>>::Error: Into<http::Error>,
-        HeaderValue: TryFrom<V>,
-        <HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
-    {
-        self.map(|b| b.header(key, value))
-    }
-
-    /// Adds headers (merged into those already set).
-    #[must_use]
-    pub fn headers(self, headers: HeaderMap) -> Self {
-        self.map(|b| b.headers(headers))
-    }
-
-    /// Appends query parameters (serialized with `serde_urlencoded`).
-    #[must_use]
-    pub fn query<T: Serialize + ?Sized>(self, query: &T) -> Self {
-        self.map(|b| b.query(query))
-    }
-
-    /// A JSON body (buffered: replayed on resend).
-    #[must_use]
-    pub fn json<T: Serialize + ?Sized>(self, json: &T) -> Self {
-        self.map(|b| b.json(json))
-    }
-
-    /// A form body (buffered: replayed on resend).
-    #[must_use]
-    pub fn form<T: Serialize + ?Sized>(self, form: &T) -> Self {
-        self.map(|b| b.form(form))
-    }
-
-    /// A body: bytes, `String`, `Vec<u8>`... are buffered and replayed on resend; a streaming
-    /// body is sent once and never resent.
-    #[must_use]
-    pub fn body<T: Into<Body>>(self, body: T) -> Self {
-        self.map(|b| b.body(body))
-    }
-
-    /// A timeout for each attempt (from sending to the end of the response headers and body).
-    #[must_use]
-    pub fn timeout(self, timeout: Duration) -> Self {
-        self.map(|b| b.timeout(timeout))
-    }
+    crate::client::builder_methods!();
 
     /// The HTTP version to use.
     #[must_use]
