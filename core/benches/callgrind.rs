@@ -6,21 +6,14 @@
 //! in `n`: set-up and warm-up cancel out. See BENCHMARKS.md for the commands. Under
 //! `cargo bench` it runs both scenarios briefly and prints wall-clock times.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use common::{T0, logged_in, refresh_body};
 use http::{HeaderMap, Method, StatusCode};
-use tokenkeeper_core::dialect::{Credentials, Dialect};
-use tokenkeeper_core::{Action, Config, RequestMeta, Session, Timestamp, TokenSet};
-
-/// The start of fake time.
-const T0: Timestamp = Timestamp::from_secs(1_800_000_000);
-/// The same JWT-sized access token as `engine.rs`.
-const ACCESS: &str = concat!(
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
-    ".eyJzdWIiOiJhZG1pbiIsImlhdCI6MTgwMDAwMDAwMCwidHlwZSI6ImFjY2VzcyJ9",
-    ".c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmUtc2lnbmF0dXJlLXNpZ25hdHVyZQ",
-);
+use tokenkeeper_core::{Action, RequestMeta, Session, Timestamp};
 
 /// A session holding a token valid for 30 minutes, plus the clock and a response body.
 struct Bench {
@@ -32,25 +25,8 @@ struct Bench {
 
 impl Bench {
     fn new() -> Self {
-        let dialect = Dialect::vitalgraph("http://127.0.0.1:8001").unwrap();
-        let mut s = Session::new(
-            Config::default(),
-            dialect,
-            Credentials::password("admin", "admin"),
-            7,
-        )
-        .unwrap();
-        let tokens = TokenSet {
-            access_token: ACCESS.into(),
-            refresh_token: Some("refresh-token-0123456789".into()),
-            issued_at: T0,
-            expires_at: T0.saturating_add(Duration::from_secs(1800)),
-            refresh_expires_at: None,
-        };
-        s.set_tokens(T0, tokens).unwrap();
-        while s.poll_action().is_some() {}
-        let body =
-            format!(r#"{{"access_token":"{ACCESS}","token_type":"bearer","expires_in":1800}}"#);
+        let s = logged_in();
+        let body = refresh_body();
         Bench {
             s,
             now: T0,

@@ -9,46 +9,18 @@
 //!
 //! Run with `cargo bench -p tokenkeeper-core --bench engine`; figures are in BENCHMARKS.md.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use common::{T0, logged_in, refresh_body};
 use criterion::Criterion;
 use http::{HeaderMap, Method, StatusCode};
-use tokenkeeper_core::dialect::{Credentials, Dialect};
-use tokenkeeper_core::{Action, Config, ExchangeId, RequestMeta, Session, Timestamp, TokenSet};
+use tokenkeeper_core::{Action, ExchangeId, RequestMeta, Session};
 
-/// The start of fake time.
-const T0: Timestamp = Timestamp::from_secs(1_800_000_000);
 /// Exchanges per timed chunk in the one-decision benchmarks: amortises the two clock reads.
 const CHUNK: usize = 64;
-/// A JWT-sized opaque access token (the header clone must not depend on its length).
-const ACCESS: &str = concat!(
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
-    ".eyJzdWIiOiJhZG1pbiIsImlhdCI6MTgwMDAwMDAwMCwidHlwZSI6ImFjY2VzcyJ9",
-    ".c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmUtc2lnbmF0dXJlLXNpZ25hdHVyZQ",
-);
-
-/// A VitalGraph session holding a token valid for 30 minutes (and a refresh token), at `T0`.
-fn logged_in() -> Session {
-    let dialect = Dialect::vitalgraph("http://127.0.0.1:8001").unwrap();
-    let mut s = Session::new(
-        Config::default(),
-        dialect,
-        Credentials::password("admin", "admin"),
-        7,
-    )
-    .unwrap();
-    let tokens = TokenSet {
-        access_token: ACCESS.into(),
-        refresh_token: Some("refresh-token-0123456789".into()),
-        issued_at: T0,
-        expires_at: T0.saturating_add(Duration::from_secs(1800)),
-        refresh_expires_at: None,
-    };
-    s.set_tokens(T0, tokens).unwrap();
-    while s.poll_action().is_some() {}
-    s
-}
 
 /// `start(GET)` and the `Send` it produces.
 fn start(s: &mut Session, meta: RequestMeta) -> ExchangeId {
@@ -136,7 +108,7 @@ fn hot_path(c: &mut Criterion) {
 fn refresh_cycle(c: &mut Criterion) {
     let meta = RequestMeta::new(&Method::GET, true);
     let headers = HeaderMap::new();
-    let body = format!(r#"{{"access_token":"{ACCESS}","token_type":"bearer","expires_in":1800}}"#);
+    let body = refresh_body();
     let mut s = logged_in();
     let mut now = T0;
     c.bench_function("refresh_cycle", |b| {
