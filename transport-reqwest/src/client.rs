@@ -30,35 +30,7 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// A `GET` request.
-    pub fn get<U: IntoUrl>(&self, url: U) -> RequestBuilder {
-        self.request(Method::GET, url)
-    }
-
-    /// A `POST` request (not resent after an error that may have reached the server).
-    pub fn post<U: IntoUrl>(&self, url: U) -> RequestBuilder {
-        self.request(Method::POST, url)
-    }
-
-    /// A `PUT` request.
-    pub fn put<U: IntoUrl>(&self, url: U) -> RequestBuilder {
-        self.request(Method::PUT, url)
-    }
-
-    /// A `PATCH` request (not resent after an error that may have reached the server).
-    pub fn patch<U: IntoUrl>(&self, url: U) -> RequestBuilder {
-        self.request(Method::PATCH, url)
-    }
-
-    /// A `DELETE` request.
-    pub fn delete<U: IntoUrl>(&self, url: U) -> RequestBuilder {
-        self.request(Method::DELETE, url)
-    }
-
-    /// A `HEAD` request.
-    pub fn head<U: IntoUrl>(&self, url: U) -> RequestBuilder {
-        self.request(Method::HEAD, url)
-    }
+    crate::client::method_shorthands!();
 
     /// A request with any method.
     pub fn request<U: IntoUrl>(&self, method: Method, url: U) -> RequestBuilder {
@@ -137,6 +109,43 @@ impl Transport for Direct<'_> {
         Some(copy)
     }
 }
+
+/// `get`, `post`, `put`, `patch`, `delete` and `head` for both clients (async and blocking),
+/// written once: each calls the type's own `request(method, url)`.
+macro_rules! method_shorthands {
+    () => {
+        /// A `GET` request.
+        pub fn get<U: reqwest::IntoUrl>(&self, url: U) -> RequestBuilder {
+            self.request(reqwest::Method::GET, url)
+        }
+
+        /// A `POST` request (not resent after an error that may have reached the server).
+        pub fn post<U: reqwest::IntoUrl>(&self, url: U) -> RequestBuilder {
+            self.request(reqwest::Method::POST, url)
+        }
+
+        /// A `PUT` request.
+        pub fn put<U: reqwest::IntoUrl>(&self, url: U) -> RequestBuilder {
+            self.request(reqwest::Method::PUT, url)
+        }
+
+        /// A `PATCH` request (not resent after an error that may have reached the server).
+        pub fn patch<U: reqwest::IntoUrl>(&self, url: U) -> RequestBuilder {
+            self.request(reqwest::Method::PATCH, url)
+        }
+
+        /// A `DELETE` request.
+        pub fn delete<U: reqwest::IntoUrl>(&self, url: U) -> RequestBuilder {
+            self.request(reqwest::Method::DELETE, url)
+        }
+
+        /// A `HEAD` request.
+        pub fn head<U: reqwest::IntoUrl>(&self, url: U) -> RequestBuilder {
+            self.request(reqwest::Method::HEAD, url)
+        }
+    };
+}
+pub(crate) use method_shorthands;
 
 /// The builder methods both request builders (async and blocking) share, written once: each
 /// hands the wrapped builder to the type's own `map`.
