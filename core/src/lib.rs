@@ -87,6 +87,6 @@ pub use config::{Backoff, CircuitBreaker, Config, Margin, SecondRejection};
 pub use error::{ConfigError, Error};
 pub use metrics::Metrics;
 pub use secret::Secret;
-pub use session::{SendFailure, Session};
+pub use session::{Lease, LeaseTerms, ResponseRules, SendFailure, Session};
 pub use time::Timestamp;
 pub use tokens::TokenSet;

@@ -99,8 +99,13 @@ enum RefreshKind {
 /// One step of a random sequence.
 #[derive(Clone, Debug)]
 enum Op {
-    /// A caller's request starts.
-    Start { post: bool, replayable: bool },
+    /// A caller's request starts; with `leased`, through the session's lease when it has one
+    /// (the multi-threaded driver's lock-free path), else through `start`.
+    Start {
+        post: bool,
+        replayable: bool,
+        leased: bool,
+    },
     /// An exchange in flight (picked by index) gets a response.
     Respond {
         pick: usize,
@@ -319,8 +324,8 @@ fn set_tokens() -> impl Strategy<Value = Op> {
 fn op() -> impl Strategy<Value = Op> {
     let status = prop::sample::select(STATUSES.to_vec());
     prop_oneof![
-        10 => (any::<bool>(), prop::bool::weighted(0.8))
-            .prop_map(|(post, replayable)| Op::Start { post, replayable }),
+        10 => (any::<bool>(), prop::bool::weighted(0.8), any::<bool>())
+            .prop_map(|(post, replayable, leased)| Op::Start { post, replayable, leased }),
         12 => (0..64usize, status.clone(), retry_after(), prop::bool::weighted(0.1)).prop_map(
             |(pick, status, retry_after, insufficient_scope)| Op::Respond {
                 pick,
@@ -412,6 +417,15 @@ struct Ex {
     sent_token: Option<String>,
 }
 
+/// A request sent with a lease, which the engine does not know about until it is adopted.
+#[derive(Debug)]
+struct Leased {
+    meta: RequestMeta,
+    token: String,
+    generation: u64,
+    started: Timestamp,
+}
+
 /// What the driver knows about a token it handed to the engine.
 #[derive(Clone, Copy, Debug)]
 struct TokenInfo {
@@ -426,6 +440,8 @@ struct Driver {
     now: Timestamp,
     transcript: Vec<String>,
     exchanges: BTreeMap<ExchangeId, Ex>,
+    /// Requests in flight with a lease, in the order they started.
+    leased: Vec<Leased>,
     /// Exchanges in the order they started (for picking by index).
     order: Vec<ExchangeId>,
     /// The auth operation the engine considers outstanding.
@@ -454,6 +470,7 @@ impl Driver {
             now: T0,
             transcript: Vec::new(),
             exchanges: BTreeMap::new(),
+            leased: Vec::new(),
             order: Vec::new(),
             auth: None,
             superseded: Vec::new(),
@@ -794,9 +811,16 @@ impl Driver {
     fn step(&mut self, op: &Op) {
         self.transcript.push(format!("{:?} {op:?}", self.now));
         match *op {
-            Op::Start { post, replayable } => {
+            Op::Start {
+                post,
+                replayable,
+                leased,
+            } => {
                 let method = if post { Method::POST } else { Method::GET };
                 let meta = RequestMeta::new(&method, replayable);
+                if leased && let Some(lease) = self.session.lease(self.now) {
+                    return self.start_leased(&lease, meta);
+                }
                 let id = self.session.start(self.now, meta);
                 self.register(id, false, meta);
                 self.drain();
@@ -808,23 +832,38 @@ impl Driver {
                 insufficient_scope,
             } => {
                 let flying = self.in_flight();
-                if flying.is_empty() {
+                let n = flying.len() + self.leased.len();
+                if n == 0 {
                     return self.after_step();
                 }
-                let id = flying[pick % flying.len()];
-                self.respond(id, status, self.headers(retry_after), insufficient_scope);
+                let headers = self.headers(retry_after);
+                if let Some(&id) = flying.get(pick % n) {
+                    self.respond(id, status, headers, insufficient_scope);
+                } else {
+                    let leased = self.leased.remove(pick % n - flying.len());
+                    self.respond_leased(leased, status, headers, insufficient_scope);
+                }
             }
             Op::RespondAll { status } => {
                 for id in self.in_flight() {
                     self.respond(id, status, HeaderMap::new(), false);
                 }
+                for leased in core::mem::take(&mut self.leased) {
+                    self.respond_leased(leased, status, HeaderMap::new(), false);
+                }
             }
             Op::SendError { pick, maybe_sent } => {
                 let flying = self.in_flight();
-                if flying.is_empty() {
+                let n = flying.len() + self.leased.len();
+                if n == 0 {
                     return self.after_step();
                 }
-                let id = flying[pick % flying.len()];
+                let id = if let Some(&id) = flying.get(pick % n) {
+                    id
+                } else {
+                    let leased = self.leased.remove(pick % n - flying.len());
+                    self.adopt(leased)
+                };
                 self.send_error(id, maybe_sent);
             }
             Op::Auth { reply, superseded } => {
@@ -845,7 +884,12 @@ impl Driver {
             }
             Op::Cancel { pick } => {
                 let live = self.live();
-                if !live.is_empty() {
+                if pick % (live.len() + 1) == live.len() && !self.leased.is_empty() {
+                    // A leased request's caller goes away: the engine never knew it.
+                    let leased = self.leased.remove(pick % self.leased.len());
+                    self.transcript
+                        .push(format!("  dropped leased {}", leased.token));
+                } else if !live.is_empty() {
                     let id = live[pick % live.len()];
                     self.session.cancel(id);
                     let ex = self.exchanges.get_mut(&id).unwrap();
@@ -960,6 +1004,86 @@ impl Driver {
         if let Some((id, _)) = self.auth.take() {
             self.superseded.push(id);
         }
+    }
+
+    /// A request goes out with the lease instead of `start`: the token must be one `start`
+    /// would send now.
+    fn start_leased(&mut self, lease: &tokenkeeper_core::Lease, meta: RequestMeta) {
+        let token = lease
+            .authorization()
+            .to_str()
+            .unwrap()
+            .trim_start_matches("Bearer ")
+            .to_owned();
+        self.transcript.push(format!(
+            "  leased({token}, until {:?})",
+            lease.valid_until()
+        ));
+        if !lease.is_valid(self.now) {
+            self.violation("expiry", "the session issued a lease that is not valid now");
+        }
+        if self.checks.expiry {
+            self.check_token(&token);
+        }
+        self.session.record_leased(1, 0);
+        self.leased.push(Leased {
+            meta,
+            token,
+            generation: lease.generation(),
+            started: self.now,
+        });
+        self.after_step();
+    }
+
+    /// Hands a leased request to the engine, as the driver does when its outcome needs it.
+    fn adopt(&mut self, leased: Leased) -> ExchangeId {
+        let id = self
+            .session
+            .adopt(leased.started, leased.meta, leased.generation);
+        self.transcript
+            .push(format!("  adopted({}, {})", id.as_u64(), leased.token));
+        self.register(id, false, leased.meta);
+        let ex = self.exchanges.get_mut(&id).unwrap();
+        ex.sends = 1;
+        ex.in_flight = true;
+        ex.sent_token = Some(leased.token);
+        id
+    }
+
+    /// A response to a leased request: delivered as it is when the rules say so (and the model
+    /// agrees that the engine would have ended the exchange with it), else adopted.
+    fn respond_leased(
+        &mut self,
+        leased: Leased,
+        status: u16,
+        headers: HeaderMap,
+        insufficient_scope: bool,
+    ) {
+        let code = StatusCode::from_u16(status).unwrap();
+        if self
+            .session
+            .response_rules()
+            .delivers_as_is(code, leased.meta)
+        {
+            let cfg = &self.cfg;
+            let judged = (cfg.enabled && cfg.token_rejected_statuses.contains(&status))
+                || (leased.meta.replayable
+                    && (cfg.transient_statuses.contains(&status)
+                        || (cfg.gateway_statuses.contains(&status)
+                            && (leased.meta.idempotent || cfg.retry_non_idempotent_gateway))));
+            if judged {
+                self.violation(
+                    "endings",
+                    &format!("a leased request's {status} delivered without the engine"),
+                );
+            }
+            self.transcript
+                .push(format!("  leased {} delivered {status}", leased.token));
+            self.session.record_leased(0, 1);
+            return;
+        }
+        let id = self.adopt(leased);
+        self.respond(id, status, headers, insufficient_scope);
     }
 
     fn respond(
@@ -1164,6 +1288,13 @@ impl Driver {
                     true,
                 );
                 self.drain();
+            } else if !self.leased.is_empty() {
+                let leased = self.leased.remove(0);
+                self.transcript.push(format!(
+                    "{:?} finish: 200 for leased {}",
+                    self.now, leased.token
+                ));
+                self.respond_leased(leased, 200, HeaderMap::new(), false);
             } else if let Some(&id) = self.in_flight().first() {
                 self.transcript
                     .push(format!("{:?} finish: 200 for {}", self.now, id.as_u64()));

@@ -4,7 +4,7 @@
 use http::{HeaderMap, HeaderValue};
 
 use super::{AuthState, Circuit, ExState, Freshness, Held, Session};
-use crate::action::{Action, AuthId, AuthKind, AuthRequest, Event, ExchangeId, RequestMeta};
+use crate::action::{Action, AuthId, AuthKind, AuthRequest, Event, ExchangeId};
 use crate::config::SecondRejection;
 use crate::error::Error;
 use crate::parse::{self, InvalidAuthResponse};
@@ -438,13 +438,6 @@ impl Session {
             SecondRejection::Deliver => self.deliver(id),
             SecondRejection::Fail => self.fail(id, Error::Unauthorized { status }),
         }
-    }
-
-    pub(super) fn is_transient(&self, status: u16, meta: RequestMeta) -> bool {
-        meta.replayable
-            && (self.transient.contains(status)
-                || (self.gateway.contains(status)
-                    && (meta.idempotent || self.config.retry_non_idempotent_gateway)))
     }
 
     /// Backs off and resends, or ends the exchange (`Deliver` the response, or `Fail` with

@@ -27,11 +27,14 @@ use crate::error::{ConfigError, Error};
 use crate::metrics::Metrics;
 use crate::parse;
 use crate::slab::Slab;
-use crate::status_set::StatusSet;
 use crate::time::Timestamp;
 use crate::tokens::TokenSet;
 
 mod decide;
+mod lease;
+
+use lease::Verdict;
+pub use lease::{Lease, LeaseTerms, ResponseRules};
 
 /// How a request failed to produce a response, as far as the driver can tell.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -110,7 +113,7 @@ struct Circuit {
 }
 
 /// An origin the access token may be sent to, parsed once.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Origin {
     scheme: String,
     host: String,
@@ -138,6 +141,26 @@ impl Origin {
     }
 }
 
+impl Origin {
+    /// Whether one of `origins` is `scheme://host:port` (`port` `None` means the scheme's
+    /// default; an IPv6 host may keep its brackets). Allocates nothing.
+    fn any_allows(origins: &[Origin], scheme: &str, host: &str, port: Option<u16>) -> bool {
+        let port = port.or_else(|| default_port(scheme));
+        let host = match host.as_bytes() {
+            [b'[', inner @ .., b']'] => &host[1..=inner.len()],
+            _ => host,
+        };
+        // Cheapest comparisons first: the port, then the host's length, then the bytes as
+        // they are (URL parsers hand out lower-case hosts and schemes) before ignoring case.
+        origins.iter().any(|o| {
+            o.port == port
+                && o.host.len() == host.len()
+                && (o.host == host || o.host.eq_ignore_ascii_case(host))
+                && (o.scheme == scheme || o.scheme.eq_ignore_ascii_case(scheme))
+        })
+    }
+}
+
 fn default_port(scheme: &str) -> Option<u16> {
     if scheme.eq_ignore_ascii_case("https") {
         Some(443)
@@ -155,10 +178,8 @@ pub struct Session {
     dialect: Dialect,
     credentials: Credentials,
     origins: Vec<Origin>,
-    /// `config.token_rejected_statuses`, `transient_statuses`, `gateway_statuses` as bitmaps.
-    rejected: StatusSet,
-    transient: StatusSet,
-    gateway: StatusSet,
+    /// How responses are sorted (from the configuration).
+    rules: ResponseRules,
     rng: Rng,
     tokens: Option<Held>,
     generation: u64,
@@ -206,9 +227,7 @@ impl Session {
             None => Vec::new(),
         };
         Ok(Session {
-            rejected: StatusSet::new(&config.token_rejected_statuses),
-            transient: StatusSet::new(&config.transient_statuses),
-            gateway: StatusSet::new(&config.gateway_statuses),
+            rules: ResponseRules::new(&config),
             config,
             dialect,
             credentials,
@@ -294,18 +313,7 @@ impl Session {
     /// [`Session::allows_origin`] from parts, for drivers whose URL type is not `http::Uri`
     /// (`port` `None` means the scheme's default). Allocates nothing.
     pub fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
-        let port = port.or_else(|| default_port(scheme));
-        let host = match host.as_bytes() {
-            [b'[', inner @ .., b']'] => &host[1..=inner.len()],
-            _ => host,
-        };
-        // Cheapest comparisons first: the port, then the host's length.
-        self.origins.iter().any(|o| {
-            o.port == port
-                && o.host.len() == host.len()
-                && o.host.eq_ignore_ascii_case(host)
-                && o.scheme.eq_ignore_ascii_case(scheme)
-        })
+        Origin::any_allows(&self.origins, scheme, host, port)
     }
 
     // ---- commands -------------------------------------------------------------------------
@@ -420,14 +428,13 @@ impl Session {
             return;
         };
         let code = status.as_u16();
-        let meta = ex.meta;
-        if self.config.enabled && self.rejected.contains(code) {
-            self.on_rejected(now, id, generation, code, headers);
-        } else if self.is_transient(code, meta) {
-            let retry_after = parse::parse_retry_after(headers, now);
-            self.on_transient(now, id, retry_after, None);
-        } else {
-            self.deliver(id);
+        match self.rules.verdict(code, ex.meta) {
+            Verdict::Rejected => self.on_rejected(now, id, generation, code, headers),
+            Verdict::Transient => {
+                let retry_after = parse::parse_retry_after(headers, now);
+                self.on_transient(now, id, retry_after, None);
+            }
+            Verdict::Final => self.deliver(id),
         }
     }
 

@@ -112,6 +112,14 @@ impl Harness {
         id
     }
 
+    /// Hands the engine a request that went out with a lease of `generation` at `started`.
+    pub fn adopt(&mut self, started: Timestamp, meta: RequestMeta, generation: u64) -> ExchangeId {
+        let id = self.session.adopt(started, meta, generation);
+        self.labels.insert(id, format!("e{}", self.next_label));
+        self.next_label += 1;
+        id
+    }
+
     pub fn label(&self, id: ExchangeId) -> String {
         self.labels
             .get(&id)
