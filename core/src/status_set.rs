@@ -16,7 +16,7 @@ impl StatusSet {
         StatusSet(bits)
     }
 
-    pub(crate) fn contains(self, code: u16) -> bool {
+    pub(crate) fn contains(&self, code: u16) -> bool {
         self.0
             .get(usize::from(code / 64))
             .is_some_and(|w| w & (1 << (code % 64)) != 0)

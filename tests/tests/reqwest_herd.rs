@@ -48,6 +48,10 @@ async fn a_thousand_tasks_at_expiry_cause_one_refresh() {
         (m.refresh_count, m.failures, m.unauthorized_resends),
         (1, 0, 0)
     );
+    assert_eq!(
+        (m.requests, m.delivered),
+        (1 + HERD as u64, 1 + HERD as u64)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,6 +78,12 @@ async fn a_thousand_401s_for_one_token_cause_one_refresh_and_one_resend_each() {
     assert_eq!(m.unauthorized_resends, c.protected_unauthorized);
     assert!(c.protected_unauthorized > 0, "{c:?}");
     assert_eq!(m.failures, 0);
+    // Requests sent without the lock (the token looked fresh) are counted like the others,
+    // those adopted by the engine after their 401 once.
+    assert_eq!(
+        (m.requests, m.delivered),
+        (1 + HERD as u64, 1 + HERD as u64)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,6 +111,10 @@ async fn revoke_all_causes_one_refresh_attempt_one_relogin_and_one_resend_each()
     );
     assert!(c.protected_unauthorized > 0, "{c:?}");
     assert_eq!((m.reauthentications, m.failures), (1, 0));
+    assert_eq!(
+        (m.requests, m.delivered),
+        (1 + HERD as u64, 1 + HERD as u64)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

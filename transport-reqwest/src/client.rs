@@ -91,23 +91,62 @@ impl Transport for Direct<'_> {
         error.is_connect()
     }
 
+    type Kept = Kept;
+
     /// `Request::try_clone` also copies the request's extensions, after inserting a timeout
     /// entry into the copy that it then overwrites: three allocations and frees. Of the
     /// extensions, `reqwest::Client::execute` reads only that timeout, so a request without a
-    /// body is copied field by field instead (one with a body keeps `try_clone`, the only way
-    /// to share its buffered bytes).
-    fn copy(request: &Request) -> Option<Request> {
+    /// body keeps its parts instead (one with a body keeps a `try_clone`, the only way to
+    /// share its buffered bytes).
+    fn keep(request: &Request) -> Option<Kept> {
         if request.body().is_some() {
-            return request.try_clone();
+            return request.try_clone().map(Kept::Request);
         }
-        let mut copy = Request::new(request.method().clone(), request.url().clone());
-        *copy.headers_mut() = request.headers().clone();
-        *copy.version_mut() = request.version();
-        if let Some(&timeout) = request.timeout() {
-            *copy.timeout_mut() = Some(timeout);
-        }
-        Some(copy)
+        Some(Kept::Parts {
+            method: request.method().clone(),
+            headers: request.headers().clone(),
+            version: request.version(),
+            timeout: request.timeout().copied(),
+        })
     }
+
+    fn rebuild(kept: &Kept, url: reqwest::Url) -> Option<Request> {
+        match kept {
+            Kept::Request(r) => {
+                let mut copy = r.try_clone()?;
+                *copy.url_mut() = url;
+                Some(copy)
+            }
+            Kept::Parts {
+                method,
+                headers,
+                version,
+                timeout,
+            } => {
+                let mut copy = Request::new(method.clone(), url);
+                *copy.headers_mut() = headers.clone();
+                *copy.version_mut() = *version;
+                // Setting `None` would still add an (empty) extension entry.
+                if let Some(t) = timeout {
+                    *copy.timeout_mut() = Some(*t);
+                }
+                Some(copy)
+            }
+        }
+    }
+}
+
+/// What [`Direct`] keeps of a request to send it again.
+enum Kept {
+    /// A request with a buffered body.
+    Request(Request),
+    /// A request without a body: everything `reqwest::Client::execute` reads but the URL.
+    Parts {
+        method: reqwest::Method,
+        headers: reqwest::header::HeaderMap,
+        version: reqwest::Version,
+        timeout: Option<std::time::Duration>,
+    },
 }
 
 /// `get`, `post`, `put`, `patch`, `delete` and `head` for both clients (async and blocking),
@@ -273,7 +312,7 @@ mod tests {
     }
 
     #[test]
-    fn the_direct_copy_equals_try_clone_for_every_builder_option() {
+    fn the_direct_rebuild_equals_try_clone_for_every_builder_option() {
         let client = reqwest::Client::new();
         let builders = [
             client.get("http://127.0.0.1:1/a"),
@@ -289,7 +328,8 @@ mod tests {
         ];
         for b in builders {
             let request = b.build().unwrap();
-            let copy = Direct::copy(&request).unwrap();
+            let kept = Direct::keep(&request).unwrap();
+            let copy = Direct::rebuild(&kept, request.url().clone()).unwrap();
             let cloned = request.try_clone().unwrap();
             assert!(copy.body().is_none());
             assert_eq!(parts(copy), parts(cloned));

@@ -6,9 +6,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use http::header::AUTHORIZATION;
-use tokenkeeper_core::{RequestMeta, SendFailure};
+use tokenkeeper_core::{RequestMeta, SendFailure, Session};
 
-use crate::shared::{Shared, Step};
+use crate::clock;
+use crate::shared::{ExchangeGuard, Shared, Step};
 
 /// How an exchange's request goes out: the base client, or the rest of a middleware stack.
 pub(crate) trait Transport {
@@ -24,9 +25,60 @@ pub(crate) trait Transport {
     /// Whether the error happened before the request left (DNS, connect, TLS handshake).
     fn is_connect(error: &Self::Error) -> bool;
 
-    /// A copy of `request` to send as one attempt, or `None` when its body cannot be copied.
-    fn copy(request: &reqwest::Request) -> Option<reqwest::Request> {
-        request.try_clone()
+    /// What is kept of a request, besides its URL, to send it again.
+    type Kept: Send;
+
+    /// Keeps what is needed to send `request` again, or `None` when its body cannot be copied.
+    /// The request itself goes out as the first attempt.
+    fn keep(request: &reqwest::Request) -> Option<Self::Kept>;
+
+    /// The request to send again, to `url`.
+    fn rebuild(kept: &Self::Kept, url: reqwest::Url) -> Option<reqwest::Request>;
+}
+
+/// A request's URL as text, kept to compare with the response's and to send the request
+/// again: inline when it is short, so that the common request allocates nothing for it; it
+/// is parsed again only for a resend or after a redirect.
+pub(crate) enum UrlCopy {
+    Inline { len: u8, bytes: [u8; 128] },
+    Heap(reqwest::Url),
+}
+
+impl UrlCopy {
+    fn of(url: &reqwest::Url) -> Self {
+        let s = url.as_str().as_bytes();
+        match u8::try_from(s.len()) {
+            Ok(len) if s.len() <= 128 => {
+                let mut bytes = [0; 128];
+                bytes[..s.len()].copy_from_slice(s);
+                UrlCopy::Inline { len, bytes }
+            }
+            _ => UrlCopy::Heap(url.clone()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            UrlCopy::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            UrlCopy::Heap(url) => url.as_str().as_bytes(),
+        }
+    }
+
+    /// The URL again (it parsed once, so it parses again to the same `Url`).
+    fn url(&self) -> Option<reqwest::Url> {
+        match self {
+            UrlCopy::Inline { .. } => core::str::from_utf8(self.as_bytes())
+                .ok()
+                .and_then(|s| reqwest::Url::parse(s).ok()),
+            UrlCopy::Heap(url) => Some(url.clone()),
+        }
+    }
+
+    /// Whether `other` is on the same origin: equal http(s) URLs are, others are parsed and
+    /// compared (a `file:` URL's origin is opaque: not even equal to itself).
+    fn same_origin(&self, other: &reqwest::Url) -> bool {
+        (matches!(other.scheme(), "http" | "https") && self.as_bytes() == other.as_str().as_bytes())
+            || self.url().is_some_and(|u| same_origin(&u, other))
     }
 }
 
@@ -70,33 +122,43 @@ pub(crate) async fn run<T: Transport>(
 ) -> Outcome<T::Error> {
     let replayable = is_replayable(&request);
     let meta = RequestMeta::new(request.method(), replayable);
-    let Some((mut guard, mut step)) = shared.start(request.url(), meta) else {
-        tracing::debug!(method = %request.method(), "tokenkeeper: origin not allowed, sent without token");
-        return Outcome::PassThrough(transport.send(request).await);
+    let started = clock::now();
+    // With a lease, the engine hears of the request only if its outcome needs a decision:
+    // until then `exchange` is `None` and `leased` holds the token generation it was sent with.
+    let (mut exchange, mut step, leased) = if let Some((authorization, generation)) =
+        shared.leased(request.url(), started)
+    {
+        (None, Some(Step::Send(authorization)), generation)
+    } else {
+        let Some((guard, step)) = shared.start(request.url(), meta) else {
+            tracing::debug!(method = %request.method(), "tokenkeeper: origin not allowed, sent without token");
+            return Outcome::PassThrough(transport.send(request).await);
+        };
+        (Some(guard), step, 0)
     };
-    let id = guard.id;
-    // The URL asked for, to notice a redirect (a replayable request keeps its original).
-    let fallback_url = (!replayable).then(|| request.url().clone());
-    tracing::debug!(exchange = id.as_u64(), method = %request.method(), path = request.url().path(), replayable, "tokenkeeper: start");
+    let label = |e: &Option<ExchangeGuard<'_>>| e.as_ref().map(|g| g.id.as_u64());
+    tracing::debug!(exchange = label(&exchange), method = %request.method(), path = request.url().path(), replayable, "tokenkeeper: start");
+    // The URL asked for, to notice a redirect and to send the request again.
+    let requested = UrlCopy::of(request.url());
+    let kept = if replayable { T::keep(&request) } else { None };
     let mut original = Some(request);
     let mut last_response: Option<reqwest::Response> = None;
     let mut last_error: Option<T::Error> = None;
     let mut attempt = 0u32;
     loop {
-        let next = match step.take() {
-            Some(s) => s,
-            None => match shared.wait(id).await {
+        let next = match (step.take(), &exchange) {
+            (Some(s), _) => s,
+            (None, Some(guard)) => match shared.wait(guard.id).await {
                 Some(s) => s,
                 None => return Outcome::Internal("exchange slot vanished"),
             },
+            (None, None) => return Outcome::Internal("a leased request has no next step"),
         };
         match next {
             Step::Send(authorization) => {
-                let attempt_request = if replayable {
-                    original.as_ref().and_then(T::copy)
-                } else {
-                    original.take()
-                };
+                let attempt_request = original
+                    .take()
+                    .or_else(|| kept.as_ref().and_then(|k| T::rebuild(k, requested.url()?)));
                 let Some(mut attempt_request) = attempt_request else {
                     return Outcome::Internal(
                         "the engine asked to resend a request whose body cannot be replayed",
@@ -113,7 +175,7 @@ pub(crate) async fn run<T: Transport>(
                     Ok(response) => {
                         let status = response.status();
                         tracing::debug!(
-                            exchange = id.as_u64(),
+                            exchange = label(&exchange),
                             attempt,
                             status = status.as_u16(),
                             "tokenkeeper: response"
@@ -121,11 +183,8 @@ pub(crate) async fn run<T: Transport>(
                         // reqwest drops `Authorization` on a redirect to another origin (even
                         // one the keeper allows): an answer from there is not about our token,
                         // so the engine hands it over without judging it.
-                        let requested = original.as_ref().map(reqwest::Request::url);
-                        let foreign = requested
-                            .or(fallback_url.as_ref())
-                            .is_some_and(|u| !same_origin(u, response.url()));
-                        let (engine_owns_it, next) = shared.input(Some(id), |s, now| {
+                        let foreign = !requested.same_origin(response.url());
+                        let report = |s: &mut Session, now, id| {
                             if foreign {
                                 s.handle_foreign_response(id);
                                 false
@@ -133,7 +192,22 @@ pub(crate) async fn run<T: Transport>(
                                 s.handle_response(now, id, status, response.headers());
                                 true
                             }
-                        });
+                        };
+                        let (engine_owns_it, next) = match &exchange {
+                            Some(guard) => {
+                                let id = guard.id;
+                                shared.input(Some(id), |s, now| report(s, now, id))
+                            }
+                            None if !foreign && shared.settles_leased(status, meta) => {
+                                return Outcome::Response(response);
+                            }
+                            None => {
+                                let (guard, owns, next) =
+                                    shared.adopt(started, meta, leased, report);
+                                exchange = Some(guard);
+                                (owns, next)
+                            }
+                        };
                         if !engine_owns_it {
                             // The guard removes the slot (the engine forgot the exchange).
                             return Outcome::PassThrough(Ok(response));
@@ -148,20 +222,29 @@ pub(crate) async fn run<T: Transport>(
                             SendFailure::MaybeSent
                         };
                         tracing::debug!(
-                            exchange = id.as_u64(),
+                            exchange = label(&exchange),
                             attempt,
                             ?failure,
                             "tokenkeeper: send failed"
                         );
-                        let ((), next) =
-                            shared.input(Some(id), |s, now| s.handle_send_error(now, id, failure));
+                        let report =
+                            |s: &mut Session, now, id| s.handle_send_error(now, id, failure);
+                        step = if let Some(guard) = &exchange {
+                            let id = guard.id;
+                            shared.input(Some(id), |s, now| report(s, now, id)).1
+                        } else {
+                            let (guard, (), next) = shared.adopt(started, meta, leased, report);
+                            exchange = Some(guard);
+                            next
+                        };
                         last_error = Some(error);
-                        step = next;
                     }
                 }
             }
             Step::Deliver => {
-                guard.ended();
+                if let Some(guard) = &mut exchange {
+                    guard.ended();
+                }
                 return match last_response {
                     Some(r) => Outcome::Response(r),
                     None => {
@@ -170,8 +253,10 @@ pub(crate) async fn run<T: Transport>(
                 };
             }
             Step::Fail(engine) => {
-                guard.ended();
-                tracing::debug!(exchange = id.as_u64(), error = %engine, "tokenkeeper: failed");
+                if let Some(guard) = &mut exchange {
+                    guard.ended();
+                }
+                tracing::debug!(exchange = label(&exchange), error = %engine, "tokenkeeper: failed");
                 return Outcome::Failed { engine, last_error };
             }
         }
@@ -206,7 +291,7 @@ pub(crate) async fn login(shared: &Arc<Shared>) -> Result<(), crate::Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::same_origin;
+    use super::{UrlCopy, same_origin};
 
     #[test]
     fn same_origin_agrees_with_url_origin() {
@@ -240,7 +325,35 @@ mod tests {
                     ua.origin() == ub.origin(),
                     "{a} vs {b}"
                 );
+                assert_eq!(
+                    UrlCopy::of(&ua).same_origin(&ub),
+                    ua.origin() == ub.origin(),
+                    "{a} vs {b}, kept as text"
+                );
             }
+        }
+    }
+
+    #[test]
+    fn a_kept_url_parses_back_to_itself_short_or_long() {
+        let long = format!(
+            "http://127.0.0.1:8080/{}?q={}",
+            "a".repeat(100),
+            "b".repeat(60)
+        );
+        for text in [
+            "http://127.0.0.1:8080/api/echo?x=1#f",
+            "https://[::1]/",
+            &long,
+        ] {
+            let url = reqwest::Url::parse(text).unwrap();
+            let kept = UrlCopy::of(&url);
+            assert_eq!(
+                matches!(kept, UrlCopy::Inline { .. }),
+                url.as_str().len() <= 128
+            );
+            assert_eq!(kept.url(), Some(url.clone()));
+            assert!(kept.same_origin(&url));
         }
     }
 }

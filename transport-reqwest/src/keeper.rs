@@ -58,8 +58,7 @@ impl Keeper {
 
     /// A snapshot of the counters and token state (cheap: one short lock).
     pub fn metrics(&self) -> Metrics {
-        let now = clock::now();
-        self.shared.read(|s| s.metrics(now))
+        self.shared.metrics()
     }
 
     /// The tokens in use, if any (to persist them, for instance).

@@ -59,6 +59,19 @@ impl Transport for Rest<'_> {
     fn is_connect(error: &reqwest_middleware::Error) -> bool {
         matches!(error, reqwest_middleware::Error::Reqwest(e) if e.is_connect())
     }
+
+    /// Later layers may read any extension: keep the whole request.
+    type Kept = Request;
+
+    fn keep(request: &Request) -> Option<Request> {
+        request.try_clone()
+    }
+
+    fn rebuild(kept: &Request, url: reqwest::Url) -> Option<Request> {
+        let mut copy = kept.try_clone()?;
+        *copy.url_mut() = url;
+        Some(copy)
+    }
 }
 
 #[async_trait::async_trait]

@@ -11,6 +11,13 @@
 //!   waits for a proactive refresh. If that task is dropped anyway (its runtime shut down),
 //!   its guard reports `handle_auth_abandoned` and the re-issued operation is picked up by
 //!   the next waiting exchange that is polled, or by the next input;
+//! - while the engine has a [`Lease`] (a fresh token, no timer due), a request takes no lock
+//!   at all: it reads the published lease, sends with its header, and hands a response the
+//!   engine's [`ResponseRules`] call final straight to its caller, counting both in striped
+//!   counters that are added to the engine's metrics when they are read. The lease is
+//!   republished under the lock after every input, so a request that reads it is ordered before
+//!   whatever input changes it; a leased request whose outcome needs a decision is adopted
+//!   (`Session::adopt`) and continues as an ordinary exchange;
 //! - waiting exchanges sleep until `poll_timeout` and then call `handle_timeout`; when an
 //!   input moves the next timer earlier, every waiting exchange is woken to re-arm. A timer
 //!   that came due while nobody slept on it fires at the next `start`; with
@@ -21,11 +28,16 @@ use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
+use arc_swap::ArcSwapOption;
 use http::HeaderValue;
-use tokenkeeper_core::{Action, AuthRequest, Event, ExchangeId, RequestMeta, Session, Timestamp};
+use tokenkeeper_core::{
+    Action, AuthRequest, Event, ExchangeId, Lease, LeaseTerms, Metrics, RequestMeta, ResponseRules,
+    Session, Timestamp,
+};
 
 use crate::clock;
 
@@ -94,6 +106,44 @@ pub(crate) struct State {
     pub(crate) timer_task: bool,
     /// The background timer task's waker, woken when the next timer moves earlier.
     pub(crate) timer_waker: Option<Waker>,
+    /// The terms of the published lease.
+    lease_terms: Option<LeaseTerms>,
+}
+
+/// Requests sent with a lease, and those of them delivered as they were, since the engine was
+/// last told. Striped by thread: a counter every worker thread wrote would cost a cache-line
+/// transfer per request.
+#[derive(Default)]
+struct Tally {
+    stripes: [Stripe; 8],
+}
+
+#[derive(Default)]
+#[repr(align(128))]
+struct Stripe {
+    sent: AtomicU64,
+    delivered: AtomicU64,
+}
+
+impl Tally {
+    fn stripe(&self) -> &Stripe {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        }
+        let i = INDEX.with(|i| *i) % self.stripes.len();
+        &self.stripes[i]
+    }
+
+    /// Moves the counts into the engine.
+    fn flush(&self, session: &mut Session) {
+        let (mut sent, mut delivered) = (0, 0);
+        for s in &self.stripes {
+            sent += s.sent.swap(0, Ordering::Relaxed);
+            delivered += s.delivered.swap(0, Ordering::Relaxed);
+        }
+        session.record_leased(sent, delivered);
+    }
 }
 
 /// What to do once the lock is released.
@@ -111,6 +161,12 @@ pub(crate) struct Shared {
     /// The client for login and refresh requests (does not follow redirects).
     pub(crate) auth_client: reqwest::Client,
     listeners: Vec<Listener>,
+    /// The engine's current lease, republished under the lock after every input.
+    lease: ArcSwapOption<Lease>,
+    /// Counts of leased requests, for the engine's metrics.
+    tally: Tally,
+    /// How the engine sorts responses (fixed by the configuration).
+    rules: ResponseRules,
     /// Run a background task for the engine's timers (`Config::refresh_ahead`): with it, an
     /// idle session is refreshed before the next request arrives.
     background_timer: bool,
@@ -147,6 +203,9 @@ impl Shared {
         let background_timer = session.config().refresh_ahead && session.config().enabled;
         Shared {
             background_timer,
+            lease: ArcSwapOption::empty(),
+            tally: Tally::default(),
+            rules: session.response_rules(),
             state: Mutex::new(State {
                 session,
                 slots: Slots::default(),
@@ -154,6 +213,7 @@ impl Shared {
                 last_timer: None,
                 timer_task: false,
                 timer_waker: None,
+                lease_terms: None,
             }),
             base,
             auth_client,
@@ -172,6 +232,71 @@ impl Shared {
         f(&self.lock().session)
     }
 
+    /// The engine's metrics, leased requests included.
+    pub(crate) fn metrics(&self) -> Metrics {
+        let now = clock::now();
+        let mut st = self.lock();
+        self.tally.flush(&mut st.session);
+        st.session.metrics(now)
+    }
+
+    /// Republishes the lease if the engine's changed. Called under the lock after every input,
+    /// so that a request reading the lease is ordered before or after the input as a whole.
+    fn publish(&self, st: &mut State, now: Timestamp) {
+        let terms = st.session.lease_terms(now);
+        if terms != st.lease_terms {
+            st.lease_terms = terms;
+            self.lease.store(st.session.lease(now).map(Arc::new));
+        }
+    }
+
+    /// The lease's `Authorization` value and token generation for a request to `url` starting
+    /// at `now`, if the published lease is valid then and covers the URL's origin. Takes no
+    /// lock.
+    pub(crate) fn leased(&self, url: &reqwest::Url, now: Timestamp) -> Option<(HeaderValue, u64)> {
+        let guard = self.lease.load();
+        let lease = guard.as_deref()?;
+        if !lease.is_valid(now)
+            || !lease.allows(url.scheme(), url.host_str()?, url.port_or_known_default())
+        {
+            return None;
+        }
+        self.tally.stripe().sent.fetch_add(1, Ordering::Relaxed);
+        Some((lease.authorization().clone(), lease.generation()))
+    }
+
+    /// Whether the response to a leased request is the caller's as it is (counted as
+    /// delivered), or needs the engine.
+    pub(crate) fn settles_leased(&self, status: http::StatusCode, meta: RequestMeta) -> bool {
+        let settles = self.rules.delivers_as_is(status, meta);
+        if settles {
+            self.tally
+                .stripe()
+                .delivered
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        settles
+    }
+
+    /// Hands a leased request (sent at `started` with token `generation`) to the engine, with
+    /// the outcome that needs it: `f` reports it under the new exchange's id.
+    pub(crate) fn adopt<R>(
+        self: &Arc<Self>,
+        started: Timestamp,
+        meta: RequestMeta,
+        generation: u64,
+        f: impl FnOnce(&mut Session, Timestamp, ExchangeId) -> R,
+    ) -> (ExchangeGuard<'_>, R, Option<Step>) {
+        let (id, r, step) = self.locked(|st, now, out| {
+            let id = st.session.adopt(started, meta, generation);
+            st.slots.insert(id, Slot::default());
+            let r = f(&mut st.session, now, id);
+            st.drain(out);
+            (id, r, st.take_step(id))
+        });
+        (self.guard(id), r, step)
+    }
+
     /// Runs `f` under the lock (it feeds the engine and drains it into `out`), then, with the
     /// lock released: hands a new auth operation to a task of its own, starts the background
     /// timer if it is due, wakes tasks and reports events.
@@ -181,6 +306,7 @@ impl Shared {
         let (r, auth, start_timer) = {
             let mut st = self.lock();
             let r = f(&mut st, now, &mut out);
+            self.publish(&mut st, now);
             let start_timer = self.background_timer
                 && !st.timer_task
                 && tokio::runtime::Handle::try_current().is_ok();
@@ -277,6 +403,7 @@ impl Shared {
             let mut st = self.lock();
             f(&mut st, now);
             st.drain(&mut out);
+            self.publish(&mut st, now);
             if st.pending_auth.is_some() {
                 st.wake_all(&mut out);
             }
