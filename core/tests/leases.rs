@@ -48,6 +48,13 @@ fn a_fresh_token_is_leased_until_it_enters_its_refresh_margin() {
     assert!(lease.allows("http", "127.0.0.1", Some(8001)));
     assert!(!lease.allows("http", "127.0.0.1", Some(8002)));
     assert!(!format!("{lease:?}").contains("A1"), "{lease:?}");
+    let copy = lease.authorization_copy();
+    assert_eq!(copy, "Bearer A1");
+    assert!(copy.is_sensitive());
+    assert_ne!(
+        copy.as_bytes().as_ptr(),
+        lease.authorization().as_bytes().as_ptr()
+    );
     // The same state gives the same terms, so a driver republishes nothing.
     h.advance_secs(100);
     assert_eq!(h.session.lease_terms(h.now), Some(lease.terms()));

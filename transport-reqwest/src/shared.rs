@@ -110,12 +110,30 @@ pub(crate) struct State {
     lease_terms: Option<LeaseTerms>,
 }
 
+/// Per-thread state on the lock-free path is striped: a counter or reference count that every
+/// worker thread updated would cost a cache-line transfer per request.
+const STRIPES: usize = 8;
+
+/// This thread's stripe.
+fn stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    }
+    INDEX.with(|i| *i)
+}
+
+/// The published lease, with a copy of its header per stripe.
+struct Published {
+    lease: Lease,
+    headers: [HeaderValue; STRIPES],
+}
+
 /// Requests sent with a lease, and those of them delivered as they were, since the engine was
-/// last told. Striped by thread: a counter every worker thread wrote would cost a cache-line
-/// transfer per request.
+/// last told.
 #[derive(Default)]
 struct Tally {
-    stripes: [Stripe; 8],
+    stripes: [Stripe; STRIPES],
 }
 
 #[derive(Default)]
@@ -127,12 +145,7 @@ struct Stripe {
 
 impl Tally {
     fn stripe(&self) -> &Stripe {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        thread_local! {
-            static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed);
-        }
-        let i = INDEX.with(|i| *i) % self.stripes.len();
-        &self.stripes[i]
+        &self.stripes[stripe()]
     }
 
     /// Moves the counts into the engine.
@@ -154,6 +167,10 @@ struct Outputs {
 }
 
 /// The state shared by a [`Keeper`](crate::Keeper), its clients, middleware and auth tasks.
+///
+/// Aligned to 128 bytes so that the `Arc`'s reference counts, which every request builder
+/// updates, share no cache line with the fields the lock-free path reads.
+#[repr(align(128))]
 pub(crate) struct Shared {
     state: Mutex<State>,
     /// The client for API requests made through [`Client`](crate::Client).
@@ -162,7 +179,7 @@ pub(crate) struct Shared {
     pub(crate) auth_client: reqwest::Client,
     listeners: Vec<Listener>,
     /// The engine's current lease, republished under the lock after every input.
-    lease: ArcSwapOption<Lease>,
+    lease: ArcSwapOption<Published>,
     /// Counts of leased requests, for the engine's metrics.
     tally: Tally,
     /// How the engine sorts responses (fixed by the configuration).
@@ -246,7 +263,11 @@ impl Shared {
         let terms = st.session.lease_terms(now);
         if terms != st.lease_terms {
             st.lease_terms = terms;
-            self.lease.store(st.session.lease(now).map(Arc::new));
+            let published = st.session.lease(now).map(|lease| {
+                let headers = std::array::from_fn(|_| lease.authorization_copy());
+                Arc::new(Published { lease, headers })
+            });
+            self.lease.store(published);
         }
     }
 
@@ -255,14 +276,15 @@ impl Shared {
     /// lock.
     pub(crate) fn leased(&self, url: &reqwest::Url, now: Timestamp) -> Option<(HeaderValue, u64)> {
         let guard = self.lease.load();
-        let lease = guard.as_deref()?;
+        let Published { lease, headers } = guard.as_deref()?;
         if !lease.is_valid(now)
             || !lease.allows(url.scheme(), url.host_str()?, url.port_or_known_default())
         {
             return None;
         }
-        self.tally.stripe().sent.fetch_add(1, Ordering::Relaxed);
-        Some((lease.authorization().clone(), lease.generation()))
+        let i = stripe();
+        self.tally.stripes[i].sent.fetch_add(1, Ordering::Relaxed);
+        Some((headers[i].clone(), lease.generation()))
     }
 
     /// Whether the response to a leased request is the caller's as it is (counted as

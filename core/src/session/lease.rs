@@ -1,6 +1,8 @@
 //! Leases: requests sent without calling `start` while the answer is known in advance.
 
+use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
+use zeroize::Zeroizing;
 
 use super::{Freshness, Origin, Session};
 use crate::action::{ExchangeId, RequestMeta};
@@ -123,6 +125,24 @@ impl Lease {
         &self.authorization
     }
 
+    /// A copy of [`Lease::authorization`] in a buffer of its own, on cache lines of its own,
+    /// wiped when its last clone is dropped. Cloning a header value updates a reference count
+    /// shared by every clone: a driver that gives each worker thread its own copy keeps the
+    /// threads from contending for that count on every request.
+    #[must_use]
+    pub fn authorization_copy(&self) -> HeaderValue {
+        let bytes = Zeroizing::new(self.authorization.as_bytes().to_vec());
+        let copy = HeaderValue::from_maybe_shared(Bytes::from_owner(LineOwned(bytes)));
+        match copy {
+            Ok(mut copy) => {
+                copy.set_sensitive(true);
+                copy
+            }
+            // The bytes came from a valid header value.
+            Err(_) => self.authorization.clone(),
+        }
+    }
+
     /// The token generation requests sent with this lease carry (pass it to
     /// [`Session::adopt`]).
     #[must_use]
@@ -153,6 +173,18 @@ impl Lease {
     #[must_use]
     pub fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
         Origin::any_allows(&self.origins, scheme, host, port)
+    }
+}
+
+/// The owner of a header copy's bytes: aligned to 128 bytes so that the reference count
+/// `Bytes` keeps next to it shares no cache line (nor an adjacent-line prefetch pair) with
+/// another copy's.
+#[repr(align(128))]
+struct LineOwned(Zeroizing<Vec<u8>>);
+
+impl AsRef<[u8]> for LineOwned {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 
