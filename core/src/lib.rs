@@ -22,7 +22,10 @@
 //!    first, and call [`Session::handle_timeout`] when the time comes.
 //!
 //! Multi-task drivers keep the session behind one short lock per input, hold no lock across an
-//! await, and route `Send`/`Deliver`/`Fail` to the task that owns the exchange.
+//! await, and route `Send`/`Deliver`/`Fail` to the task that owns the exchange. They may also
+//! publish the session's [`Lease`] after every input and send requests with it without the lock
+//! while it is valid, adopting a request into the engine ([`Session::adopt`]) only when its
+//! response needs a decision (see [`Lease`]).
 //!
 //! ```no_run
 //! use std::time::{Duration, SystemTime, UNIX_EPOCH};
