@@ -11,13 +11,15 @@
 //!   waits for a proactive refresh. If that task is dropped anyway (its runtime shut down),
 //!   its guard reports `handle_auth_abandoned` and the re-issued operation is picked up by
 //!   the next waiting exchange that is polled, or by the next input;
-//! - while the engine has a [`Lease`] (a fresh token, no timer due), a request takes no lock
-//!   at all: it reads the published lease, sends with its header, and hands a response the
-//!   engine's [`ResponseRules`] call final straight to its caller, counting both in striped
-//!   counters that are added to the engine's metrics when they are read. The lease is
-//!   republished under the lock after every input, so a request that reads it is ordered before
-//!   whatever input changes it; a leased request whose outcome needs a decision is adopted
-//!   (`Session::adopt`) and continues as an ordinary exchange;
+//! - while the engine has a [`Lease`] (a fresh token, no timer due), a request does not take
+//!   the session lock: it reads the lease from its thread's stripe (a lock only that stripe's
+//!   threads and the publisher take), sends with the stripe's copy of the header, and hands a
+//!   response the engine's [`ResponseRules`] call final straight to its caller, counting both
+//!   in the stripe; the counts reach the engine's metrics when they are read. The lease is
+//!   republished into every stripe under the session lock after every input, so a request
+//!   that reads it is ordered before or after that input as a whole; a leased request whose
+//!   outcome needs a decision is adopted (`Session::adopt`) and continues as an ordinary
+//!   exchange;
 //! - waiting exchanges sleep until `poll_timeout` and then call `handle_timeout`; when an
 //!   input moves the next timer earlier, every waiting exchange is woken to re-arm. A timer
 //!   that came due while nobody slept on it fires at the next `start`; with
@@ -32,7 +34,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-use arc_swap::ArcSwapOption;
 use http::HeaderValue;
 use tokenkeeper_core::{
     Action, AuthRequest, Event, ExchangeId, Lease, LeaseTerms, Metrics, RequestMeta, ResponseRules,
@@ -110,7 +111,7 @@ pub(crate) struct State {
     lease_terms: Option<LeaseTerms>,
 }
 
-/// Per-thread state on the lock-free path is striped: a counter or reference count that every
+/// The lock-free path is striped by thread: a lock, counter or reference count that every
 /// worker thread updated would cost a cache-line transfer per request.
 const STRIPES: usize = 8;
 
@@ -123,39 +124,20 @@ fn stripe() -> usize {
     INDEX.with(|i| *i)
 }
 
-/// The published lease, with a copy of its header per stripe.
-struct Published {
-    lease: Lease,
-    headers: [HeaderValue; STRIPES],
-}
-
-/// Requests sent with a lease, and those of them delivered as they were, since the engine was
-/// last told.
-#[derive(Default)]
-struct Tally {
-    stripes: [Stripe; STRIPES],
-}
-
+/// One stripe: its copy of the published lease (with a header copy of its own), and the counts
+/// of its leased requests since the engine was last told. Only the stripe's threads and the
+/// publisher take its lock, so it is almost never contended.
 #[derive(Default)]
 #[repr(align(128))]
 struct Stripe {
+    lease: Mutex<Option<(Lease, HeaderValue)>>,
     sent: AtomicU64,
     delivered: AtomicU64,
 }
 
-impl Tally {
-    fn stripe(&self) -> &Stripe {
-        &self.stripes[stripe()]
-    }
-
-    /// Moves the counts into the engine.
-    fn flush(&self, session: &mut Session) {
-        let (mut sent, mut delivered) = (0, 0);
-        for s in &self.stripes {
-            sent += s.sent.swap(0, Ordering::Relaxed);
-            delivered += s.delivered.swap(0, Ordering::Relaxed);
-        }
-        session.record_leased(sent, delivered);
+impl Stripe {
+    fn lease(&self) -> MutexGuard<'_, Option<(Lease, HeaderValue)>> {
+        self.lease.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -178,10 +160,9 @@ pub(crate) struct Shared {
     /// The client for login and refresh requests (does not follow redirects).
     pub(crate) auth_client: reqwest::Client,
     listeners: Vec<Listener>,
-    /// The engine's current lease, republished under the lock after every input.
-    lease: ArcSwapOption<Published>,
-    /// Counts of leased requests, for the engine's metrics.
-    tally: Tally,
+    /// The engine's current lease, republished into every stripe under the session lock after
+    /// every input, and the counts of leased requests.
+    stripes: [Stripe; STRIPES],
     /// How the engine sorts responses (fixed by the configuration).
     rules: ResponseRules,
     /// Run a background task for the engine's timers (`Config::refresh_ahead`): with it, an
@@ -220,8 +201,7 @@ impl Shared {
         let background_timer = session.config().refresh_ahead && session.config().enabled;
         Shared {
             background_timer,
-            lease: ArcSwapOption::empty(),
-            tally: Tally::default(),
+            stripes: Default::default(),
             rules: session.response_rules(),
             state: Mutex::new(State {
                 session,
@@ -253,7 +233,12 @@ impl Shared {
     pub(crate) fn metrics(&self) -> Metrics {
         let now = clock::now();
         let mut st = self.lock();
-        self.tally.flush(&mut st.session);
+        let (mut sent, mut delivered) = (0, 0);
+        for s in &self.stripes {
+            sent += s.sent.swap(0, Ordering::Relaxed);
+            delivered += s.delivered.swap(0, Ordering::Relaxed);
+        }
+        st.session.record_leased(sent, delivered);
         st.session.metrics(now)
     }
 
@@ -263,11 +248,10 @@ impl Shared {
         let terms = st.session.lease_terms(now);
         if terms != st.lease_terms {
             st.lease_terms = terms;
-            let published = st.session.lease(now).map(|lease| {
-                let headers = std::array::from_fn(|_| lease.authorization_copy());
-                Arc::new(Published { lease, headers })
-            });
-            self.lease.store(published);
+            let lease = st.session.lease(now);
+            for s in &self.stripes {
+                *s.lease() = lease.as_ref().map(|l| (l.clone(), l.authorization_copy()));
+            }
         }
     }
 
@@ -275,16 +259,19 @@ impl Shared {
     /// at `now`, if the published lease is valid then and covers the URL's origin. Takes no
     /// lock.
     pub(crate) fn leased(&self, url: &reqwest::Url, now: Timestamp) -> Option<(HeaderValue, u64)> {
-        let guard = self.lease.load();
-        let Published { lease, headers } = guard.as_deref()?;
-        if !lease.is_valid(now)
-            || !lease.allows(url.scheme(), url.host_str()?, url.port_or_known_default())
-        {
-            return None;
-        }
-        let i = stripe();
-        self.tally.stripes[i].sent.fetch_add(1, Ordering::Relaxed);
-        Some((headers[i].clone(), lease.generation()))
+        let stripe = &self.stripes[stripe()];
+        let leased = {
+            let slot = stripe.lease();
+            let (lease, header) = slot.as_ref()?;
+            if !lease.is_valid(now)
+                || !lease.allows(url.scheme(), url.host_str()?, url.port_or_known_default())
+            {
+                return None;
+            }
+            (header.clone(), lease.generation())
+        };
+        stripe.sent.fetch_add(1, Ordering::Relaxed);
+        Some(leased)
     }
 
     /// Whether the response to a leased request is the caller's as it is (counted as
@@ -292,8 +279,7 @@ impl Shared {
     pub(crate) fn settles_leased(&self, status: http::StatusCode, meta: RequestMeta) -> bool {
         let settles = self.rules.delivers_as_is(status, meta);
         if settles {
-            self.tally
-                .stripe()
+            self.stripes[stripe()]
                 .delivered
                 .fetch_add(1, Ordering::Relaxed);
         }
