@@ -96,7 +96,11 @@ impl fmt::Display for InvalidAuthResponse {
                 f.write_str("access_token is empty, not a string, or not valid in an http header")
             }
             InvalidAuthResponse::BadTokenType { token_type } => {
-                write!(f, "unsupported token_type {token_type:?} (expected bearer)")
+                write!(
+                    f,
+                    "unsupported token_type {} (expected bearer)",
+                    crate::error::Quoted(token_type)
+                )
             }
             InvalidAuthResponse::BadExpiresIn { reason } => {
                 write!(f, "unusable expires_in: {reason}")
