@@ -23,7 +23,8 @@ fi
 
 # The release .wasm is built with nightly when it is there: std rebuilt for size with
 # `-C panic=immediate-abort` (no panic messages, locations or formatting behind panics) and
-# std's `optimize_for_size`. That is ~10 kB smaller gzipped. Without nightly (or its rust-src
+# std's `optimize_for_size`; `-Z location-detail=none` drops the source paths that
+# `#[track_caller]` code still embeds. That is ~10 kB smaller gzipped. Without nightly (or its rust-src
 # component) the package is built with stable, as before, and is larger. NIGHTLY=0 forces
 # stable; NIGHTLY_TOOLCHAIN names another nightly.
 nightly=${NIGHTLY_TOOLCHAIN:-nightly}
@@ -39,8 +40,8 @@ if [ "${NIGHTLY:-1}" != 0 ]; then
   fi
 fi
 if [ "$use_nightly" = 1 ]; then
-  echo "build-npm: $(rustc "+$nightly" --version), -Z build-std, panic=immediate-abort" >&2
-  RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Zunstable-options -Cpanic=immediate-abort" \
+  echo "build-npm: $(rustc "+$nightly" --version), -Z build-std, panic=immediate-abort, location-detail=none" >&2
+  RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
     cargo "+$nightly" build --locked -p tokenkeeper-js --target wasm32-unknown-unknown --profile wasm-release \
     -Z build-std=std,panic_abort -Z build-std-features=optimize_for_size
 else
