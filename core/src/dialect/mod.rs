@@ -433,10 +433,38 @@ fn build(
 /// a secret is left behind by a reallocation.
 fn form_body(pairs: &[(&str, &str)]) -> Vec<u8> {
     let capacity = pairs.iter().map(|(k, v)| 3 * (k.len() + v.len()) + 2).sum();
-    form_urlencoded::Serializer::new(String::with_capacity(capacity))
-        .extend_pairs(pairs)
-        .finish()
-        .into_bytes()
+    let mut body = String::with_capacity(capacity);
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            body.push('&');
+        }
+        form_encode(&mut body, name);
+        body.push('=');
+        form_encode(&mut body, value);
+    }
+    body.into_bytes()
+}
+
+/// Appends `s` as the `application/x-www-form-urlencoded` serializer writes it (WHATWG URL
+/// standard, the same output as `form_urlencoded::byte_serialize`): ASCII letters, digits and
+/// `*-._` as they are, a space as `+`, every other byte as `%XX` with upper-case hex. Written
+/// out here rather than taken from the crate, whose 768-byte table of `%XX` strings would be
+/// part of the `.wasm`.
+fn form_encode(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in s.as_bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xf)]));
+            }
+        }
+    }
 }
 
 /// A JSON object of string values, in field order, sized up front like [`form_body`].
@@ -465,9 +493,9 @@ fn basic_auth(client_id: &str, client_secret: &Secret) -> Option<HeaderValue> {
     let mut user_pass = Zeroizing::new(String::with_capacity(
         3 * (client_id.len() + secret.len()) + 1,
     ));
-    user_pass.extend(form_urlencoded::byte_serialize(client_id.as_bytes()));
+    form_encode(&mut user_pass, client_id);
     user_pass.push(':');
-    user_pass.extend(form_urlencoded::byte_serialize(secret.as_bytes()));
+    form_encode(&mut user_pass, secret);
     let mut value = Zeroizing::new(Vec::with_capacity(6 + user_pass.len().div_ceil(3) * 4));
     value.extend_from_slice(b"Basic ");
     base64::encode(user_pass.as_bytes(), &mut value);

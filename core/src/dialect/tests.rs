@@ -758,3 +758,17 @@ proptest::proptest! {
         agrees_with_core_net(&s);
     }
 }
+
+#[test]
+fn form_encoding_is_the_form_urlencoded_crates() {
+    let mut every_byte = String::new();
+    for b in 0..=0x7f_u8 {
+        every_byte.push(char::from(b));
+    }
+    for s in [every_byte.as_str(), "é☃ 𝄞 a+b=c&d", ""] {
+        let mut ours = String::new();
+        form_encode(&mut ours, s);
+        let theirs: String = form_urlencoded::byte_serialize(s.as_bytes()).collect();
+        assert_eq!(ours, theirs, "{s:?}");
+    }
+}

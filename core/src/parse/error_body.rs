@@ -85,7 +85,7 @@ fn from_object(map: &Value) -> AuthErrorBody {
         Some(Value::String(s)) => detail(text(s)),
         Some(Value::Array(items)) => {
             let parts: Vec<String> = items.iter().filter_map(validation_item).collect();
-            detail(text(&parts.join("; ")))
+            detail(text(&super::join(&parts, "; ")))
         }
         Some(inner @ Value::Object(_)) => {
             if inner.get("error").and_then(Value::as_str).is_some() {
@@ -130,7 +130,11 @@ fn validation_item(item: &Value) -> Option<String> {
             if loc.is_empty() {
                 Some(msg.to_owned())
             } else {
-                Some([msg, " (", &loc.join("."), ")"].concat())
+                let mut item = msg.to_owned();
+                item.push_str(" (");
+                item.push_str(&super::join(&loc, "."));
+                item.push(')');
+                Some(item)
             }
         }
         _ => None,

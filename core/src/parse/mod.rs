@@ -96,7 +96,11 @@ impl fmt::Display for InvalidAuthResponse {
                 f.write_str("access_token is empty, not a string, or not valid in an http header")
             }
             InvalidAuthResponse::BadTokenType { token_type } => {
-                write!(f, "unsupported token_type {token_type:?} (expected bearer)")
+                write!(
+                    f,
+                    "unsupported token_type {} (expected bearer)",
+                    crate::error::Quoted(token_type)
+                )
             }
             InvalidAuthResponse::BadExpiresIn { reason } => {
                 write!(f, "unusable expires_in: {reason}")
@@ -141,6 +145,19 @@ pub(crate) fn sanitize(s: &str, max: usize) -> String {
 /// control characters), so `Bearer <s>` is always a valid header value.
 pub(crate) fn is_header_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// `parts.join(sep)`, written out: std's `join` and `concat` are about a kilobyte of `.wasm`
+/// for each element type.
+pub(crate) fn join<S: AsRef<str>>(parts: &[S], sep: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(part.as_ref());
+    }
+    out
 }
 
 #[cfg(test)]

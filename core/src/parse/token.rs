@@ -86,7 +86,7 @@ fn fields(map: &mut Value) -> Result<TokenResponse, InvalidAuthResponse> {
         }
         Some(other) => {
             return Err(InvalidAuthResponse::BadTokenType {
-                token_type: ["(", other.kind(), ")"].concat(),
+                token_type: super::join(&["(", other.kind(), ")"], ""),
             });
         }
     }
@@ -104,7 +104,7 @@ fn fields(map: &mut Value) -> Result<TokenResponse, InvalidAuthResponse> {
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Array(items)) => {
             let parts: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-            Some(parts.join(" "))
+            Some(super::join(&parts, " "))
         }
         _ => None,
     }
