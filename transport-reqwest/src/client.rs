@@ -100,7 +100,7 @@ impl Transport for Direct<'_> {
     /// share its buffered bytes).
     fn keep(request: &Request) -> Option<Kept> {
         if request.body().is_some() {
-            return request.try_clone().map(Kept::Request);
+            return request.try_clone().map(|r| Kept::Request(Box::new(r)));
         }
         Some(Kept::Parts {
             method: request.method().clone(),
@@ -138,8 +138,9 @@ impl Transport for Direct<'_> {
 
 /// What [`Direct`] keeps of a request to send it again.
 enum Kept {
-    /// A request with a buffered body.
-    Request(Request),
+    /// A request with a buffered body (boxed: the common request has none, and every
+    /// request's future carries this enum).
+    Request(Box<Request>),
     /// A request without a body: everything `reqwest::Client::execute` reads but the URL.
     Parts {
         method: reqwest::Method,

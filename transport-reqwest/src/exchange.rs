@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use http::header::AUTHORIZATION;
-use tokenkeeper_core::{RequestMeta, SendFailure, Session};
+use tokenkeeper_core::{ExchangeId, RequestMeta, SendFailure, Session};
 
 use crate::clock;
 use crate::shared::{ExchangeGuard, Shared, Step};
@@ -115,149 +115,261 @@ fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
 }
 
 /// Runs one exchange to its end.
+///
+/// The common case (a valid lease, a final answer) is a small future of its own: the general
+/// loop, with its wait states and bookkeeping, lives behind a box that only a request whose
+/// outcome needs the engine allocates. Every task carries its request's future, so its size
+/// is memory touched on every request.
 pub(crate) async fn run<T: Transport>(
     shared: &Arc<Shared>,
-    request: reqwest::Request,
+    mut request: reqwest::Request,
     transport: &mut T,
 ) -> Outcome<T::Error> {
     let replayable = is_replayable(&request);
     let meta = RequestMeta::new(request.method(), replayable);
     let started = clock::now();
-    // With a lease, the engine hears of the request only if its outcome needs a decision:
-    // until then `exchange` is `None` and `leased` holds the token generation it was sent with.
-    let (mut exchange, mut step, leased) = if let Some((authorization, generation)) =
-        shared.leased(request.url(), started)
-    {
-        (None, Some(Step::Send(authorization)), generation)
-    } else {
+    let Some((authorization, generation)) = shared.leased(request.url(), started) else {
         let Some((guard, step)) = shared.start(request.url(), meta) else {
             tracing::debug!(method = %request.method(), "tokenkeeper: origin not allowed, sent without token");
             return Outcome::PassThrough(transport.send(request).await);
         };
-        (Some(guard), step, 0)
+        tracing::debug!(exchange = guard.id.as_u64(), method = %request.method(), path = request.url().path(), replayable, "tokenkeeper: start");
+        let ex = Exchange::new(request, meta, guard, step);
+        return Box::pin(ex.drive(shared, transport)).await;
     };
-    let label = |e: &Option<ExchangeGuard<'_>>| e.as_ref().map(|g| g.id.as_u64());
-    tracing::debug!(exchange = label(&exchange), method = %request.method(), path = request.url().path(), replayable, "tokenkeeper: start");
-    // The URL asked for, to notice a redirect and to send the request again.
+    // Sent with the lease: the engine hears of the request only if its outcome needs a decision.
+    tracing::debug!(method = %request.method(), path = request.url().path(), replayable, "tokenkeeper: start (leased)");
     let requested = UrlCopy::of(request.url());
     let kept = if replayable { T::keep(&request) } else { None };
-    let mut original = Some(request);
-    let mut last_response: Option<reqwest::Response> = None;
-    let mut last_error: Option<T::Error> = None;
-    let mut attempt = 0u32;
-    loop {
-        let next = match (step.take(), &exchange) {
-            (Some(s), _) => s,
-            (None, Some(guard)) => match shared.wait(guard.id).await {
-                Some(s) => s,
-                None => return Outcome::Internal("exchange slot vanished"),
+    request.headers_mut().insert(AUTHORIZATION, authorization);
+    let sent = transport.send(request).await;
+    match sent {
+        Ok(response) => {
+            let status = response.status();
+            tracing::debug!(
+                attempt = 1,
+                status = status.as_u16(),
+                "tokenkeeper: response (leased)"
+            );
+            let foreign = !requested.same_origin(response.url());
+            if !foreign && shared.settles_leased(status, meta) {
+                return Outcome::Response(response);
+            }
+            let report = Report::Response {
+                foreign,
+                status,
+                headers: response.headers(),
+            };
+            let (guard, engine_owns_it, step) =
+                shared.adopt(started, meta, generation, |s, now, id| {
+                    report.apply(s, now, id)
+                });
+            if !engine_owns_it {
+                return Outcome::PassThrough(Ok(response));
+            }
+            let mut ex = Exchange::<T>::adopted(kept, requested, guard, step);
+            ex.last_response = Some(response);
+            Box::pin(ex.drive(shared, transport)).await
+        }
+        Err(error) => {
+            let report = Report::Error(send_failure::<T>(&error));
+            let (guard, _, step) = shared.adopt(started, meta, generation, |s, now, id| {
+                report.apply(s, now, id)
+            });
+            let mut ex = Exchange::<T>::adopted(kept, requested, guard, step);
+            ex.last_error = Some(error);
+            Box::pin(ex.drive(shared, transport)).await
+        }
+    }
+}
+
+/// How one attempt ended, as the engine is told.
+enum Report<'a> {
+    Response {
+        foreign: bool,
+        status: http::StatusCode,
+        headers: &'a http::HeaderMap,
+    },
+    Error(SendFailure),
+}
+
+impl Report<'_> {
+    /// Reports the outcome for exchange `id`; returns whether the engine owns the response
+    /// (`false`: it came from another origin and is handed over untouched).
+    fn apply(&self, s: &mut Session, now: tokenkeeper_core::Timestamp, id: ExchangeId) -> bool {
+        match *self {
+            Report::Response { foreign: true, .. } => {
+                s.handle_foreign_response(id);
+                false
+            }
+            Report::Response {
+                status, headers, ..
+            } => {
+                s.handle_response(now, id, status, headers);
+                true
+            }
+            Report::Error(failure) => {
+                s.handle_send_error(now, id, failure);
+                true
+            }
+        }
+    }
+}
+
+fn send_failure<T: Transport>(error: &T::Error) -> SendFailure {
+    if T::is_connect(error) {
+        SendFailure::NotSent
+    } else {
+        SendFailure::MaybeSent
+    }
+}
+
+/// An exchange the engine knows: its request (or what is kept to send it again) and its last
+/// outcome, driven by the engine's steps until `Deliver` or `Fail`.
+struct Exchange<'a, T: Transport> {
+    /// The caller's request, until its first attempt.
+    original: Option<reqwest::Request>,
+    kept: Option<T::Kept>,
+    /// The URL asked for, to notice a redirect and to send the request again.
+    requested: UrlCopy,
+    guard: ExchangeGuard<'a>,
+    step: Option<Step>,
+    last_response: Option<reqwest::Response>,
+    last_error: Option<T::Error>,
+    attempt: u32,
+}
+
+impl<'a, T: Transport> Exchange<'a, T> {
+    fn new(
+        request: reqwest::Request,
+        meta: RequestMeta,
+        guard: ExchangeGuard<'a>,
+        step: Option<Step>,
+    ) -> Self {
+        Exchange {
+            requested: UrlCopy::of(request.url()),
+            kept: if meta.replayable {
+                T::keep(&request)
+            } else {
+                None
             },
-            (None, None) => return Outcome::Internal("a leased request has no next step"),
-        };
-        match next {
-            Step::Send(authorization) => {
-                let attempt_request = original
-                    .take()
-                    .or_else(|| kept.as_ref().and_then(|k| T::rebuild(k, requested.url()?)));
-                let Some(mut attempt_request) = attempt_request else {
-                    return Outcome::Internal(
-                        "the engine asked to resend a request whose body cannot be replayed",
-                    );
-                };
-                attempt += 1;
-                attempt_request
-                    .headers_mut()
-                    .insert(AUTHORIZATION, authorization);
-                // Free the previous attempt's connection before the next one.
-                last_response = None;
-                last_error = None;
-                match transport.send(attempt_request).await {
-                    Ok(response) => {
-                        let status = response.status();
-                        tracing::debug!(
-                            exchange = label(&exchange),
-                            attempt,
-                            status = status.as_u16(),
-                            "tokenkeeper: response"
+            original: Some(request),
+            guard,
+            step,
+            last_response: None,
+            last_error: None,
+            attempt: 0,
+        }
+    }
+
+    /// A leased request after its first attempt, adopted by the engine.
+    fn adopted(
+        kept: Option<T::Kept>,
+        requested: UrlCopy,
+        guard: ExchangeGuard<'a>,
+        step: Option<Step>,
+    ) -> Self {
+        Exchange {
+            original: None,
+            kept,
+            requested,
+            guard,
+            step,
+            last_response: None,
+            last_error: None,
+            attempt: 1,
+        }
+    }
+
+    async fn drive(mut self, shared: &'a Arc<Shared>, transport: &mut T) -> Outcome<T::Error> {
+        let id = self.guard.id;
+        loop {
+            let next = match self.step.take() {
+                Some(s) => s,
+                None => match shared.wait(id).await {
+                    Some(s) => s,
+                    None => return Outcome::Internal("exchange slot vanished"),
+                },
+            };
+            match next {
+                Step::Send(authorization) => {
+                    let attempt_request = self.original.take().or_else(|| {
+                        self.kept
+                            .as_ref()
+                            .and_then(|k| T::rebuild(k, self.requested.url()?))
+                    });
+                    let Some(mut attempt_request) = attempt_request else {
+                        return Outcome::Internal(
+                            "the engine asked to resend a request whose body cannot be replayed",
                         );
-                        // reqwest drops `Authorization` on a redirect to another origin (even
-                        // one the keeper allows): an answer from there is not about our token,
-                        // so the engine hands it over without judging it.
-                        let foreign = !requested.same_origin(response.url());
-                        let report = |s: &mut Session, now, id| {
-                            if foreign {
-                                s.handle_foreign_response(id);
-                                false
-                            } else {
-                                s.handle_response(now, id, status, response.headers());
-                                true
+                    };
+                    self.attempt += 1;
+                    attempt_request
+                        .headers_mut()
+                        .insert(AUTHORIZATION, authorization);
+                    // Free the previous attempt's connection before the next one.
+                    self.last_response = None;
+                    self.last_error = None;
+                    match transport.send(attempt_request).await {
+                        Ok(response) => {
+                            let status = response.status();
+                            tracing::debug!(
+                                exchange = id.as_u64(),
+                                attempt = self.attempt,
+                                status = status.as_u16(),
+                                "tokenkeeper: response"
+                            );
+                            // reqwest drops `Authorization` on a redirect to another origin
+                            // (even one the keeper allows): an answer from there is not about
+                            // our token, so the engine hands it over without judging it.
+                            let report = Report::Response {
+                                foreign: !self.requested.same_origin(response.url()),
+                                status,
+                                headers: response.headers(),
+                            };
+                            let (engine_owns_it, next) =
+                                shared.input(Some(id), |s, now| report.apply(s, now, id));
+                            if !engine_owns_it {
+                                // The guard removes the slot (the engine forgot the exchange).
+                                return Outcome::PassThrough(Ok(response));
                             }
-                        };
-                        let (engine_owns_it, next) = match &exchange {
-                            Some(guard) => {
-                                let id = guard.id;
-                                shared.input(Some(id), |s, now| report(s, now, id))
-                            }
-                            None if !foreign && shared.settles_leased(status, meta) => {
-                                return Outcome::Response(response);
-                            }
-                            None => {
-                                let (guard, owns, next) =
-                                    shared.adopt(started, meta, leased, report);
-                                exchange = Some(guard);
-                                (owns, next)
-                            }
-                        };
-                        if !engine_owns_it {
-                            // The guard removes the slot (the engine forgot the exchange).
-                            return Outcome::PassThrough(Ok(response));
+                            self.last_response = Some(response);
+                            self.step = next;
                         }
-                        last_response = Some(response);
-                        step = next;
-                    }
-                    Err(error) => {
-                        let failure = if T::is_connect(&error) {
-                            SendFailure::NotSent
-                        } else {
-                            SendFailure::MaybeSent
-                        };
-                        tracing::debug!(
-                            exchange = label(&exchange),
-                            attempt,
-                            ?failure,
-                            "tokenkeeper: send failed"
-                        );
-                        let report =
-                            |s: &mut Session, now, id| s.handle_send_error(now, id, failure);
-                        step = if let Some(guard) = &exchange {
-                            let id = guard.id;
-                            shared.input(Some(id), |s, now| report(s, now, id)).1
-                        } else {
-                            let (guard, (), next) = shared.adopt(started, meta, leased, report);
-                            exchange = Some(guard);
-                            next
-                        };
-                        last_error = Some(error);
+                        Err(error) => {
+                            let failure = send_failure::<T>(&error);
+                            tracing::debug!(
+                                exchange = id.as_u64(),
+                                attempt = self.attempt,
+                                ?failure,
+                                "tokenkeeper: send failed"
+                            );
+                            let report = Report::Error(failure);
+                            let ((), next) = shared.input(Some(id), |s, now| {
+                                report.apply(s, now, id);
+                            });
+                            self.last_error = Some(error);
+                            self.step = next;
+                        }
                     }
                 }
-            }
-            Step::Deliver => {
-                if let Some(guard) = &mut exchange {
-                    guard.ended();
+                Step::Deliver => {
+                    self.guard.ended();
+                    return match self.last_response.take() {
+                        Some(r) => Outcome::Response(r),
+                        None => Outcome::Internal(
+                            "the engine delivered an exchange that has no response",
+                        ),
+                    };
                 }
-                return match last_response {
-                    Some(r) => Outcome::Response(r),
-                    None => {
-                        Outcome::Internal("the engine delivered an exchange that has no response")
-                    }
-                };
-            }
-            Step::Fail(engine) => {
-                if let Some(guard) = &mut exchange {
-                    guard.ended();
+                Step::Fail(engine) => {
+                    self.guard.ended();
+                    tracing::debug!(exchange = id.as_u64(), error = %engine, "tokenkeeper: failed");
+                    return Outcome::Failed {
+                        engine,
+                        last_error: self.last_error.take(),
+                    };
                 }
-                tracing::debug!(exchange = label(&exchange), error = %engine, "tokenkeeper: failed");
-                return Outcome::Failed { engine, last_error };
             }
         }
     }
