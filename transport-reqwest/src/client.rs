@@ -104,7 +104,7 @@ impl Transport for Direct<'_> {
         }
         Some(Kept::Parts {
             method: request.method().clone(),
-            headers: request.headers().clone(),
+            headers: (!request.headers().is_empty()).then(|| request.headers().clone()),
             version: request.version(),
             timeout: request.timeout().copied(),
         })
@@ -124,7 +124,9 @@ impl Transport for Direct<'_> {
                 timeout,
             } => {
                 let mut copy = Request::new(method.clone(), url);
-                *copy.headers_mut() = headers.clone();
+                if let Some(headers) = headers {
+                    *copy.headers_mut() = headers.clone();
+                }
                 *copy.version_mut() = *version;
                 // Setting `None` would still add an (empty) extension entry.
                 if let Some(t) = timeout {
@@ -144,7 +146,8 @@ enum Kept {
     /// A request without a body: everything `reqwest::Client::execute` reads but the URL.
     Parts {
         method: reqwest::Method,
-        headers: reqwest::header::HeaderMap,
+        /// `None` when there are none (most requests: reqwest adds its defaults later).
+        headers: Option<reqwest::header::HeaderMap>,
         version: reqwest::Version,
         timeout: Option<std::time::Duration>,
     },
