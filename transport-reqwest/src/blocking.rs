@@ -93,12 +93,13 @@ impl Client {
         })
     }
 
-    crate::client::method_shorthands!();
+    crate::client::method_shorthands!(RequestBuilder);
 
     /// A request with any method.
     pub fn request<U: IntoUrl>(&self, method: Method, url: U) -> RequestBuilder {
         RequestBuilder {
-            inner: self.api.request(method, url),
+            // Owned: the request runs as a task on the client's runtime.
+            inner: self.api.request(method, url).into_owned(),
             rt: Arc::clone(&self.rt),
         }
     }
@@ -152,7 +153,7 @@ impl Client {
 
 /// A blocking request being built; see [`crate::RequestBuilder`].
 pub struct RequestBuilder {
-    inner: crate::RequestBuilder,
+    inner: crate::RequestBuilder<'static>,
     rt: Arc<Runtime>,
 }
 
@@ -177,7 +178,10 @@ impl RequestBuilder {
         })
     }
 
-    fn map(self, f: impl FnOnce(crate::RequestBuilder) -> crate::RequestBuilder) -> Self {
+    fn map(
+        self,
+        f: impl FnOnce(crate::RequestBuilder<'static>) -> crate::RequestBuilder<'static>,
+    ) -> Self {
         RequestBuilder {
             inner: f(self.inner),
             rt: self.rt,

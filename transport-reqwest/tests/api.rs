@@ -13,6 +13,7 @@ use tokenkeeper_reqwest::{
 
 fn assert_send_sync<T: Send + Sync + 'static>() {}
 fn assert_send<T: Send>(_: &T) {}
+fn assert_static<T: Send + 'static>(_: &T) {}
 
 fn keeper() -> Keeper {
     Keeper::builder(Dialect::vitalgraph("http://127.0.0.1:9").unwrap())
@@ -34,6 +35,10 @@ fn handles_are_send_and_sync_and_futures_are_send() {
     let client = keeper.client();
     assert_send(&client.get("http://127.0.0.1:9/").send());
     assert_send(&keeper.login());
+    // A builder borrows its client; an owned one (and its future) can go anywhere.
+    let owned = client.get("http://127.0.0.1:9/").into_owned();
+    assert_static(&owned);
+    assert_static(&owned.send());
 }
 
 #[test]
@@ -90,6 +95,10 @@ async fn a_request_elsewhere_never_involves_the_engine() {
         .send()
         .await
         .unwrap_err();
+    assert!(matches!(&e, Error::Http(r) if r.is_connect()), "{e:?}");
+    // The same from a spawned task, with a builder that owns a clone of the client.
+    let request = keeper.client().get("http://127.0.0.2:9/").into_owned();
+    let e = tokio::spawn(request.send()).await.unwrap().unwrap_err();
     assert!(matches!(&e, Error::Http(r) if r.is_connect()), "{e:?}");
     let m = keeper.metrics();
     assert_eq!((m.requests, m.logins, m.login_failures), (0, 0, 0));
