@@ -1,11 +1,15 @@
 //! [`Client`] and [`RequestBuilder`]: reqwest's familiar surface, with the token kept valid.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use reqwest::{IntoUrl, Method, Request, Response};
 
 use crate::error::Error;
-use crate::exchange::{self, Outcome, Transport};
+use crate::exchange::{self, Leased, Outcome, Route, Settled, Transport};
 use crate::keeper::Keeper;
 
 /// An async HTTP client that attaches the bearer token to requests for allowed origins,
@@ -43,9 +47,11 @@ impl Client {
 
     /// Sends a request built elsewhere (any `Authorization` header it has is replaced for
     /// allowed origins).
-    pub async fn execute(&self, request: Request) -> Result<Response, Error> {
-        let shared = &self.keeper.shared;
-        result(exchange::run(shared, request, &mut Direct(&shared.base)).await)
+    pub fn execute(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, Error>> + Send + '_ {
+        Sending::new(ClientRef::Borrowed(self), Ok(request), execute)
     }
 
     /// The keeper this client belongs to.
@@ -72,6 +78,130 @@ fn failed(engine: tokenkeeper_core::Error, last_error: Option<reqwest::Error>) -
             Error::Transport { engine, source }
         }
         (engine, _) => Error::Engine(engine),
+    }
+}
+
+/// The base client's `execute`, named so that [`Sending`] can hold its future.
+fn execute(
+    base: &reqwest::Client,
+    request: Request,
+) -> impl Future<Output = Result<Response, reqwest::Error>> + Send + Unpin + use<> {
+    base.execute(request)
+}
+
+/// The future of [`RequestBuilder::send`] and [`Client::execute`], written out by hand for the
+/// common exchange: routed by the lease on its first poll, sent, and its response handed
+/// straight back when the engine's rules say so. Every task carries its request's future, and
+/// every move of a request or response between nested `async` blocks is a copy into memory the
+/// task has not touched since its previous request; here the request is moved once and the
+/// response not at all. Anything else (no valid lease, an outcome that needs the engine)
+/// continues in a boxed `async` block.
+struct Sending<'a, F> {
+    client: ClientRef<'a>,
+    state: SendingState<F>,
+    execute: fn(&reqwest::Client, Request) -> F,
+}
+
+enum SendingState<F> {
+    /// Not polled yet: the lease is read on the first poll, not when the future is made.
+    Start(Result<Request, reqwest::Error>),
+    /// Sent with the lease.
+    Leased(F, Leased<Kept>),
+    /// Sent untouched: the token does not go to this origin.
+    Elsewhere(F),
+    /// The engine's part: `start` and its steps, or an adopted request.
+    Engine(Pin<Box<dyn Future<Output = Result<Response, Error>> + Send>>),
+    Done,
+}
+
+impl<'a, F> Sending<'a, F> {
+    fn new(
+        client: ClientRef<'a>,
+        request: Result<Request, reqwest::Error>,
+        execute: fn(&reqwest::Client, Request) -> F,
+    ) -> Self {
+        Sending {
+            client,
+            state: SendingState::Start(request),
+            execute,
+        }
+    }
+}
+
+impl<F> Future for Sending<'_, F>
+where
+    F: Future<Output = Result<Response, reqwest::Error>> + Send + Unpin + 'static,
+{
+    type Output = Result<Response, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let shared = &this.client.get().keeper.shared;
+        loop {
+            match &mut this.state {
+                SendingState::Start(_) => {
+                    let SendingState::Start(request) =
+                        std::mem::replace(&mut this.state, SendingState::Done)
+                    else {
+                        return Poll::Ready(Err(Error::Internal("request future out of step")));
+                    };
+                    this.state = match exchange::route::<Direct>(shared, request?) {
+                        Route::Leased(request, leased) => {
+                            SendingState::Leased((this.execute)(&shared.base, request), leased)
+                        }
+                        Route::Elsewhere(request) => {
+                            SendingState::Elsewhere((this.execute)(&shared.base, request))
+                        }
+                        Route::Engine(request) => {
+                            let shared = Arc::clone(shared);
+                            SendingState::Engine(Box::pin(async move {
+                                let mut direct = Direct(&shared.base);
+                                result(exchange::run_engine(&shared, request, &mut direct).await)
+                            }))
+                        }
+                    };
+                }
+                SendingState::Leased(sending, _) => {
+                    let Poll::Ready(sent) = Pin::new(sending).poll(cx) else {
+                        return Poll::Pending;
+                    };
+                    let SendingState::Leased(_, leased) =
+                        std::mem::replace(&mut this.state, SendingState::Done)
+                    else {
+                        return Poll::Ready(Err(Error::Internal("request future out of step")));
+                    };
+                    match leased.settle(shared, sent) {
+                        Settled::Deliver(response) => return Poll::Ready(Ok(response)),
+                        Settled::Adopt(sent) => {
+                            let shared = Arc::clone(shared);
+                            this.state = SendingState::Engine(Box::pin(async move {
+                                let mut direct = Direct(&shared.base);
+                                result(leased.adopt(&shared, &mut direct, sent).await)
+                            }));
+                        }
+                    }
+                }
+                SendingState::Elsewhere(sending) => {
+                    let Poll::Ready(sent) = Pin::new(sending).poll(cx) else {
+                        return Poll::Pending;
+                    };
+                    this.state = SendingState::Done;
+                    return Poll::Ready(sent.map_err(Error::Http));
+                }
+                SendingState::Engine(exchange) => {
+                    let Poll::Ready(outcome) = exchange.as_mut().poll(cx) else {
+                        return Poll::Pending;
+                    };
+                    this.state = SendingState::Done;
+                    return Poll::Ready(outcome);
+                }
+                SendingState::Done => {
+                    return Poll::Ready(Err(Error::Internal(
+                        "request future polled after it ended",
+                    )));
+                }
+            }
+        }
     }
 }
 
@@ -284,7 +414,7 @@ impl fmt::Debug for RequestBuilder<'_> {
     }
 }
 
-impl RequestBuilder<'_> {
+impl<'a> RequestBuilder<'a> {
     crate::client::builder_methods!();
 
     /// The builder with a clone of its client instead of the borrow: for a request (or a
@@ -322,11 +452,8 @@ impl RequestBuilder<'_> {
 
     /// Sends the request: logs in or refreshes first if needed, attaches the token, resends
     /// as the engine decides, and returns the response (any status) or a typed error.
-    pub async fn send(self) -> Result<Response, Error> {
-        let request = self.inner.build()?;
-        // `Client::execute` inlined: one future less to nest and move the request into.
-        let shared = &self.client.get().keeper.shared;
-        result(exchange::run(shared, request, &mut Direct(&shared.base)).await)
+    pub fn send(self) -> impl Future<Output = Result<Response, Error>> + Send + 'a {
+        Sending::new(self.client, self.inner.build(), execute)
     }
 
     fn map(self, f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder) -> Self {

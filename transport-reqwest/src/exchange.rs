@@ -6,10 +6,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use http::header::AUTHORIZATION;
-use tokenkeeper_core::{ExchangeId, RequestMeta, SendFailure, Session};
+use tokenkeeper_core::{ExchangeId, RequestMeta, SendFailure, Session, Timestamp};
 
 use crate::clock;
-use crate::shared::{ExchangeGuard, Shared, Step};
+use crate::shared::{ExchangeGuard, LeaseRoute, Shared, Step};
 
 /// How an exchange's request goes out: the base client, or the rest of a middleware stack.
 pub(crate) trait Transport {
@@ -114,7 +114,153 @@ fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
     }
 }
 
-/// Runs one exchange to its end.
+/// What a driver does with a request, as far as the lease tells without the session lock.
+pub(crate) enum Route<K> {
+    /// Send this request (the lease's header attached); settle or adopt its outcome.
+    Leased(reqwest::Request, Leased<K>),
+    /// The lease does not cover this origin: send the request untouched.
+    Elsewhere(reqwest::Request),
+    /// No valid lease: the engine decides (`start`).
+    Engine(reqwest::Request),
+}
+
+/// What becomes of a leased request's first outcome.
+pub(crate) enum Settled<E> {
+    /// The caller's, as it is.
+    Deliver(reqwest::Response),
+    /// The engine's to judge: adopt the request with it.
+    Adopt(Result<reqwest::Response, E>),
+}
+
+/// A request sent with the lease, which the engine knows nothing of until it is adopted.
+pub(crate) struct Leased<K> {
+    kept: Option<K>,
+    /// The URL asked for, to notice a redirect and to send the request again.
+    requested: UrlCopy,
+    meta: RequestMeta,
+    started: Timestamp,
+    generation: u64,
+}
+
+/// Routes `request` by the published lease (no session lock).
+pub(crate) fn route<T: Transport>(
+    shared: &Shared,
+    mut request: reqwest::Request,
+) -> Route<T::Kept> {
+    let replayable = is_replayable(&request);
+    let meta = RequestMeta::new(request.method(), replayable);
+    let started = clock::now();
+    match shared.leased(request.url(), started) {
+        LeaseRoute::Valid(authorization, generation) => {
+            tracing::debug!(method = %request.method(), path = request.url().path(), replayable, "tokenkeeper: start (leased)");
+            let leased = Leased {
+                kept: if replayable { T::keep(&request) } else { None },
+                requested: UrlCopy::of(request.url()),
+                meta,
+                started,
+                generation,
+            };
+            request.headers_mut().insert(AUTHORIZATION, authorization);
+            Route::Leased(request, leased)
+        }
+        LeaseRoute::Elsewhere => {
+            tracing::debug!(method = %request.method(), "tokenkeeper: origin not allowed, sent without token");
+            Route::Elsewhere(request)
+        }
+        LeaseRoute::None => Route::Engine(request),
+    }
+}
+
+impl<K> Leased<K> {
+    /// The response, when the engine's rules hand it to the caller as it is (counted as
+    /// delivered); otherwise the outcome back, for [`Leased::adopt`].
+    pub(crate) fn settle<E>(
+        &self,
+        shared: &Shared,
+        sent: Result<reqwest::Response, E>,
+    ) -> Settled<E> {
+        match sent {
+            Ok(response)
+                if self.requested.same_origin(response.url())
+                    && shared.settles_leased(response.status(), self.meta) =>
+            {
+                Settled::Deliver(response)
+            }
+            other => Settled::Adopt(other),
+        }
+    }
+
+    /// Hands the request and the outcome of its first attempt to the engine, and runs the
+    /// exchange to its end.
+    pub(crate) async fn adopt<T: Transport<Kept = K>>(
+        self,
+        shared: &Arc<Shared>,
+        transport: &mut T,
+        sent: Result<reqwest::Response, T::Error>,
+    ) -> Outcome<T::Error> {
+        let Leased {
+            kept,
+            requested,
+            meta,
+            started,
+            generation,
+        } = self;
+        match sent {
+            Ok(response) => {
+                let status = response.status();
+                tracing::debug!(
+                    attempt = 1,
+                    status = status.as_u16(),
+                    "tokenkeeper: response (leased)"
+                );
+                let report = Report::Response {
+                    foreign: !requested.same_origin(response.url()),
+                    status,
+                    headers: response.headers(),
+                };
+                let (guard, engine_owns_it, step) =
+                    shared.adopt(started, meta, generation, |s, now, id| {
+                        report.apply(s, now, id)
+                    });
+                if !engine_owns_it {
+                    return Outcome::PassThrough(Ok(response));
+                }
+                let mut ex = Exchange::<T>::adopted(kept, requested, guard, step);
+                ex.last_response = Some(response);
+                ex.drive(shared, transport).await
+            }
+            Err(error) => {
+                let report = Report::Error(send_failure::<T>(&error));
+                let (guard, _, step) = shared.adopt(started, meta, generation, |s, now, id| {
+                    report.apply(s, now, id)
+                });
+                let mut ex = Exchange::<T>::adopted(kept, requested, guard, step);
+                ex.last_error = Some(error);
+                ex.drive(shared, transport).await
+            }
+        }
+    }
+}
+
+/// Runs an exchange the engine starts (no valid lease) to its end: `start`, then its steps.
+pub(crate) async fn run_engine<T: Transport>(
+    shared: &Arc<Shared>,
+    request: reqwest::Request,
+    transport: &mut T,
+) -> Outcome<T::Error> {
+    let meta = RequestMeta::new(request.method(), is_replayable(&request));
+    let Some((guard, step)) = shared.start(request.url(), meta) else {
+        tracing::debug!(method = %request.method(), "tokenkeeper: origin not allowed, sent without token");
+        return Outcome::PassThrough(transport.send(request).await);
+    };
+    tracing::debug!(exchange = guard.id.as_u64(), method = %request.method(), path = request.url().path(), replayable = meta.replayable, "tokenkeeper: start");
+    Exchange::new(request, meta, guard, step)
+        .drive(shared, transport)
+        .await
+}
+
+/// Runs one exchange to its end (the middleware's path; the `Client` has a hand-written
+/// future for the same steps, see `client::Sending`).
 ///
 /// The common case (a valid lease, a final answer) is a small future of its own: the general
 /// loop, with its wait states and bookkeeping, lives behind a box that only a request whose
@@ -122,64 +268,19 @@ fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
 /// is memory touched on every request.
 pub(crate) async fn run<T: Transport>(
     shared: &Arc<Shared>,
-    mut request: reqwest::Request,
+    request: reqwest::Request,
     transport: &mut T,
 ) -> Outcome<T::Error> {
-    let replayable = is_replayable(&request);
-    let meta = RequestMeta::new(request.method(), replayable);
-    let started = clock::now();
-    let Some((authorization, generation)) = shared.leased(request.url(), started) else {
-        let Some((guard, step)) = shared.start(request.url(), meta) else {
-            tracing::debug!(method = %request.method(), "tokenkeeper: origin not allowed, sent without token");
-            return Outcome::PassThrough(transport.send(request).await);
-        };
-        tracing::debug!(exchange = guard.id.as_u64(), method = %request.method(), path = request.url().path(), replayable, "tokenkeeper: start");
-        let ex = Exchange::new(request, meta, guard, step);
-        return Box::pin(ex.drive(shared, transport)).await;
-    };
-    // Sent with the lease: the engine hears of the request only if its outcome needs a decision.
-    tracing::debug!(method = %request.method(), path = request.url().path(), replayable, "tokenkeeper: start (leased)");
-    let requested = UrlCopy::of(request.url());
-    let kept = if replayable { T::keep(&request) } else { None };
-    request.headers_mut().insert(AUTHORIZATION, authorization);
-    let sent = transport.send(request).await;
-    match sent {
-        Ok(response) => {
-            let status = response.status();
-            tracing::debug!(
-                attempt = 1,
-                status = status.as_u16(),
-                "tokenkeeper: response (leased)"
-            );
-            let foreign = !requested.same_origin(response.url());
-            if !foreign && shared.settles_leased(status, meta) {
-                return Outcome::Response(response);
+    match route::<T>(shared, request) {
+        Route::Leased(request, leased) => {
+            let sent = transport.send(request).await;
+            match leased.settle(shared, sent) {
+                Settled::Deliver(response) => Outcome::Response(response),
+                Settled::Adopt(sent) => Box::pin(leased.adopt(shared, transport, sent)).await,
             }
-            let report = Report::Response {
-                foreign,
-                status,
-                headers: response.headers(),
-            };
-            let (guard, engine_owns_it, step) =
-                shared.adopt(started, meta, generation, |s, now, id| {
-                    report.apply(s, now, id)
-                });
-            if !engine_owns_it {
-                return Outcome::PassThrough(Ok(response));
-            }
-            let mut ex = Exchange::<T>::adopted(kept, requested, guard, step);
-            ex.last_response = Some(response);
-            Box::pin(ex.drive(shared, transport)).await
         }
-        Err(error) => {
-            let report = Report::Error(send_failure::<T>(&error));
-            let (guard, _, step) = shared.adopt(started, meta, generation, |s, now, id| {
-                report.apply(s, now, id)
-            });
-            let mut ex = Exchange::<T>::adopted(kept, requested, guard, step);
-            ex.last_error = Some(error);
-            Box::pin(ex.drive(shared, transport)).await
-        }
+        Route::Elsewhere(request) => Outcome::PassThrough(transport.send(request).await),
+        Route::Engine(request) => Box::pin(run_engine(shared, request, transport)).await,
     }
 }
 
@@ -196,7 +297,7 @@ enum Report<'a> {
 impl Report<'_> {
     /// Reports the outcome for exchange `id`; returns whether the engine owns the response
     /// (`false`: it came from another origin and is handed over untouched).
-    fn apply(&self, s: &mut Session, now: tokenkeeper_core::Timestamp, id: ExchangeId) -> bool {
+    fn apply(&self, s: &mut Session, now: Timestamp, id: ExchangeId) -> bool {
         match *self {
             Report::Response { foreign: true, .. } => {
                 s.handle_foreign_response(id);

@@ -45,6 +45,16 @@ use crate::clock;
 /// A user hook called with every engine event, after the session lock is released.
 pub(crate) type Listener = Arc<dyn Fn(&Event) + Send + Sync>;
 
+/// What the published lease says of a request (see [`Shared::leased`]).
+pub(crate) enum LeaseRoute {
+    /// Send it with this `Authorization` value; requests carry this token generation.
+    Valid(HeaderValue, u64),
+    /// The token is not sent to this origin.
+    Elsewhere,
+    /// No valid lease: the engine decides.
+    None,
+}
+
 /// What the engine decided for one exchange.
 #[derive(Debug)]
 pub(crate) enum Step {
@@ -255,23 +265,26 @@ impl Shared {
         }
     }
 
-    /// The lease's `Authorization` value and token generation for a request to `url` starting
-    /// at `now`, if the published lease is valid then and covers the URL's origin. Takes no
-    /// lock.
-    pub(crate) fn leased(&self, url: &reqwest::Url, now: Timestamp) -> Option<(HeaderValue, u64)> {
+    /// What the published lease says of a request to `url` starting at `now`: send it with
+    /// this `Authorization` value (counted as a leased request), send it untouched (the lease
+    /// does not cover its origin), or ask the engine. Takes no session lock.
+    pub(crate) fn leased(&self, url: &reqwest::Url, now: Timestamp) -> LeaseRoute {
         let stripe = &self.stripes[stripe()];
-        let leased = {
+        let lease = {
             let slot = stripe.lease();
-            let (lease, header) = slot.as_ref()?;
-            if !lease.is_valid(now)
-                || !lease.allows(url.scheme(), url.host_str()?, url.port_or_known_default())
-            {
-                return None;
+            let Some((lease, header)) = slot.as_ref().filter(|(l, _)| l.is_valid(now)) else {
+                return LeaseRoute::None;
+            };
+            let allowed = url
+                .host_str()
+                .is_some_and(|h| lease.allows(url.scheme(), h, url.port_or_known_default()));
+            if !allowed {
+                return LeaseRoute::Elsewhere;
             }
-            (header.clone(), lease.generation())
+            LeaseRoute::Valid(header.clone(), lease.generation())
         };
         stripe.sent.fetch_add(1, Ordering::Relaxed);
-        Some(leased)
+        lease
     }
 
     /// Whether the response to a leased request is the caller's as it is (counted as
