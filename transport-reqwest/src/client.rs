@@ -89,29 +89,27 @@ fn execute(
     base.execute(request)
 }
 
+/// The engine's part of an exchange, boxed (see [`Sending`]).
+type EngineFuture = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send>>;
+
 /// The future of [`RequestBuilder::send`] and [`Client::execute`], written out by hand for the
 /// common exchange: routed by the lease on its first poll, sent, and its response handed
 /// straight back when the engine's rules say so. Every task carries its request's future, and
 /// every move of a request or response between nested `async` blocks is a copy into memory the
-/// task has not touched since its previous request; here the request is moved once and the
-/// response not at all. Anything else (no valid lease, an outcome that needs the engine)
-/// continues in a boxed `async` block.
+/// task has not touched since its previous request; here the request is moved once, what a
+/// resend needs is written in place, and the response is handed straight through. Anything
+/// else (no valid lease, an outcome that needs the engine) continues in a boxed `async` block.
 struct Sending<'a, F> {
     client: ClientRef<'a>,
-    state: SendingState<F>,
     execute: fn(&reqwest::Client, Request) -> F,
-}
-
-enum SendingState<F> {
-    /// Not polled yet: the lease is read on the first poll, not when the future is made.
-    Start(Result<Request, reqwest::Error>),
-    /// Sent with the lease.
-    Leased(F, Leased<Kept>),
-    /// Sent untouched: the token does not go to this origin.
-    Elsewhere(F),
+    /// The request, until the first poll (the lease is read then, not when the future is
+    /// made).
+    request: Option<Result<Request, reqwest::Error>>,
+    /// The request on its way, with the lease (`leased` is set) or untouched (it is not).
+    in_flight: Option<F>,
+    leased: Option<Leased<Kept>>,
     /// The engine's part: `start` and its steps, or an adopted request.
-    Engine(Pin<Box<dyn Future<Output = Result<Response, Error>> + Send>>),
-    Done,
+    engine: Option<EngineFuture>,
 }
 
 impl<'a, F> Sending<'a, F> {
@@ -122,8 +120,11 @@ impl<'a, F> Sending<'a, F> {
     ) -> Self {
         Sending {
             client,
-            state: SendingState::Start(request),
             execute,
+            request: Some(request),
+            in_flight: None,
+            leased: None,
+            engine: None,
         }
     }
 }
@@ -137,70 +138,55 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let shared = &this.client.get().keeper.shared;
-        loop {
-            match &mut this.state {
-                SendingState::Start(_) => {
-                    let SendingState::Start(request) =
-                        std::mem::replace(&mut this.state, SendingState::Done)
-                    else {
-                        return Poll::Ready(Err(Error::Internal("request future out of step")));
-                    };
-                    this.state = match exchange::route::<Direct>(shared, request?) {
-                        Route::Leased(request, leased) => {
-                            SendingState::Leased((this.execute)(&shared.base, request), leased)
-                        }
-                        Route::Elsewhere(request) => {
-                            SendingState::Elsewhere((this.execute)(&shared.base, request))
-                        }
-                        Route::Engine(request) => {
-                            let shared = Arc::clone(shared);
-                            SendingState::Engine(Box::pin(async move {
-                                let mut direct = Direct(&shared.base);
-                                result(exchange::run_engine(&shared, request, &mut direct).await)
-                            }))
-                        }
-                    };
-                }
-                SendingState::Leased(sending, _) => {
-                    let Poll::Ready(sent) = Pin::new(sending).poll(cx) else {
-                        return Poll::Pending;
-                    };
-                    let SendingState::Leased(_, leased) =
-                        std::mem::replace(&mut this.state, SendingState::Done)
-                    else {
-                        return Poll::Ready(Err(Error::Internal("request future out of step")));
-                    };
-                    match leased.settle(shared, sent) {
-                        Settled::Deliver(response) => return Poll::Ready(Ok(response)),
-                        Settled::Adopt(sent) => {
-                            let shared = Arc::clone(shared);
-                            this.state = SendingState::Engine(Box::pin(async move {
-                                let mut direct = Direct(&shared.base);
-                                result(leased.adopt(&shared, &mut direct, sent).await)
-                            }));
-                        }
-                    }
-                }
-                SendingState::Elsewhere(sending) => {
-                    let Poll::Ready(sent) = Pin::new(sending).poll(cx) else {
-                        return Poll::Pending;
-                    };
-                    this.state = SendingState::Done;
-                    return Poll::Ready(sent.map_err(Error::Http));
-                }
-                SendingState::Engine(exchange) => {
-                    let Poll::Ready(outcome) = exchange.as_mut().poll(cx) else {
-                        return Poll::Pending;
-                    };
-                    this.state = SendingState::Done;
-                    return Poll::Ready(outcome);
-                }
-                SendingState::Done => {
-                    return Poll::Ready(Err(Error::Internal(
-                        "request future polled after it ended",
-                    )));
+        if let Some(Ok(request)) = &mut this.request {
+            let route = exchange::route::<Direct>(shared, request, &mut this.leased);
+            let Some(Ok(request)) = this.request.take() else {
+                return Poll::Ready(Err(Error::Internal("request future out of step")));
+            };
+            if route == Route::Engine {
+                let shared = Arc::clone(shared);
+                this.engine = Some(Box::pin(async move {
+                    let mut direct = Direct(&shared.base);
+                    result(exchange::run_engine(&shared, request, &mut direct).await)
+                }));
+            } else {
+                this.in_flight = Some((this.execute)(&shared.base, request));
+            }
+        } else if let Some(Err(_)) = &this.request {
+            let Some(Err(e)) = this.request.take() else {
+                return Poll::Ready(Err(Error::Internal("request future out of step")));
+            };
+            return Poll::Ready(Err(Error::Http(e)));
+        }
+        if let Some(in_flight) = &mut this.in_flight {
+            let Poll::Ready(sent) = Pin::new(in_flight).poll(cx) else {
+                return Poll::Pending;
+            };
+            this.in_flight = None;
+            let Some(leased) = this.leased.take() else {
+                // Sent untouched: the caller's, as reqwest answered.
+                return Poll::Ready(sent.map_err(Error::Http));
+            };
+            match leased.settle(shared, sent) {
+                Settled::Deliver(response) => return Poll::Ready(Ok(response)),
+                Settled::Adopt(sent) => {
+                    let shared = Arc::clone(shared);
+                    this.engine = Some(Box::pin(async move {
+                        let mut direct = Direct(&shared.base);
+                        result(leased.adopt(&shared, &mut direct, sent).await)
+                    }));
                 }
             }
+        }
+        match &mut this.engine {
+            Some(engine) => {
+                let Poll::Ready(outcome) = engine.as_mut().poll(cx) else {
+                    return Poll::Pending;
+                };
+                this.engine = None;
+                Poll::Ready(outcome)
+            }
+            None => Poll::Ready(Err(Error::Internal("request future polled after it ended"))),
         }
     }
 }

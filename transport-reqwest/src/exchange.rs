@@ -57,6 +57,18 @@ impl UrlCopy {
         }
     }
 
+    /// Overwrites the copy with `url`, in place.
+    fn set(&mut self, url: &reqwest::Url) {
+        let s = url.as_str().as_bytes();
+        match (self, u8::try_from(s.len())) {
+            (UrlCopy::Inline { len, bytes }, Ok(n)) if s.len() <= bytes.len() => {
+                bytes[..s.len()].copy_from_slice(s);
+                *len = n;
+            }
+            (this, _) => *this = UrlCopy::Heap(url.clone()),
+        }
+    }
+
     fn as_bytes(&self) -> &[u8] {
         match self {
             UrlCopy::Inline { len, bytes } => &bytes[..usize::from(*len)],
@@ -115,13 +127,50 @@ fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
 }
 
 /// What a driver does with a request, as far as the lease tells without the session lock.
-pub(crate) enum Route<K> {
-    /// Send this request (the lease's header attached); settle or adopt its outcome.
-    Leased(reqwest::Request, Leased<K>),
-    /// The lease does not cover this origin: send the request untouched.
-    Elsewhere(reqwest::Request),
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Send it (the lease's header is attached); settle or adopt its outcome.
+    Leased,
+    /// The lease does not cover this origin: send it untouched.
+    Elsewhere,
     /// No valid lease: the engine decides (`start`).
-    Engine(reqwest::Request),
+    Engine,
+}
+
+/// Routes `request` by the published lease (no session lock). For [`Route::Leased`] the
+/// header is attached in place and what the engine needs later is written to `leased`
+/// (in place too: these are fields of every request's future).
+pub(crate) fn route<T: Transport>(
+    shared: &Shared,
+    request: &mut reqwest::Request,
+    leased: &mut Option<Leased<T::Kept>>,
+) -> Route {
+    let replayable = is_replayable(request);
+    let meta = RequestMeta::new(request.method(), replayable);
+    let started = clock::now();
+    match shared.leased(request.url(), started) {
+        LeaseRoute::Valid(authorization, generation) => {
+            tracing::debug!(method = %request.method(), path = request.url().path(), replayable, "tokenkeeper: start (leased)");
+            let l = leased.insert(Leased {
+                kept: if replayable { T::keep(request) } else { None },
+                requested: UrlCopy::Inline {
+                    len: 0,
+                    bytes: [0; 128],
+                },
+                meta,
+                started,
+                generation,
+            });
+            l.requested.set(request.url());
+            request.headers_mut().insert(AUTHORIZATION, authorization);
+            Route::Leased
+        }
+        LeaseRoute::Elsewhere => {
+            tracing::debug!(method = %request.method(), "tokenkeeper: origin not allowed, sent without token");
+            Route::Elsewhere
+        }
+        LeaseRoute::None => Route::Engine,
+    }
 }
 
 /// What becomes of a leased request's first outcome.
@@ -140,35 +189,6 @@ pub(crate) struct Leased<K> {
     meta: RequestMeta,
     started: Timestamp,
     generation: u64,
-}
-
-/// Routes `request` by the published lease (no session lock).
-pub(crate) fn route<T: Transport>(
-    shared: &Shared,
-    mut request: reqwest::Request,
-) -> Route<T::Kept> {
-    let replayable = is_replayable(&request);
-    let meta = RequestMeta::new(request.method(), replayable);
-    let started = clock::now();
-    match shared.leased(request.url(), started) {
-        LeaseRoute::Valid(authorization, generation) => {
-            tracing::debug!(method = %request.method(), path = request.url().path(), replayable, "tokenkeeper: start (leased)");
-            let leased = Leased {
-                kept: if replayable { T::keep(&request) } else { None },
-                requested: UrlCopy::of(request.url()),
-                meta,
-                started,
-                generation,
-            };
-            request.headers_mut().insert(AUTHORIZATION, authorization);
-            Route::Leased(request, leased)
-        }
-        LeaseRoute::Elsewhere => {
-            tracing::debug!(method = %request.method(), "tokenkeeper: origin not allowed, sent without token");
-            Route::Elsewhere(request)
-        }
-        LeaseRoute::None => Route::Engine(request),
-    }
 }
 
 impl<K> Leased<K> {
@@ -271,16 +291,18 @@ pub(crate) async fn run<T: Transport>(
     request: reqwest::Request,
     transport: &mut T,
 ) -> Outcome<T::Error> {
-    match route::<T>(shared, request) {
-        Route::Leased(request, leased) => {
+    let mut request = request;
+    let mut leased = None;
+    match (route::<T>(shared, &mut request, &mut leased), leased) {
+        (Route::Leased, Some(leased)) => {
             let sent = transport.send(request).await;
             match leased.settle(shared, sent) {
                 Settled::Deliver(response) => Outcome::Response(response),
                 Settled::Adopt(sent) => Box::pin(leased.adopt(shared, transport, sent)).await,
             }
         }
-        Route::Elsewhere(request) => Outcome::PassThrough(transport.send(request).await),
-        Route::Engine(request) => Box::pin(run_engine(shared, request, transport)).await,
+        (Route::Elsewhere, _) => Outcome::PassThrough(transport.send(request).await),
+        _ => Box::pin(run_engine(shared, request, transport)).await,
     }
 }
 
