@@ -14,8 +14,8 @@
 //! sends the same request through the keeper's `Client`, which attaches the header itself.
 //! `--concurrency` tasks (64) send `--requests` requests (20,000) per round and read each
 //! body. After a warm-up of both, rounds alternate raw, keeper, keeper, raw, raw, keeper...
-//! (ABBA, so a drifting load favours neither), up to `--rounds` (40) per mode or until
-//! `--budget` seconds (90) are spent, whichever comes first. Reported: the medians over
+//! (ABBA, so a drifting load favours neither), up to `--rounds` (80) per mode or until
+//! `--budget` seconds (180) are spent, whichever comes first. Reported: the medians over
 //! rounds, and the median of the per-round keeper/raw ratios with a distribution-free 95 %
 //! confidence interval, so a goal is called met or missed only when the interval says so.
 //! The token lives 30 minutes: nothing is refreshed in the measured window (checked).
@@ -71,8 +71,8 @@ struct Options {
 impl Options {
     fn parse() -> Result<Options, String> {
         let mut o = Options {
-            rounds: 40,
-            budget: Duration::from_secs(90),
+            rounds: 80,
+            budget: Duration::from_secs(180),
             requests: 20_000,
             warm_up: 4_000,
             concurrency: 64,

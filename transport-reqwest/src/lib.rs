@@ -41,6 +41,12 @@
 //!   next request needs it; otherwise renewal happens as requests arrive (proactively, inside
 //!   the refresh margin, while the old token still works).
 //! - Nothing here logs or formats a token or password; logs are `tracing` events at debug level.
+//! - While the token is fresh a request takes no lock shared with other threads: it sends with
+//!   the engine's published lease, and only an answer that needs a decision (a 401, 429/5xx, a
+//!   redirect elsewhere) reaches the session. A [`RequestBuilder`] and its `send()` future borrow
+//!   the [`Client`] (a clone per request would cost a shared reference count update); to hand
+//!   a request to `tokio::spawn`, move a client clone into the task or call
+//!   [`RequestBuilder::into_owned`].
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
