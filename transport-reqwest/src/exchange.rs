@@ -45,16 +45,16 @@ pub(crate) enum UrlCopy {
 }
 
 impl UrlCopy {
+    /// Nothing yet (see [`UrlCopy::set`]).
+    const EMPTY: UrlCopy = UrlCopy::Inline {
+        len: 0,
+        bytes: [0; 128],
+    };
+
     fn of(url: &reqwest::Url) -> Self {
-        let s = url.as_str().as_bytes();
-        match u8::try_from(s.len()) {
-            Ok(len) if s.len() <= 128 => {
-                let mut bytes = [0; 128];
-                bytes[..s.len()].copy_from_slice(s);
-                UrlCopy::Inline { len, bytes }
-            }
-            _ => UrlCopy::Heap(url.clone()),
-        }
+        let mut copy = UrlCopy::EMPTY;
+        copy.set(url);
+        copy
     }
 
     /// Overwrites the copy with `url`, in place.
@@ -153,10 +153,7 @@ pub(crate) fn route<T: Transport>(
             tracing::debug!(method = %request.method(), path = request.url().path(), replayable, "tokenkeeper: start (leased)");
             let l = leased.insert(Leased {
                 kept: if replayable { T::keep(request) } else { None },
-                requested: UrlCopy::Inline {
-                    len: 0,
-                    bytes: [0; 128],
-                },
+                requested: UrlCopy::EMPTY,
                 meta,
                 started,
                 generation,
@@ -288,10 +285,9 @@ pub(crate) async fn run_engine<T: Transport>(
 /// is memory touched on every request.
 pub(crate) async fn run<T: Transport>(
     shared: &Arc<Shared>,
-    request: reqwest::Request,
+    mut request: reqwest::Request,
     transport: &mut T,
 ) -> Outcome<T::Error> {
-    let mut request = request;
     let mut leased = None;
     match (route::<T>(shared, &mut request, &mut leased), leased) {
         (Route::Leased, Some(leased)) => {
