@@ -1,6 +1,7 @@
 // Playwright (playwright-core, Debian Chromium) on examples/dashboard: 2-second tokens over
-// several expiries with no failed request, and five tabs of one browser context that refresh
-// exactly once at expiry. Keeps a screenshot in target/playwright-dashboard.png.
+// several expiries with no failed request, five tabs of one browser context that refresh
+// exactly once at expiry, and the package in a dedicated worker (examples/dashboard/worker.js).
+// Keeps a screenshot in target/playwright-dashboard.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -81,6 +82,41 @@ test('five tabs in one browser context at expiry: exactly one refresh', async ()
     const refreshes = await Promise.all(tabs.map((t) => t.evaluate(() => window.dashboard.keeper.metrics().refreshCount)));
     assert.equal(refreshes.reduce((a, b) => a + b, 0), 1, `refreshes per tab: ${refreshes}`);
     for (const t of tabs) assert.deepEqual(t.problems, []);
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('in a dedicated worker: login, then one refresh for a burst of 20 at expiry', async () => {
+  const ctx = await browser.newContext();
+  try {
+    await api.reset();
+    const p = await ctx.newPage();
+    const problems = [];
+    watchConsole(p, problems);
+    await p.goto(`${web.url}/worker-host`); // any page of the example's origin (this one is a 404)
+    const seen = await p.evaluate(
+      ({ api: apiUrl }) =>
+        new Promise((resolve, reject) => {
+          const q = new URLSearchParams({ api: apiUrl, ttl: '2', burst: '20' });
+          const w = new Worker(`/worker.js?${q}`, { type: 'module' });
+          w.onmessage = ({ data }) => resolve(data);
+          w.onerror = (e) => reject(new Error(`worker: ${e.message}`));
+        }),
+      { api: api.url },
+    );
+    assert.equal(seen.error, undefined, seen.error);
+    assert.deepEqual([...new Set(seen.statuses)], [200]);
+    assert.equal(seen.statuses.length, 20);
+    assert.equal(seen.crossTab, true, 'Web Locks and BroadcastChannel exist in workers');
+    const c = await api.counters();
+    assert.equal(c.logins_ok, 1);
+    assert.equal(c.refreshes_accepted, 1, 'one refresh for the burst');
+    assert.equal(c.protected_ok, 20);
+    assert.equal(c.protected_unauthorized, 0, 'nobody sent the expired token');
+    assert.equal(seen.refreshCount, 1);
+    assert.equal(seen.requests, 20);
+    assert.deepEqual(problems.filter((x) => !x.includes('404')), []);
   } finally {
     await ctx.close();
   }
