@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The browser / npm half of the test suite (called by tools/test-all.sh; runnable alone after
 # tools/setup.sh): wasm32 lints, the npm package build, the wasm-bindgen-test suite in Node, in
-# headless Chromium and in a dedicated worker against the reference server binary, node:test
-# of the built package, tsc against consumer files, and Playwright on the example dashboard.
+# headless Chromium, in a dedicated worker and in headless Firefox ESR against the reference
+# server binary, node:test of the built package, tsc against consumer files, and Playwright on
+# the example dashboard.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:/usr/local/bin:$PATH"
@@ -65,6 +66,12 @@ done_step
 # tests return early there, the rest run against the worker's own fetch, timers and locks).
 step "wasm-bindgen-test in a dedicated worker (headless Chromium)"
 WASM_BINDGEN_USE_DEDICATED_WORKER=1 cargo test --locked -p tokenkeeper-wasm --target wasm32-unknown-unknown --tests
+done_step
+
+step "wasm-bindgen-test in headless Firefox ESR"
+env -u CHROMEDRIVER GECKODRIVER="$(command -v geckodriver)" \
+  WASM_BINDGEN_TEST_WEBDRIVER_JSON="$PWD/webdriver-firefox.json" WASM_BINDGEN_USE_BROWSER=1 \
+  cargo test --locked -p tokenkeeper-wasm --target wasm32-unknown-unknown --tests
 done_step
 
 kill "$server_pid" 2>/dev/null || true
