@@ -9,7 +9,10 @@ wasm=target/wasm32-unknown-unknown/release/tokenkeeper_wasm_check.wasm
 imports=$(python3 tools/wasm_imports.py "$wasm")
 echo "imports of $(basename "$wasm") ($(stat -c %s "$wasm") bytes):"
 echo "${imports:-  (none)}" | sed 's/^/  /'
-if ! python3 tools/wasm_imports.py --exports "$wasm" | grep -qx tokenkeeper_check; then
+# Read the whole list first: `grep -q` would stop at the first match and break the pipe under
+# the writer, which `pipefail` then reports as a failure.
+exports=$(python3 tools/wasm_imports.py --exports "$wasm")
+if ! grep -qx tokenkeeper_check <<<"$exports"; then
   echo "FAIL: the check module does not export tokenkeeper_check (the engine was not linked in)" >&2
   exit 1
 fi
