@@ -152,6 +152,12 @@ pub enum Action {
     },
     /// Report this event (persist tokens, broadcast, count, call hooks). No reply is expected.
     Event(Event),
+    /// Obtain credentials (ask the user, read a secrets store) and answer with
+    /// [`Session::provide_credentials`](crate::Session::provide_credentials): a login is needed
+    /// and the credentials held cannot make one (none were given, or they were refused). Only
+    /// with [`Config::ask_for_credentials`](crate::Config::ask_for_credentials), and only while
+    /// exchanges wait; emitted once per wait, and those exchanges keep waiting until the answer.
+    NeedCredentials,
 }
 
 /// Why the driver should wake the engine at the time given by

@@ -141,6 +141,13 @@ pub struct Config {
     pub refresh_ahead: bool,
     /// Allow plain-`http` token endpoints on non-loopback hosts (never do this in production).
     pub allow_insecure_http: bool,
+    /// The driver can obtain credentials on demand (a login form, a secrets store). When a
+    /// login is needed while exchanges wait, and the dialect's login takes a username or
+    /// password that is not held (never given, or refused), the engine emits
+    /// [`Action::NeedCredentials`](crate::Action::NeedCredentials) and the exchanges wait for
+    /// the answer instead of failing with `SessionExpired` or `InvalidCredentials`. Off by
+    /// default.
+    pub ask_for_credentials: bool,
 }
 
 impl Default for Config {
@@ -168,6 +175,7 @@ impl Default for Config {
             circuit_breaker: CircuitBreaker::default(),
             refresh_ahead: false,
             allow_insecure_http: false,
+            ask_for_credentials: false,
         }
     }
 }

@@ -280,6 +280,16 @@ impl Dialect {
             .is_some_and(|e| ready(e, Some(creds), None, self.requested_scope()))
     }
 
+    /// Whether the login takes user credentials (a username or password field): whether asking
+    /// someone for them can make a login possible.
+    pub fn login_takes_credentials(&self) -> bool {
+        self.login.as_ref().is_some_and(|e| {
+            e.fields
+                .iter()
+                .any(|(_, f)| matches!(f, Field::Username | Field::Password))
+        })
+    }
+
     /// Whether a refresh request can be built: there is a refresh endpoint that needs nothing
     /// but the refresh token.
     pub fn can_refresh(&self) -> bool {

@@ -56,9 +56,11 @@ impl Session {
                 if self.config.enabled
                     && self.config.proactive
                     && self.quiet_until.is_none_or(|t| now >= t)
+                    && self.renewal(now).is_some()
                 {
                     // A failure to start a proactive refresh is not the caller's problem yet:
-                    // the token still works.
+                    // the token still works (and when nothing can renew it, nobody is asked
+                    // for credentials while it does).
                     let _ = self.ensure_auth(now);
                 }
                 self.send(id);
@@ -85,10 +87,7 @@ impl Session {
             return Ok(());
         }
         let Some(kind) = self.renewal(now) else {
-            return Err(self
-                .credentials_refused
-                .clone()
-                .unwrap_or(Error::SessionExpired));
+            return self.ask_for_credentials();
         };
         if let Some(until) = self.circuit.open_until.filter(|&t| now < t) {
             return Err(Error::AuthUnavailable {
@@ -99,6 +98,27 @@ impl Session {
             });
         }
         self.begin_auth(now, kind, 1, now);
+        Ok(())
+    }
+
+    /// Nothing can renew the session with what is held. With `ask_for_credentials`, a login
+    /// that takes user credentials, credentials that cannot make it (missing or refused) and
+    /// someone waiting, asks the driver for credentials (once per wait) and keeps the waiters
+    /// waiting. Otherwise returns the error the waiters fail with.
+    pub(super) fn ask_for_credentials(&mut self) -> Result<(), Error> {
+        let asking = self.config.ask_for_credentials
+            && matches!(self.auth, AuthState::Idle)
+            && self.dialect.login_takes_credentials()
+            && (self.credentials_refused.is_some() || !self.dialect.can_login(&self.credentials))
+            && self.has_waiters();
+        if !asking {
+            return Err(self
+                .credentials_refused
+                .clone()
+                .unwrap_or(Error::SessionExpired));
+        }
+        self.auth = AuthState::AwaitingCredentials;
+        self.actions.push_back(Action::NeedCredentials);
         Ok(())
     }
 
@@ -128,12 +148,10 @@ impl Session {
                 self.begin_auth(now, AuthKind::Login, 1, now);
                 return;
             }
-            self.quiet_until = Some(now.saturating_add(self.config.auth_backoff.cap));
-            let e = self
-                .credentials_refused
-                .clone()
-                .unwrap_or(Error::SessionExpired);
-            self.fail_waiters(&e);
+            if let Err(e) = self.ask_for_credentials() {
+                self.quiet_until = Some(now.saturating_add(self.config.auth_backoff.cap));
+                self.fail_waiters(&e);
+            }
             return;
         };
         self.next_auth_id += 1;
@@ -271,6 +289,8 @@ impl Session {
             && self.dialect.can_login(&self.credentials);
         if can_login {
             self.begin_auth(now, AuthKind::Login, 1, now);
+        } else if self.config.reauth_on_refresh_rejected && self.ask_for_credentials().is_ok() {
+            // The waiters wait for the credentials (and a login with them).
         } else if matches!(self.freshness(now), Freshness::Expired | Freshness::Missing) {
             self.tokens = None;
             self.actions.push_back(Action::Event(Event::SessionExpired));

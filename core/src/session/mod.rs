@@ -81,6 +81,8 @@ enum AuthState {
         started: Timestamp,
         until: Timestamp,
     },
+    /// `NeedCredentials` was emitted; the waiters wait for `provide_credentials`.
+    AwaitingCredentials,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -330,6 +332,34 @@ impl Session {
         self.credentials_refused = None;
     }
 
+    /// The answer to [`Action::NeedCredentials`]: the credentials to log in with, or `None`
+    /// when there are none (the user cancelled, the store is empty). With credentials that can
+    /// make a login, the login starts and the waiting exchanges go out with its token; without,
+    /// they fail with `SessionExpired` (and expired tokens are dropped, with
+    /// [`Event::SessionExpired`]). Outside a wait the credentials are only kept, as
+    /// [`Session::set_credentials`] does.
+    pub fn provide_credentials(&mut self, now: Timestamp, credentials: Option<Credentials>) {
+        let given = credentials.is_some();
+        if let Some(c) = credentials {
+            self.set_credentials(c);
+        }
+        if !matches!(self.auth, AuthState::AwaitingCredentials) {
+            return;
+        }
+        self.auth = AuthState::Idle;
+        if given && self.renewal(now).is_some() {
+            if let Err(e) = self.ensure_auth(now) {
+                self.fail_waiters(&e);
+            }
+            return;
+        }
+        if self.tokens.is_some() && self.freshness(now) == Freshness::Expired {
+            self.tokens = None;
+            self.actions.push_back(Action::Event(Event::SessionExpired));
+        }
+        self.fail_waiters(&Error::SessionExpired);
+    }
+
     /// Installs tokens obtained elsewhere (a persisted store, another tab or process). An auth
     /// operation in flight is dropped (its outcome will be ignored) and waiting exchanges resume.
     /// Tokens that cannot be sent in a header are refused, and nothing changes.
@@ -571,11 +601,7 @@ impl Session {
             self.auth = AuthState::Idle;
             if let Some(k) = self.renewal(now) {
                 self.begin_auth(now, k, if k == kind { attempt + 1 } else { 1 }, started);
-            } else {
-                let e = self
-                    .credentials_refused
-                    .clone()
-                    .unwrap_or(Error::SessionExpired);
+            } else if let Err(e) = self.ask_for_credentials() {
                 self.fail_waiters(&e);
             }
         }
