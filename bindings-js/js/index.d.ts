@@ -16,7 +16,10 @@ export interface Credentials {
 }
 
 interface CommonOptions {
-  /** Username and password, or a `credentials` callback (asked when a login is needed). */
+  /**
+   * Username and password, or a `credentials` callback: asked (once for all waiting requests)
+   * when a login is due while requests wait and no usable credentials are held.
+   */
   username?: string;
   password?: string;
   credentials?: () => Credentials | Promise<Credentials>;

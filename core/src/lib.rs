@@ -12,12 +12,14 @@
 //! 1. Give every input `now` (wall-clock milliseconds since the Unix epoch): [`Session::start`],
 //!    [`Session::handle_response`], [`Session::handle_send_error`], [`Session::handle_auth_response`],
 //!    [`Session::handle_auth_error`], [`Session::handle_auth_abandoned`], [`Session::cancel`],
-//!    [`Session::handle_timeout`], [`Session::set_tokens`], [`Session::login`].
+//!    [`Session::handle_timeout`], [`Session::set_tokens`], [`Session::login`],
+//!    [`Session::provide_credentials`].
 //! 2. After every input, drain [`Session::poll_action`] until it returns `None`, and do what each
 //!    [`Action`] says: `Send` the exchange's request with that `Authorization` value,
 //!    `Authenticate` by performing the given HTTP request (exactly one is ever outstanding),
-//!    `Deliver` the last response to the caller, `Fail` the caller with the error, and pass on
-//!    each `Event`.
+//!    `Deliver` the last response to the caller, `Fail` the caller with the error, pass on
+//!    each `Event`, and (only with [`Config::ask_for_credentials`]) answer `NeedCredentials`
+//!    with [`Session::provide_credentials`].
 //! 3. Then sleep until [`Session::poll_timeout`] (if any) or the next input, whichever comes
 //!    first, and call [`Session::handle_timeout`] when the time comes.
 //!

@@ -26,8 +26,8 @@ fn without_credentials() -> Harness {
     )
 }
 
-fn good() -> Option<Credentials> {
-    Some(Credentials::password("admin", "admin"))
+fn good() -> Credentials {
+    Credentials::password("admin", "admin")
 }
 
 fn provide(h: &mut Harness, credentials: Option<Credentials>) {
@@ -55,10 +55,13 @@ fn no_credentials_asks_once_for_all_waiters_then_logs_in_with_the_answer() {
     assert_eq!(h.take(), ["NeedCredentials"]);
     assert!(h.session.auth_in_progress());
     assert_eq!(h.session.auth_in_flight(), None);
-    assert!(h.session.poll_timeout().is_none(), "a wait for credentials has no timer");
+    assert!(
+        h.session.poll_timeout().is_none(),
+        "a wait for credentials has no timer"
+    );
     let c = h.post();
     assert_eq!(h.take(), Vec::<String>::new(), "asked once per wait");
-    provide(&mut h, good());
+    provide(&mut h, Some(good()));
     assert_eq!(h.take(), ["Authenticate(login)"]);
     h.auth_ok(&token_body("A1", Some("R1"), Some(1800)));
     assert_eq!(h.take(), ["Send(e1,A1)", "Send(e2,A1)", "Send(e3,A1)"]);
@@ -96,8 +99,16 @@ fn refused_credentials_fail_their_waiters_and_the_next_request_asks_again() {
     );
     h.get();
     h.get();
-    assert_eq!(h.take(), ["Authenticate(login)"], "held credentials are used first");
-    h.auth_reply(401, &headers(&[]), r#"{"detail":"Incorrect username or password"}"#);
+    assert_eq!(
+        h.take(),
+        ["Authenticate(login)"],
+        "held credentials are used first"
+    );
+    h.auth_reply(
+        401,
+        &headers(&[]),
+        r#"{"detail":"Incorrect username or password"}"#,
+    );
     assert_eq!(
         h.take(),
         ["Fail(e1,InvalidCredentials)", "Fail(e2,InvalidCredentials)"],
@@ -105,7 +116,7 @@ fn refused_credentials_fail_their_waiters_and_the_next_request_asks_again() {
     );
     let c = h.get();
     assert_eq!(h.take(), ["NeedCredentials"]);
-    provide(&mut h, good());
+    provide(&mut h, Some(good()));
     assert_eq!(h.take(), ["Authenticate(login)"]);
     h.auth_ok(&token_body("A1", Some("R1"), Some(1800)));
     h.respond(c, 200);
@@ -126,7 +137,7 @@ fn refresh_rejected_without_credentials_asks_instead_of_failing() {
         ["Event(TokensChanged)", "NeedCredentials"],
         "the dead refresh token is dropped; the caller waits"
     );
-    provide(&mut h, good());
+    provide(&mut h, Some(good()));
     assert_eq!(h.take(), ["Authenticate(login)"]);
     h.auth_ok(&token_body("A1", Some("R1"), Some(1800)));
     h.respond(a, 200);
@@ -161,7 +172,11 @@ fn credentials_that_cannot_log_in_are_not_asked_for_again() {
             password: None,
         }),
     );
-    assert_eq!(h.take(), ["Fail(e1,SessionExpired)"], "no second NeedCredentials");
+    assert_eq!(
+        h.take(),
+        ["Fail(e1,SessionExpired)"],
+        "no second NeedCredentials"
+    );
 }
 
 #[test]
@@ -172,11 +187,15 @@ fn tokens_installed_while_asking_resume_the_waiters_and_a_late_answer_is_kept() 
     install(&mut h, "EXT", None, 600); // another tab logged in meanwhile
     h.respond(a, 200);
     assert_eq!(h.take(), ["Send(e1,EXT)", "Deliver(e1)"]);
-    provide(&mut h, good());
+    provide(&mut h, Some(good()));
     assert_eq!(h.take(), Vec::<String>::new(), "no login: nobody waits");
     h.advance_secs(600);
     h.get();
-    assert_eq!(h.take(), ["Authenticate(login)"], "the kept credentials are used");
+    assert_eq!(
+        h.take(),
+        ["Authenticate(login)"],
+        "the kept credentials are used"
+    );
 }
 
 #[test]
@@ -199,7 +218,7 @@ fn explicit_login_asks_when_no_credentials_are_held() {
     h.session.login(h.now);
     h.drain();
     assert_eq!(h.take(), ["NeedCredentials"]);
-    provide(&mut h, good());
+    provide(&mut h, Some(good()));
     assert_eq!(h.take(), ["Authenticate(login)"]);
     h.auth_ok(&token_body("A1", Some("R1"), Some(1800)));
     assert_eq!(h.take(), ["Deliver(login)"]);
@@ -214,7 +233,7 @@ fn logout_while_asking_fails_the_waiters_and_ends_the_wait() {
     h.drain();
     assert_eq!(h.take(), ["Fail(e1,SessionExpired)"]);
     assert!(!h.session.auth_in_progress());
-    provide(&mut h, good());
+    provide(&mut h, Some(good()));
     assert_eq!(h.take(), Vec::<String>::new());
 }
 
@@ -259,7 +278,11 @@ fn a_proactive_refresh_rejected_while_the_token_works_asks_only_when_someone_wai
     let a = h.get();
     assert_eq!(h.take(), ["Authenticate(refresh)", "Send(e1,EXT)"]);
     h.auth_reply(401, &headers(&[]), "{}");
-    assert_eq!(h.take_all(), ["Event(TokensChanged)"], "nobody waits: nobody is asked");
+    assert_eq!(
+        h.take_all(),
+        ["Event(TokensChanged)"],
+        "nobody waits: nobody is asked"
+    );
     h.respond(a, 200);
     assert_eq!(h.take(), ["Deliver(e1)"]);
     h.advance_secs(30);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import * as esm from 'tokenkeeper';
-import { TokenKeeper } from 'tokenkeeper';
+import { TokenKeeper, SessionExpiredError } from 'tokenkeeper';
 import { startServer, sleep } from '../lib/server.mjs';
 
 const require = createRequire(import.meta.url);
@@ -92,6 +92,47 @@ test('the credentials callback is asked once for a burst, and again after a refu
 test('a credentials callback that throws rejects the call with its error', async () => {
   const k = new TokenKeeper({ baseUrl: server.url, credentials: () => { throw new RangeError('no user'); } });
   await assert.rejects(k.fetch(`${server.url}/api/spaces`), RangeError);
+});
+
+test('the credentials callback is asked only when a login is needed: not while installed tokens work, and when a refresh is rejected', async () => {
+  await server.reset();
+  const a = new TokenKeeper({ baseUrl: server.url, username: 'admin', password: 'admin' });
+  let tokens;
+  a.on('tokens', (t) => (tokens = t));
+  await a.login();
+  let calls = 0;
+  const b = new TokenKeeper({
+    baseUrl: server.url,
+    credentials: async () => {
+      calls++;
+      return { username: 'admin', password: 'admin' };
+    },
+  });
+  b.setTokens(tokens);
+  assert.equal((await b.fetch(`${server.url}/api/spaces`)).status, 200);
+  assert.equal(calls, 0, 'a working token needs no credentials');
+  await server.revokeAll(); // the access and refresh tokens die
+  const again = await Promise.all(Array.from({ length: 5 }, () => b.fetch(`${server.url}/api/spaces`)));
+  assert.ok(again.every((r) => r.status === 200));
+  assert.equal(calls, 1, 'the rejected refresh leads to one question, then one login');
+  assert.equal((await server.counters()).logins_ok, 2);
+});
+
+test('logout forgets what the credentials callback gave: the next request asks again', async () => {
+  let calls = 0;
+  const k = new TokenKeeper({ baseUrl: server.url, credentials: () => (calls++, { username: 'admin', password: 'admin' }) });
+  assert.equal((await k.fetch(`${server.url}/api/spaces`)).status, 200);
+  k.logout();
+  assert.equal((await k.fetch(`${server.url}/api/spaces`)).status, 200);
+  assert.equal(calls, 2);
+});
+
+test('a credentials callback that gives nothing fails the waiting requests with SessionExpiredError, asked once', async () => {
+  let calls = 0;
+  const k = new TokenKeeper({ baseUrl: server.url, credentials: async () => void calls++ });
+  const results = await Promise.allSettled(Array.from({ length: 5 }, () => k.fetch(`${server.url}/api/spaces`)));
+  assert.equal(calls, 1);
+  assert.ok(results.every((r) => r.status === 'rejected' && r.reason instanceof SessionExpiredError), JSON.stringify(results));
 });
 
 test('setTokens installs tokens from elsewhere; fetch is bound and can be passed around', async () => {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokenkeeper_core::dialect::{Credentials, Dialect};
-use tokenkeeper_core::{Config, Event, Metrics, Session, TokenSet};
+use tokenkeeper_core::{Config, ConfigError, Event, Metrics, Session, TokenSet};
 
 use crate::clock;
 use crate::error::Error;
@@ -187,7 +187,16 @@ impl KeeperBuilder {
 
     /// Checks the settings and builds the keeper. Nothing is sent yet: the first request
     /// logs in.
+    ///
+    /// `Config::ask_for_credentials` is refused: this driver has no credentials provider to
+    /// ask (give credentials to the builder, or later with [`Keeper::set_credentials`]).
     pub fn build(self) -> Result<Keeper, Error> {
+        if self.config.ask_for_credentials {
+            return Err(Error::Config(ConfigError::Invalid {
+                field: "ask_for_credentials",
+                reason: "this driver has no credentials provider (use Keeper::set_credentials)",
+            }));
+        }
         let seed = self.seed.unwrap_or_else(random_seed);
         let mut session = Session::new(self.config, self.dialect, self.credentials, seed)?;
         for origin in &self.origins {

@@ -68,6 +68,17 @@ fn the_builder_refuses_bad_settings_before_sending() {
         e.to_string(),
         "invalid max_refresh_attempts: must be at least 1"
     );
+    // Asking for credentials needs someone to ask: this driver has no provider.
+    let mut config = tokenkeeper_reqwest::Config::default();
+    config.ask_for_credentials = true;
+    let e = Keeper::builder(Dialect::vitalgraph("https://auth.example.com").unwrap())
+        .config(config)
+        .build()
+        .unwrap_err();
+    assert!(
+        e.to_string().starts_with("invalid ask_for_credentials: "),
+        "{e}"
+    );
 }
 
 #[test]

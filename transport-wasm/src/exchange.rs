@@ -15,7 +15,7 @@ use web_sys::{AbortSignal, Response};
 use tokenkeeper_core::{Error, ExchangeId, RequestMeta, SendFailure};
 
 use crate::error::KeeperError;
-use crate::keeper::{Instr, Shared, ensure_credentials, input};
+use crate::keeper::{Instr, Shared, input};
 use crate::outgoing::Outgoing;
 use crate::sys;
 
@@ -40,9 +40,6 @@ pub(crate) async fn fetch(
     }
     let signal = outgoing.signal(input_value, init);
     outgoing.buffer().await.map_err(KeeperError::Js)?;
-    ensure_credentials(shared, false)
-        .await
-        .map_err(KeeperError::Js)?;
     let method = Method::from_bytes(outgoing.method().as_bytes()).unwrap_or(Method::POST);
     let meta = RequestMeta::new(&method, outgoing.replayable());
     let id = input(shared, |inner, now| {
@@ -115,6 +112,10 @@ pub(crate) async fn fetch(
                 guard.done = true;
                 return Err(KeeperError::Engine { error, cause });
             }
+            Instr::Reject(thrown) => {
+                guard.done = true;
+                return Err(KeeperError::Js(thrown));
+            }
             Instr::Aborted => {
                 let reason = signal
                     .as_ref()
@@ -127,9 +128,6 @@ pub(crate) async fn fetch(
 
 /// `keeper.login()`: the engine's login exchange, which ends when tokens are held.
 pub(crate) async fn login(shared: &Shared) -> Result<(), KeeperError> {
-    ensure_credentials(shared, true)
-        .await
-        .map_err(KeeperError::Js)?;
     let id = input(shared, |inner, now| {
         let id = inner.session.login(now);
         inner.slots.insert(id);
@@ -150,6 +148,10 @@ pub(crate) async fn login(shared: &Shared) -> Result<(), KeeperError> {
             Instr::Fail(error) => {
                 guard.done = true;
                 return Err(KeeperError::Engine { error, cause: None });
+            }
+            Instr::Reject(thrown) => {
+                guard.done = true;
+                return Err(KeeperError::Js(thrown));
             }
             // A login exchange is never sent; nothing else can arrive.
             Instr::Send(_) | Instr::Aborted => {}

@@ -71,6 +71,8 @@ pub(crate) enum Instr {
     Deliver,
     /// Fail the caller.
     Fail(Error),
+    /// Fail the caller with what the credentials provider threw.
+    Reject(JsValue),
     /// The caller's `AbortSignal` fired while the exchange waited.
     Aborted,
 }
@@ -104,19 +106,14 @@ impl Slots {
     }
 }
 
-/// Where credentials come from.
-pub(crate) enum Creds {
-    /// Given at construction (or none: client credentials, tokens from outside).
-    Fixed,
-    /// Asked for when needed.
-    Provider {
-        provider: CredentialsProvider,
-        /// No usable credentials are held: ask before the next login.
-        needed: bool,
-        /// A call to the provider is under way; others wait for it.
-        busy: bool,
-        waiters: Vec<Waker>,
-    },
+/// The credentials provider, asked when the engine says `NeedCredentials`.
+pub(crate) struct Provider {
+    pub(crate) call: CredentialsProvider,
+    /// A call is under way: a second `NeedCredentials` waits for its answer.
+    busy: bool,
+    /// What the provider threw, while its answer is given to the engine: the exchanges the
+    /// engine fails for lack of credentials are rejected with it.
+    error: Option<JsValue>,
 }
 
 /// The pending `setTimeout` for [`Session::poll_timeout`].
@@ -135,7 +132,7 @@ pub(crate) struct Inner {
     pub(crate) current_auth: Option<AuthId>,
     pub(crate) store: Store,
     pub(crate) cross: Option<Rc<CrossTab>>,
-    pub(crate) creds: Creds,
+    pub(crate) provider: Option<Provider>,
     timer: Timer,
     events: Vec<Event>,
     pub(crate) handler: Option<Handler>,
@@ -183,13 +180,19 @@ impl Inner {
                 Action::Send { id, authorization } => self.instruct(id, Instr::Send(authorization)),
                 Action::Deliver { id } => self.instruct(id, Instr::Deliver),
                 Action::Fail { id, error } => {
-                    if matches!(
-                        error,
-                        Error::InvalidCredentials { .. } | Error::SessionExpired
-                    ) {
-                        self.creds.mark_needed();
+                    let thrown = self.provider.as_ref().and_then(|p| p.error.clone());
+                    match thrown {
+                        Some(e) if error == Error::SessionExpired => {
+                            self.instruct(id, Instr::Reject(e));
+                        }
+                        _ => self.instruct(id, Instr::Fail(error)),
                     }
-                    self.instruct(id, Instr::Fail(error));
+                }
+                Action::NeedCredentials => {
+                    if let Some(p) = self.provider.as_mut().filter(|p| !p.busy) {
+                        p.busy = true;
+                        wasm_bindgen_futures::spawn_local(ask(shared.clone(), p.call.clone()));
+                    }
                 }
                 Action::Authenticate(request) => {
                     self.current_auth = Some(request.id);
@@ -267,6 +270,17 @@ impl Inner {
         answer
     }
 
+    /// Logs out here (this tab's `logout()`, or another tab's): the tokens go, an auth
+    /// operation in flight is forgotten, and credentials the provider gave are dropped, so
+    /// the next login asks it again.
+    pub(crate) fn logout(&mut self) {
+        self.current_auth = None;
+        self.session.logout();
+        if self.provider.is_some() {
+            self.session.set_credentials(Credentials::none());
+        }
+    }
+
     /// Installs tokens that came from the store or another tab; the engine drops its auth
     /// operation, so its task must neither send nor report it.
     pub(crate) fn adopt(&mut self, now: Timestamp, set: TokenSet) -> bool {
@@ -293,14 +307,6 @@ impl Drop for Inner {
     fn drop(&mut self) {
         if self.timer.at.is_some() {
             sys::clear_timeout(&self.timer.handle);
-        }
-    }
-}
-
-impl Creds {
-    fn mark_needed(&mut self) {
-        if let Creds::Provider { needed, .. } = self {
-            *needed = true;
         }
     }
 }
@@ -348,9 +354,11 @@ pub(crate) fn build(
     config: Config,
     dialect: Dialect,
     credentials: Credentials,
-    creds: Creds,
+    provider: Option<CredentialsProvider>,
     options: &Options,
 ) -> Result<Shared, ConfigError> {
+    let mut config = config;
+    config.ask_for_credentials = provider.is_some();
     let key = options
         .key
         .clone()
@@ -382,7 +390,11 @@ pub(crate) fn build(
             current_auth: None,
             store,
             cross: None,
-            creds,
+            provider: provider.map(|call| Provider {
+                call,
+                busy: false,
+                error: None,
+            }),
             timer: Timer {
                 at: None,
                 handle: JsValue::UNDEFINED,
@@ -434,74 +446,33 @@ fn on_message(shared: &Shared, msg: &str) {
             cross.send_set(&raw);
         }
     } else if msg == "c" {
-        input(shared, |inner, _| {
-            inner.current_auth = None;
-            inner.creds.mark_needed();
-            inner.session.logout();
-        });
+        input(shared, |inner, _| inner.logout());
     }
 }
 
-/// Makes sure credentials are held before a login may be needed, asking the provider (once,
-/// however many callers wait) when there are none: before the first login, or the first
-/// request while no refreshable tokens are held, and again after the server refused them or
-/// the session expired.
-pub(crate) async fn ensure_credentials(shared: &Shared, for_login: bool) -> Result<(), JsValue> {
-    loop {
-        let call = {
-            let mut inner = shared.borrow_mut();
-            let refreshable = inner
-                .session
-                .tokens()
-                .is_some_and(|t| t.refresh_token.is_some());
-            match &mut inner.creds {
-                Creds::Fixed | Creds::Provider { needed: false, .. } => return Ok(()),
-                Creds::Provider { .. } if !for_login && refreshable => return Ok(()),
-                Creds::Provider { busy: true, .. } => None,
-                Creds::Provider { provider, busy, .. } => {
-                    *busy = true;
-                    Some(provider.clone())
-                }
-            }
+/// Asks the provider for credentials (the engine said `NeedCredentials`) and gives the
+/// engine the answer; a provider that throws or rejects is an answer of none, and the
+/// exchanges that fail for it are rejected with what it threw. Runs with nothing borrowed
+/// while the provider works, which may call back into the keeper.
+async fn ask(shared: Shared, provider: CredentialsProvider) {
+    let answer = provider().await;
+    input(&shared, |inner, now| {
+        let (credentials, thrown) = match answer {
+            Ok(c) => (Some(c), None),
+            Err(e) => (None, Some(e)),
         };
-        let Some(provider) = call else {
-            std::future::poll_fn(|cx| {
-                let mut inner = shared.borrow_mut();
-                match &mut inner.creds {
-                    Creds::Provider {
-                        busy: true,
-                        waiters,
-                        ..
-                    } => {
-                        waiters.push(cx.waker().clone());
-                        std::task::Poll::Pending
-                    }
-                    _ => std::task::Poll::Ready(()),
-                }
-            })
-            .await;
-            continue;
-        };
-        // Called with nothing borrowed: the provider may call back into the keeper.
-        let result = provider().await;
-        let mut inner = shared.borrow_mut();
-        let inner = &mut *inner;
-        if let Creds::Provider {
-            needed,
-            busy,
-            waiters,
-            ..
-        } = &mut inner.creds
-        {
-            *busy = false;
-            waiters.drain(..).for_each(Waker::wake);
-            if let Ok(c) = &result {
-                *needed = false;
-                inner.session.set_credentials(c.clone());
-            }
+        if let Some(p) = inner.provider.as_mut() {
+            p.busy = false;
+            p.error = thrown;
         }
-        return result.map(|_| ());
-    }
+        inner.session.provide_credentials(now, credentials);
+        // The failures are drained (and rejected with the thrown value) before `input`
+        // returns; clear it once they are.
+        inner.drain(&shared);
+        if let Some(p) = inner.provider.as_mut() {
+            p.error = None;
+        }
+    });
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ pub use keeper::{CredentialsFuture, CredentialsProvider, Options};
 pub use store::Storage;
 pub use tokenkeeper_core;
 
-use keeper::{Creds, Shared, input};
+use keeper::{Shared, input};
 
 /// Keeps one identity's bearer token valid for the requests made through it.
 ///
@@ -74,26 +74,28 @@ impl Keeper {
         credentials: Credentials,
         options: &Options,
     ) -> Result<Self, ConfigError> {
-        let shared = keeper::build(config, dialect, credentials, Creds::Fixed, options)?;
+        let shared = keeper::build(config, dialect, credentials, None, options)?;
         Ok(Keeper { shared })
     }
 
-    /// A keeper that asks `provider` for credentials when it needs them: before the first
-    /// login (or first request while it holds no refreshable tokens), and again after the
-    /// server refused them or the session expired. Concurrent needs share one call.
+    /// A keeper that asks `provider` for credentials when the engine needs them
+    /// ([`Action::NeedCredentials`](tokenkeeper_core::Action::NeedCredentials)): a login is
+    /// due while requests wait, and no credentials are held or the server refused the last
+    /// ones. Concurrent needs share one call; a provider that throws fails the waiting
+    /// requests with what it threw. Sets `config.ask_for_credentials`.
     pub fn with_credentials_provider(
         config: Config,
         dialect: Dialect,
         provider: CredentialsProvider,
         options: &Options,
     ) -> Result<Self, ConfigError> {
-        let creds = Creds::Provider {
-            provider,
-            needed: true,
-            busy: false,
-            waiters: Vec::new(),
-        };
-        let shared = keeper::build(config, dialect, Credentials::none(), creds, options)?;
+        let shared = keeper::build(
+            config,
+            dialect,
+            Credentials::none(),
+            Some(provider),
+            options,
+        )?;
         Ok(Keeper { shared })
     }
 
@@ -117,10 +119,7 @@ impl Keeper {
     /// Forgets the tokens (memory, store and, with cross-tab single flight, the other tabs);
     /// waiting requests fail with `SessionExpired`.
     pub fn logout(&self) {
-        input(&self.shared, |inner, _| {
-            inner.current_auth = None;
-            inner.session.logout();
-        });
+        input(&self.shared, |inner, _| inner.logout());
         let cross = self.shared.borrow().cross.clone();
         if let Some(cross) = cross {
             cross.clear();
