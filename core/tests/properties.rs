@@ -87,6 +87,17 @@ const MALFORMED: [&str; 7] = [
     r#"{"access_token": "x", "token_type": "mac"}"#,
 ];
 
+/// What the driver answers to `NeedCredentials` (`Op::Provide`).
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    /// A username and password.
+    Good,
+    /// A username without a password (cannot make a login).
+    Incomplete,
+    /// None (the user cancelled).
+    Nothing,
+}
+
 /// Where `set_tokens` gets its refresh token.
 #[derive(Clone, Copy, Debug)]
 enum RefreshKind {
@@ -142,6 +153,8 @@ enum Op {
     },
     /// `logout()`.
     Logout,
+    /// `provide_credentials` with this answer (asked for or not).
+    Provide { answer: Answer },
 }
 
 /// A random case: a configuration, a dialect, the session's jitter seed and the steps.
@@ -149,6 +162,8 @@ enum Op {
 struct Case {
     policy: usize,
     dialect: usize,
+    /// `ask_for_credentials` on top of the policy (the driver answers with `Op::Provide`).
+    ask: bool,
     seed: u64,
     ops: Vec<Op>,
 }
@@ -349,6 +364,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Login),
         2 => set_tokens(),
         1 => Just(Op::Logout),
+        2 => prop::sample::select(vec![Answer::Good, Answer::Good, Answer::Incomplete, Answer::Nothing])
+            .prop_map(|answer| Op::Provide { answer }),
     ]
 }
 
@@ -356,12 +373,14 @@ fn case() -> impl Strategy<Value = Case> {
     (
         0..POLICIES,
         0..DIALECTS,
+        prop::bool::weighted(0.35),
         any::<u64>(),
         prop::collection::vec(op(), 1..60),
     )
-        .prop_map(|(policy, dialect, seed, ops)| Case {
+        .prop_map(|(policy, dialect, ask, seed, ops)| Case {
             policy,
             dialect,
+            ask,
             seed,
             ops,
         })
@@ -382,6 +401,9 @@ struct Checks {
     expiry: bool,
     /// (f) no timer fires in a loop without progress.
     timers: bool,
+    /// (g) credentials asked for only with `ask_for_credentials`, only while someone waits,
+    /// once per wait, never while an auth operation is outstanding.
+    asking: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -446,6 +468,8 @@ struct Driver {
     order: Vec<ExchangeId>,
     /// The auth operation the engine considers outstanding.
     auth: Option<(AuthId, AuthKind)>,
+    /// `NeedCredentials` was emitted and not yet answered (nor ended by `set_tokens`/`logout`).
+    asked: bool,
     /// Operations made obsolete by `set_tokens`/`logout`, never answered.
     superseded: Vec<AuthId>,
     auth_ids: HashSet<AuthId>,
@@ -461,7 +485,10 @@ struct Driver {
 
 impl Driver {
     fn new(case: &Case, checks: Checks) -> Self {
-        let cfg = policy(case.policy);
+        let cfg = Config {
+            ask_for_credentials: case.ask,
+            ..policy(case.policy)
+        };
         let (dialect, credentials) = dialect(case.dialect);
         Driver {
             session: Session::new(cfg.clone(), dialect, credentials, case.seed).unwrap(),
@@ -473,6 +500,7 @@ impl Driver {
             leased: Vec::new(),
             order: Vec::new(),
             auth: None,
+            asked: false,
             superseded: Vec::new(),
             auth_ids: HashSet::new(),
             tokens: HashMap::new(),
@@ -592,6 +620,12 @@ impl Driver {
                         self.violation("single_flight", &format!("auth id {:?} reused", req.id));
                     }
                 }
+                if self.checks.single_flight && self.asked {
+                    self.violation(
+                        "single_flight",
+                        &format!("Authenticate {:?} while credentials are asked for", req.id),
+                    );
+                }
                 self.auth_ids.insert(req.id);
                 self.auth = Some((req.id, req.kind));
             }
@@ -605,6 +639,28 @@ impl Driver {
                 self.on_end(id, false);
             }
             Action::Event(e) => self.transcript.push(format!("  Event({e:?})")),
+            Action::NeedCredentials => {
+                self.transcript.push("  NeedCredentials".to_owned());
+                if self.checks.asking {
+                    if !self.cfg.ask_for_credentials {
+                        self.violation("asking", "NeedCredentials without ask_for_credentials");
+                    }
+                    if self.asked {
+                        self.violation("asking", "NeedCredentials twice in one wait");
+                    }
+                    let waiting = self.live().iter().any(|id| !self.exchanges[id].in_flight);
+                    if !waiting {
+                        self.violation("asking", "NeedCredentials while nobody waits");
+                    }
+                    if let Some((prev, _)) = self.auth {
+                        self.violation(
+                            "asking",
+                            &format!("NeedCredentials while {prev:?} is outstanding"),
+                        );
+                    }
+                }
+                self.asked = true;
+            }
             other => self.transcript.push(format!("  {other:?}")),
         }
     }
@@ -985,6 +1041,7 @@ impl Driver {
                     self.drain();
                 } else {
                     self.supersede_auth();
+                    self.asked = false;
                     self.current = Some(name);
                     self.session.set_tokens(self.now, set).unwrap();
                     self.drain();
@@ -992,12 +1049,29 @@ impl Driver {
             }
             Op::Logout => {
                 self.supersede_auth();
+                self.asked = false;
                 self.current = None;
                 self.session.logout();
                 self.drain();
             }
+            Op::Provide { answer } => self.provide(answer),
         }
         self.after_step();
+    }
+
+    /// Answers `NeedCredentials` (or gives credentials unasked, which only keeps them).
+    fn provide(&mut self, answer: Answer) {
+        let credentials = match answer {
+            Answer::Good => Some(Credentials::password("u", "p")),
+            Answer::Incomplete => Some(Credentials {
+                username: Some("u".to_owned()),
+                password: None,
+            }),
+            Answer::Nothing => None,
+        };
+        self.asked = false;
+        self.session.provide_credentials(self.now, credentials);
+        self.drain();
     }
 
     fn supersede_auth(&mut self) {
@@ -1275,7 +1349,11 @@ impl Driver {
     fn finish(&mut self) {
         self.transcript.push("finish".to_owned());
         for _ in 0..FINISH_STEPS {
-            if let Some((op, kind)) = self.auth.take() {
+            if self.asked {
+                self.transcript
+                    .push(format!("{:?} finish: credentials given", self.now));
+                self.provide(Answer::Good);
+            } else if let Some((op, kind)) = self.auth.take() {
                 self.transcript
                     .push(format!("{:?} finish: auth ok", self.now));
                 self.auth_reply(
@@ -1430,5 +1508,25 @@ proptest! {
     #[test]
     fn timers_never_busy_loop(case in case()) {
         run(&case, Checks { timers: true, ..Checks::default() })?;
+    }
+}
+
+/// Cases where credentials must be asked for: no credentials held (VitalGraph without them),
+/// `ask_for_credentials` on, any policy.
+fn asking_case() -> impl Strategy<Value = Case> {
+    case().prop_map(|case| Case {
+        dialect: 1,
+        ask: true,
+        ..case
+    })
+}
+
+proptest! {
+    #![proptest_config(config(7))]
+    /// (g) With `ask_for_credentials`, `NeedCredentials` comes only while an exchange waits,
+    /// once per wait, never beside an auth operation, and every exchange still ends.
+    #[test]
+    fn credentials_are_asked_for_once_per_wait_and_only_while_someone_waits(case in asking_case()) {
+        run(&case, Checks { asking: true, single_flight: true, endings: true, ..Checks::default() })?;
     }
 }
