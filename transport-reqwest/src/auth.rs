@@ -9,6 +9,45 @@ use zeroize::Zeroizing;
 
 use crate::shared::Shared;
 
+/// Gives the engine no credentials if the task asking the provider is dropped (the runtime
+/// shuts down, the provider panicked) before it answered, so the waiting exchanges end.
+pub(crate) struct AskGuard {
+    shared: Arc<Shared>,
+    answered: bool,
+}
+
+impl AskGuard {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        AskGuard {
+            shared,
+            answered: false,
+        }
+    }
+}
+
+impl Drop for AskGuard {
+    fn drop(&mut self) {
+        if !self.answered {
+            tracing::debug!("tokenkeeper: credentials provider gave no answer");
+            self.shared
+                .input_from_drop_with(|st, now, out| st.answer(now, None, out));
+        }
+    }
+}
+
+/// Asks the credentials provider (the engine said `NeedCredentials`) and gives the engine its
+/// answer. The credentials are never logged.
+pub(crate) async fn ask(mut guard: AskGuard) {
+    let Some(provider) = guard.shared.provider.clone() else {
+        return; // the guard answers none
+    };
+    let answer = provider().await;
+    guard.answered = true;
+    guard
+        .shared
+        .locked(|st, now, out| st.answer(now, answer, out));
+}
+
 /// Reports `handle_auth_abandoned` if the task performing the operation is dropped before it
 /// reported an outcome, so the engine re-issues it for the exchanges still waiting.
 pub(crate) struct AuthGuard {

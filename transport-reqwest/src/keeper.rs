@@ -1,6 +1,7 @@
 //! [`Keeper`]: one identity's session, shared by every client, middleware and thread.
 
 use std::fmt;
+use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use tokenkeeper_core::{Config, ConfigError, Event, Metrics, Session, TokenSet};
 
 use crate::clock;
 use crate::error::Error;
-use crate::shared::{Listener, Shared};
+use crate::shared::{CredentialsProvider, Listener, Shared};
 
 /// One identity's tokens and the engine that keeps them valid, shared by every [`Client`](crate::Client),
 /// [`Middleware`](crate::Middleware) and [`blocking::Client`](crate::blocking::Client) made
@@ -41,6 +42,7 @@ impl Keeper {
             origins: Vec::new(),
             seed: None,
             listeners: Vec::new(),
+            provider: None,
         }
     }
 
@@ -87,9 +89,16 @@ impl Keeper {
     }
 
     /// Forgets the tokens; requests waiting for a login or refresh fail with `SessionExpired`.
-    /// Listeners receive [`Event::SessionExpired`].
+    /// Listeners receive [`Event::SessionExpired`]. With a credentials provider, the
+    /// credentials held are forgotten too: the next login asks it again.
     pub fn logout(&self) {
-        let ((), _) = self.shared.input(None, |s, _| s.logout());
+        let forget = self.shared.provider.is_some();
+        let ((), _) = self.shared.input(None, |s, _| {
+            s.logout();
+            if forget {
+                s.set_credentials(Credentials::none());
+            }
+        });
     }
 
     /// Whether the token is sent to `url`'s origin (the dialect's origin and those added with
@@ -112,6 +121,7 @@ pub struct KeeperBuilder {
     origins: Vec<String>,
     seed: Option<u64>,
     listeners: Vec<Listener>,
+    provider: Option<CredentialsProvider>,
 }
 
 impl fmt::Debug for KeeperBuilder {
@@ -122,6 +132,7 @@ impl fmt::Debug for KeeperBuilder {
             .field("config", &self.config)
             .field("origins", &self.origins)
             .field("listeners", &self.listeners.len())
+            .field("credentials_provider", &self.provider.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -132,6 +143,23 @@ impl KeeperBuilder {
     #[must_use]
     pub fn credentials(mut self, credentials: Credentials) -> Self {
         self.credentials = credentials;
+        self
+    }
+
+    /// Asks `provider` for credentials when the engine needs them: a login is due while
+    /// requests wait, and no credentials are held (none given) or the server refused the last
+    /// ones. One call for any number of waiting requests; it returns the credentials, or
+    /// `None` when there are none (the waiting requests then fail with `SessionExpired`). A
+    /// provider that panics counts as `None`. Typical providers prompt on a terminal or read a
+    /// secrets store. Sets [`Config::ask_for_credentials`]; credentials given with
+    /// [`credentials`](Self::credentials) are tried first.
+    #[must_use]
+    pub fn credentials_provider<F, Fut>(mut self, provider: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<Credentials>> + Send + 'static,
+    {
+        self.provider = Some(Arc::new(move || Box::pin(provider())));
         self
     }
 
@@ -188,13 +216,15 @@ impl KeeperBuilder {
     /// Checks the settings and builds the keeper. Nothing is sent yet: the first request
     /// logs in.
     ///
-    /// `Config::ask_for_credentials` is refused: this driver has no credentials provider to
-    /// ask (give credentials to the builder, or later with [`Keeper::set_credentials`]).
-    pub fn build(self) -> Result<Keeper, Error> {
-        if self.config.ask_for_credentials {
+    /// `Config::ask_for_credentials` without a
+    /// [`credentials_provider`](Self::credentials_provider) is refused: nobody would answer.
+    pub fn build(mut self) -> Result<Keeper, Error> {
+        if self.provider.is_some() {
+            self.config.ask_for_credentials = true;
+        } else if self.config.ask_for_credentials {
             return Err(Error::Config(ConfigError::Invalid {
                 field: "ask_for_credentials",
-                reason: "this driver has no credentials provider (use Keeper::set_credentials)",
+                reason: "needs a credentials provider (KeeperBuilder::credentials_provider)",
             }));
         }
         let seed = self.seed.unwrap_or_else(random_seed);
@@ -215,7 +245,13 @@ impl KeeperBuilder {
                 .build()?,
         };
         Ok(Keeper {
-            shared: Arc::new(Shared::new(session, base, auth_client, self.listeners)),
+            shared: Arc::new(Shared::new(
+                session,
+                base,
+                auth_client,
+                self.listeners,
+                self.provider,
+            )),
         })
     }
 

@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use http::HeaderValue;
+use tokenkeeper_core::dialect::Credentials;
 use tokenkeeper_core::{
     Action, AuthRequest, Event, ExchangeId, Lease, LeaseTerms, Metrics, RequestMeta, ResponseRules,
     Session, Timestamp,
@@ -44,6 +45,12 @@ use crate::clock;
 
 /// A user hook called with every engine event, after the session lock is released.
 pub(crate) type Listener = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// What a credentials provider returns: credentials, or `None` when there are none.
+pub(crate) type CredentialsFuture = Pin<Box<dyn Future<Output = Option<Credentials>> + Send>>;
+
+/// Asked for credentials when the engine says `NeedCredentials`.
+pub(crate) type CredentialsProvider = Arc<dyn Fn() -> CredentialsFuture + Send + Sync>;
 
 /// What the published lease says of a request (see [`Shared::leased`]).
 pub(crate) enum LeaseRoute {
@@ -119,6 +126,10 @@ pub(crate) struct State {
     pub(crate) timer_waker: Option<Waker>,
     /// The terms of the published lease.
     lease_terms: Option<LeaseTerms>,
+    /// The engine asked for credentials and no task has taken the question yet.
+    ask_wanted: bool,
+    /// A task is asking the credentials provider.
+    asking: bool,
 }
 
 /// The lock-free path is striped by thread: a lock, counter or reference count that every
@@ -153,7 +164,7 @@ impl Stripe {
 
 /// What to do once the lock is released.
 #[derive(Default)]
-struct Outputs {
+pub(crate) struct Outputs {
     wakers: Vec<Waker>,
     events: Vec<Event>,
 }
@@ -170,6 +181,8 @@ pub(crate) struct Shared {
     /// The client for login and refresh requests (does not follow redirects).
     pub(crate) auth_client: reqwest::Client,
     listeners: Vec<Listener>,
+    /// Asked when the engine needs credentials (`Config::ask_for_credentials` is set with it).
+    pub(crate) provider: Option<CredentialsProvider>,
     /// The engine's current lease, republished into every stripe under the session lock after
     /// every input, and the counts of leased requests.
     stripes: [Stripe; STRIPES],
@@ -207,6 +220,7 @@ impl Shared {
         base: reqwest::Client,
         auth_client: reqwest::Client,
         listeners: Vec<Listener>,
+        provider: Option<CredentialsProvider>,
     ) -> Self {
         let background_timer = session.config().refresh_ahead && session.config().enabled;
         Shared {
@@ -221,10 +235,13 @@ impl Shared {
                 timer_task: false,
                 timer_waker: None,
                 lease_terms: None,
+                ask_wanted: false,
+                asking: false,
             }),
             base,
             auth_client,
             listeners,
+            provider,
         }
     }
 
@@ -321,10 +338,13 @@ impl Shared {
     /// Runs `f` under the lock (it feeds the engine and drains it into `out`), then, with the
     /// lock released: hands a new auth operation to a task of its own, starts the background
     /// timer if it is due, wakes tasks and reports events.
-    fn locked<R>(self: &Arc<Self>, f: impl FnOnce(&mut State, Timestamp, &mut Outputs) -> R) -> R {
+    pub(crate) fn locked<R>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut State, Timestamp, &mut Outputs) -> R,
+    ) -> R {
         let now = clock::now();
         let mut out = Outputs::default();
-        let (r, auth, start_timer) = {
+        let (r, auth, ask, start_timer) = {
             let mut st = self.lock();
             let r = f(&mut st, now, &mut out);
             self.publish(&mut st, now);
@@ -332,10 +352,13 @@ impl Shared {
                 && !st.timer_task
                 && tokio::runtime::Handle::try_current().is_ok();
             st.timer_task |= start_timer;
-            (r, st.pending_auth.take(), start_timer)
+            (r, st.pending_auth.take(), st.take_ask(), start_timer)
         };
         if let Some(auth) = auth {
             self.spawn_auth(auth);
+        }
+        if ask {
+            self.spawn_ask();
         }
         if start_timer {
             crate::timer::spawn(self);
@@ -414,18 +437,18 @@ impl Shared {
     /// Feeds an input from a destructor: nothing may be spawned here (the runtime may be
     /// shutting down), so a re-issued `Authenticate` is parked for the next waiter.
     pub(crate) fn input_from_drop(&self, f: impl FnOnce(&mut Session, Timestamp)) {
-        self.input_from_drop_with(|st, now| f(&mut st.session, now));
+        self.input_from_drop_with(|st, now, _| f(&mut st.session, now));
     }
 
-    fn input_from_drop_with(&self, f: impl FnOnce(&mut State, Timestamp)) {
+    pub(crate) fn input_from_drop_with(&self, f: impl FnOnce(&mut State, Timestamp, &mut Outputs)) {
         let now = clock::now();
         let mut out = Outputs::default();
         {
             let mut st = self.lock();
-            f(&mut st, now);
+            f(&mut st, now, &mut out);
             st.drain(&mut out);
             self.publish(&mut st, now);
-            if st.pending_auth.is_some() {
+            if st.pending_auth.is_some() || st.ask_wanted {
                 st.wake_all(&mut out);
             }
         }
@@ -440,6 +463,25 @@ impl Shared {
             for l in &self.listeners {
                 l(e);
             }
+        }
+    }
+
+    /// Asks the credentials provider on a task of its own on the current tokio runtime; with
+    /// no runtime here the question is parked for the next waiter to take.
+    fn spawn_ask(self: &Arc<Self>) {
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(crate::auth::ask(crate::auth::AskGuard::new(Arc::clone(
+                self,
+            ))));
+        } else {
+            let mut out = Outputs::default();
+            {
+                let mut st = self.lock();
+                st.asking = false;
+                st.ask_wanted = true;
+                st.wake_all(&mut out);
+            }
+            self.dispatch(out);
         }
     }
 
@@ -465,6 +507,28 @@ impl Shared {
 }
 
 impl State {
+    /// Takes the engine's question for credentials if no task is asking yet: the caller must
+    /// then ask (see `Shared::spawn_ask`).
+    fn take_ask(&mut self) -> bool {
+        let ask = self.ask_wanted && !self.asking;
+        self.ask_wanted &= !ask;
+        self.asking |= ask;
+        ask
+    }
+
+    /// The provider answered (or its task ended without an answer): gives the engine the
+    /// answer.
+    pub(crate) fn answer(
+        &mut self,
+        now: Timestamp,
+        credentials: Option<Credentials>,
+        out: &mut Outputs,
+    ) {
+        self.asking = false;
+        self.session.provide_credentials(now, credentials);
+        self.drain(out);
+    }
+
     /// Drains every action, routing each to its place.
     fn drain(&mut self, out: &mut Outputs) {
         while let Some(action) = self.session.poll_action() {
@@ -479,6 +543,7 @@ impl State {
                     self.pending_auth = Some(auth);
                 }
                 Action::Event(e) => out.events.push(e),
+                Action::NeedCredentials => self.ask_wanted = true,
                 _ => {}
             }
         }
@@ -549,7 +614,7 @@ impl Drop for ExchangeGuard<'_> {
         if !self.ended {
             let id = self.id;
             tracing::debug!(exchange = id.as_u64(), "tokenkeeper: exchange cancelled");
-            self.shared.input_from_drop_with(|st, _| {
+            self.shared.input_from_drop_with(|st, _, _| {
                 st.session.cancel(id);
                 st.slots.remove(&id);
             });
@@ -571,7 +636,7 @@ impl Future for WaitStep<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Step>> {
         let this = self.get_mut();
         loop {
-            let (timer, auth) = {
+            let (timer, auth, ask) = {
                 let mut st = this.shared.lock();
                 if let Some(step) = st.take_step(this.id) {
                     return Poll::Ready(Some(step));
@@ -586,10 +651,14 @@ impl Future for WaitStep<'_> {
                 (
                     st.session.poll_timeout().map(|(at, _)| at),
                     st.pending_auth.take(),
+                    st.take_ask(),
                 )
             };
             if let Some(auth) = auth {
                 this.shared.spawn_auth(auth);
+            }
+            if ask {
+                this.shared.spawn_ask();
             }
             let Some(at) = timer else {
                 this.sleep = None;
