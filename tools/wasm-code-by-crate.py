@@ -13,61 +13,7 @@ import gzip
 import re
 import sys
 
-
-def leb(buf, i):
-    """Reads an unsigned LEB128 at `i`: (value, next index)."""
-    value = shift = 0
-    while True:
-        byte = buf[i]
-        i += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return value, i
-
-
-def sections(data):
-    """(id, payload) of every section."""
-    if data[:4] != b"\0asm":
-        sys.exit("not a wasm module")
-    pos = 8
-    while pos < len(data):
-        sid = data[pos]
-        size, pos = leb(data, pos + 1)
-        yield sid, data[pos : pos + size]
-        pos += size
-
-
-def imported_functions(payload):
-    """How many functions the import section imports (they come first in the index space)."""
-    count, i = leb(payload, 0)
-    funcs = 0
-    for _ in range(count):
-        for _ in range(2):  # module and field names
-            n, i = leb(payload, i)
-            i += n
-        kind = payload[i]
-        i += 1
-        if kind == 0:  # function: type index
-            _, i = leb(payload, i)
-            funcs += 1
-        elif kind == 1:  # table: reftype, limits
-            i += 1
-            flags, i = leb(payload, i)
-            _, i = leb(payload, i)
-            if flags & 1:
-                _, i = leb(payload, i)
-        elif kind == 2:  # memory: limits
-            flags, i = leb(payload, i)
-            _, i = leb(payload, i)
-            if flags & 1:
-                _, i = leb(payload, i)
-        elif kind == 3:  # global: valtype, mutability
-            i += 2
-        else:  # tag
-            i += 1
-            _, i = leb(payload, i)
-    return funcs
+from wasm_imports import import_entries, leb, sections
 
 
 def function_names(payload):
@@ -107,11 +53,11 @@ def crate_of(name):
 def main():
     data = open(sys.argv[1], "rb").read()
     prefixes = sys.argv[2:]
-    imports, names, bodies, rodata = 0, {}, [], b""
-    for sid, payload in sections(data):
-        if sid == 2:
-            imports = imported_functions(payload)
-        elif sid == 10:
+    imports = sum(1 for _, _, kind in import_entries(data) if kind == 0)
+    names, bodies, rodata = {}, [], b""
+    for sid, start, end in sections(data):
+        payload = data[start:end]
+        if sid == 10:
             count, i = leb(payload, 0)
             for _ in range(count):
                 n, i = leb(payload, i)

@@ -20,13 +20,21 @@ def name(b, i):
     return b[i:i + n].decode(), i + n
 
 
-def exports(path):
-    b = open(path, "rb").read()
+def sections(b):
+    """(id, start, end) of every section of the module in `b`."""
+    if b[:4] != b"\0asm":
+        sys.exit("not a wasm module")
     i = 8
     while i < len(b):
         sid = b[i]
         size, i = leb(b, i + 1)
-        end = i + size
+        yield sid, i, i + size
+        i += size
+
+
+def exports(path):
+    b = open(path, "rb").read()
+    for sid, i, _ in sections(b):
         if sid == 7:
             count, i = leb(b, i)
             for _ in range(count):
@@ -34,45 +42,38 @@ def exports(path):
                 i += 1
                 _, i = leb(b, i)
                 yield field
-        i = end
+
+
+def import_entries(b):
+    """(module, field, kind) of every import of the module in `b` (kind 0 is a function)."""
+    for sid, i, _ in sections(b):
+        if sid != 2:
+            continue
+        count, i = leb(b, i)
+        for _ in range(count):
+            mod, i = name(b, i)
+            field, i = name(b, i)
+            kind = b[i]
+            i += 1
+            if kind == 0:
+                _, i = leb(b, i)
+            elif kind in (1, 2):  # table (reftype, limits) or memory (limits)
+                i += kind == 1
+                flags, i = leb(b, i)
+                _, i = leb(b, i)
+                if flags & 1:
+                    _, i = leb(b, i)
+            elif kind == 3:
+                i += 2
+            else:  # tag
+                i += 1
+                _, i = leb(b, i)
+            yield mod, field, kind
 
 
 def imports(path):
-    b = open(path, "rb").read()
-    if b[:4] != b"\0asm":
-        sys.exit(f"{path}: not a wasm module")
-    i = 8
-    while i < len(b):
-        sid = b[i]
-        size, i = leb(b, i + 1)
-        end = i + size
-        if sid == 2:
-            count, i = leb(b, i)
-            for _ in range(count):
-                mod, i = name(b, i)
-                field, i = name(b, i)
-                kind = b[i]
-                i += 1
-                if kind == 0:
-                    _, i = leb(b, i)
-                elif kind == 1:
-                    i += 1
-                    flags, i = leb(b, i)
-                    _, i = leb(b, i)
-                    if flags & 1:
-                        _, i = leb(b, i)
-                elif kind == 2:
-                    flags, i = leb(b, i)
-                    _, i = leb(b, i)
-                    if flags & 1:
-                        _, i = leb(b, i)
-                elif kind == 3:
-                    i += 2
-                else:  # tag
-                    i += 1
-                    _, i = leb(b, i)
-                yield f"{mod}.{field}"
-        i = end
+    for mod, field, _ in import_entries(open(path, "rb").read()):
+        yield f"{mod}.{field}"
 
 
 if __name__ == "__main__":
