@@ -12,6 +12,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestCache, RequestInit, RequestRedirect, Response};
 
 use tokenkeeper_core::{AuthId, AuthRequest, SendFailure};
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::crosstab::CrossTab;
 use crate::keeper::{Shared, input};
@@ -50,12 +51,19 @@ pub(crate) async fn run(shared: Shared, auth: AuthRequest) {
     if !is_current(&shared, op) {
         return; // dropped by set_tokens or logout meanwhile
     }
+    let mut auth = auth;
     let outcome = perform(&auth.request).await;
+    // The body holds the password or the refresh token; the answer holds the new tokens.
+    // Neither copy is left in the module's memory.
+    auth.request.body_mut().zeroize();
     drop(auth);
     input(&shared, |inner, now| match outcome {
-        Ok((status, headers, body)) => inner
-            .session
-            .handle_auth_response(now, op, status, &headers, &body),
+        Ok((status, headers, body)) => {
+            let body = Zeroizing::new(body);
+            inner
+                .session
+                .handle_auth_response(now, op, status, &headers, &body);
+        }
         Err(_) => inner
             .session
             .handle_auth_error(now, op, SendFailure::MaybeSent),
