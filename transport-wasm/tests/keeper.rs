@@ -232,3 +232,43 @@ async fn logout_in_one_tab_logs_out_the_others() {
     sleep(Duration::from_millis(50)).await;
     assert_eq!(b.metrics().token_expires_at, None, "b forgot them too");
 }
+
+#[wasm_bindgen_test]
+async fn a_credentials_provider_is_asked_once_per_need() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use tokenkeeper_wasm::CredentialsProvider;
+    use tokenkeeper_wasm::tokenkeeper_core::Config;
+    use tokenkeeper_wasm::tokenkeeper_core::dialect::{Credentials, Dialect};
+
+    reset().await;
+    let calls = Rc::new(Cell::new(0));
+    let seen = Rc::clone(&calls);
+    let provider: CredentialsProvider = Rc::new(move || {
+        seen.set(seen.get() + 1);
+        Box::pin(async {
+            sleep(Duration::from_millis(20)).await; // someone typing: requests pile up
+            Ok(Credentials::password("admin", "admin"))
+        })
+    });
+    let k = tokenkeeper_wasm::Keeper::with_credentials_provider(
+        Config::default(),
+        Dialect::vitalgraph(server()).unwrap(),
+        provider,
+        &options("provider", Storage::Memory),
+    )
+    .unwrap();
+    let statuses = herd(&k, 20, "/api/spaces", &JsValue::UNDEFINED).await;
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    assert_eq!((calls.get(), counter("logins_ok").await), (1, 1));
+    // The refresh token dies with the rest: the held credentials log in again, unasked.
+    revoke_all().await;
+    let statuses = herd(&k, 5, "/api/spaces", &JsValue::UNDEFINED).await;
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    assert_eq!((calls.get(), counter("logins_ok").await), (1, 2));
+    // After a logout the provider is asked again.
+    k.logout();
+    let statuses = herd(&k, 5, "/api/spaces", &JsValue::UNDEFINED).await;
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    assert_eq!((calls.get(), counter("logins_ok").await), (2, 3));
+}
