@@ -1,413 +1,48 @@
-//! Property tests: random sequences of inputs and time against the engine, with invariants
-//! checked after every step (model-vs-engine fuzzing in the style of firezone's `tests/fuzz`).
-//!
-//! A `Driver` plays both the transport and the auth server. It feeds the session one `Op`
-//! at a time (start an exchange, answer one in flight, answer or abandon the auth operation,
-//! cancel, move the clock, fire timers, log in, install or drop tokens), drains
-//! `poll_action` after each, and checks what comes out against a small model of what the
-//! driver has seen. After the random part, a finishing phase answers everything with success
-//! and fires timers until every exchange has ended, in a bounded number of steps.
-//!
-//! Each test is named after the invariant it checks and enables only that check, so a failure
-//! names the rule that broke; the model's bookkeeping is the same for all. Cases: 256 per test,
-//! up to 60 steps each, from a fixed proptest seed (set `PROPTEST_RNG_SEED` to explore others).
+//! The driver that plays transport and auth server, and its model of what the engine may do:
+//! the invariants are checked here, after every step.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use proptest::prelude::*;
-use proptest::test_runner::{RngSeed, TestCaseError};
-use tokenkeeper_core::dialect::{ClientAuth, Credentials, Dialect};
+use tokenkeeper_core::dialect::Credentials;
 use tokenkeeper_core::parse::format_http_date;
 use tokenkeeper_core::session::SendFailure;
 use tokenkeeper_core::tokens::refresh_margin;
 use tokenkeeper_core::{
-    Action, AuthId, AuthKind, Backoff, CircuitBreaker, Config, ExchangeId, Margin, RequestMeta,
-    SecondRejection, Secret, Session, Timestamp, TokenSet,
+    Action, AuthId, AuthKind, Config, ExchangeId, RequestMeta, Secret, Session, Timestamp, TokenSet,
 };
 
+use crate::inputs::*;
+
 /// The start of fake time.
-const T0: Timestamp = Timestamp::from_secs(1_800_000_000);
-/// Loopback base URL (plain http is allowed there).
-const BASE: &str = "http://127.0.0.1:8001";
+pub(crate) const T0: Timestamp = Timestamp::from_secs(1_800_000_000);
 /// Upper bound on finishing-phase steps; far above what 60 random steps can leave behind.
-const FINISH_STEPS: usize = 1_000;
-/// Statuses an API response is drawn from.
-const STATUSES: [u16; 8] = [200, 401, 403, 429, 500, 502, 503, 504];
-/// `expires_in` values (seconds) a successful auth reply is drawn from.
-const LIFETIMES: [u64; 5] = [1, 5, 30, 600, 3600];
-
-// ---- inputs --------------------------------------------------------------------------------
-
-/// A `Retry-After` header.
-#[derive(Clone, Copy, Debug)]
-enum RetryAfter {
-    /// Delta-seconds.
-    Secs(u64),
-    /// An HTTP date this many seconds from now.
-    Date(u64),
-}
-
-/// What the auth server (or the driver performing the auth request) does.
-#[derive(Clone, Copy, Debug)]
-enum AuthReply {
-    /// 200 with a valid token body.
-    Ok {
-        refresh_token: bool,
-        expires_in: Option<u64>,
-    },
-    /// 400 `invalid_grant`.
-    InvalidGrant,
-    /// 401 with a VitalGraph `detail`.
-    Unauthorized,
-    /// 429, maybe with `Retry-After`.
-    TooMany(Option<RetryAfter>),
-    /// 503, maybe with `Retry-After`.
-    Unavailable(Option<RetryAfter>),
-    /// 404: neither a token nor a known error.
-    NotFound,
-    /// 200 with one of `MALFORMED`.
-    Malformed(usize),
-    /// No response (`true`: it may have reached the server).
-    Transport(bool),
-    /// The driver gave up on the request without an outcome.
-    Abandon,
-}
-
-/// Bodies a 200 auth reply can have that are not usable token responses.
-const MALFORMED: [&str; 7] = [
-    "",
-    "<html><body>502 Bad Gateway</body></html>",
-    "not json",
-    "{}",
-    "[1, 2]",
-    r#"{"access_token": "x", "expires_in": -5}"#,
-    r#"{"access_token": "x", "token_type": "mac"}"#,
-];
-
-/// What the driver answers to `NeedCredentials` (`Op::Provide`).
-#[derive(Clone, Copy, Debug)]
-enum Answer {
-    /// A username and password.
-    Good,
-    /// A username without a password (cannot make a login).
-    Incomplete,
-    /// None (the user cancelled).
-    Nothing,
-}
-
-/// Where `set_tokens` gets its refresh token.
-#[derive(Clone, Copy, Debug)]
-enum RefreshKind {
-    None,
-    Valid,
-    /// Cannot go into a header (a corrupt store): `set_tokens` must refuse the whole set.
-    HeaderUnsafe,
-}
-
-/// One step of a random sequence.
-#[derive(Clone, Debug)]
-enum Op {
-    /// A caller's request starts; with `leased`, through the session's lease when it has one
-    /// (the multi-threaded driver's lock-free path), else through `start`.
-    Start {
-        post: bool,
-        replayable: bool,
-        leased: bool,
-    },
-    /// An exchange in flight (picked by index) gets a response.
-    Respond {
-        pick: usize,
-        status: u16,
-        retry_after: Option<RetryAfter>,
-        insufficient_scope: bool,
-    },
-    /// Every exchange in flight gets the same response (the herd: a revoked token, an outage).
-    RespondAll { status: u16 },
-    /// An exchange in flight fails without a response.
-    SendError { pick: usize, maybe_sent: bool },
-    /// The auth operation in flight is answered (or, with `superseded`, one that `set_tokens`
-    /// or `logout` made obsolete).
-    Auth { reply: AuthReply, superseded: bool },
-    /// A live exchange (picked by index) is cancelled.
-    Cancel { pick: usize },
-    /// A response for an exchange that is not in flight (ended, cancelled or waiting): ignored.
-    Spurious { pick: usize, status: u16 },
-    /// The clock moves without the engine being told (a late driver).
-    Advance { ms: u64 },
-    /// Jump to `poll_timeout` and fire it.
-    FireTimer,
-    /// `handle_timeout(now)` whether or not anything is due (a spurious wake-up).
-    Tick,
-    /// Explicit `login()`.
-    Login,
-    /// Tokens from outside: issued `issued_ago` s ago, expiring `expires_in` s from now
-    /// (negative: already expired).
-    SetTokens {
-        refresh: RefreshKind,
-        issued_ago: u64,
-        expires_in: i64,
-        refresh_expires_in: Option<i64>,
-    },
-    /// `logout()`.
-    Logout,
-    /// `provide_credentials` with this answer (asked for or not).
-    Provide { answer: Answer },
-}
-
-/// A random case: a configuration, a dialect, the session's jitter seed and the steps.
-#[derive(Clone, Debug)]
-struct Case {
-    policy: usize,
-    dialect: usize,
-    /// `ask_for_credentials` on top of the policy (the driver answers with `Op::Provide`).
-    ask: bool,
-    seed: u64,
-    ops: Vec<Op>,
-}
-
-const POLICIES: usize = 10;
-const DIALECTS: usize = 5;
-
-/// The configurations under test.
-fn policy(i: usize) -> Config {
-    let d = Config::default();
-    match i {
-        1 => Config {
-            enabled: false,
-            ..d
-        },
-        2 => Config {
-            refresh_ahead: true,
-            ..d
-        },
-        3 => Config {
-            max_refresh_attempts: 1,
-            max_transient_resends: 1,
-            max_stale_generation_resends: 1,
-            ..d
-        },
-        4 => Config {
-            max_auth_retries_per_exchange: 0,
-            max_stale_generation_resends: 0,
-            max_transient_resends: 0,
-            ..d
-        },
-        5 => Config {
-            circuit_breaker: CircuitBreaker {
-                threshold: 2,
-                cool_down: Duration::from_secs(5),
-            },
-            ..d
-        },
-        6 => Config {
-            circuit_breaker: CircuitBreaker {
-                threshold: 1,
-                cool_down: Duration::from_secs(20),
-            },
-            refresh_ahead: true,
-            ..d
-        },
-        7 => Config {
-            token_rejected_statuses: vec![401, 403],
-            second_rejection: SecondRejection::Fail,
-            retry_non_idempotent_gateway: true,
-            margin_jitter: 0.5,
-            max_auth_retries_per_exchange: 2,
-            proactive: false,
-            resend_backoff: Backoff {
-                jitter: false,
-                ..Backoff::default()
-            },
-            ..d
-        },
-        8 => Config {
-            retry_on_401: false,
-            reauth_on_refresh_rejected: false,
-            margin: Margin::Fixed(Duration::from_secs(60)),
-            ..d
-        },
-        9 => Config {
-            auth_backoff: Backoff {
-                budget: Duration::from_secs(1),
-                ..Backoff::default()
-            },
-            resend_backoff: Backoff {
-                budget: Duration::from_millis(300),
-                ..Backoff::default()
-            },
-            max_refresh_attempts: 10,
-            max_transient_resends: 10,
-            ..d
-        },
-        _ => d,
-    }
-}
-
-/// The dialects (with their credentials) under test.
-fn dialect(i: usize) -> (Dialect, Credentials) {
-    let token_url = format!("{BASE}/oauth/token");
-    match i {
-        1 => (Dialect::vitalgraph(BASE).unwrap(), Credentials::none()),
-        2 => (
-            Dialect::oauth2_password(
-                &token_url,
-                ClientAuth::Basic {
-                    client_id: "app".into(),
-                    client_secret: "s3cret".into(),
-                },
-                Some("read"),
-            )
-            .unwrap(),
-            Credentials::password("alice", "pw"),
-        ),
-        3 => (
-            Dialect::oauth2_client_credentials(
-                &token_url,
-                ClientAuth::Body {
-                    client_id: "svc".into(),
-                    client_secret: Some("s3cret".into()),
-                },
-                None,
-            )
-            .unwrap(),
-            Credentials::none(),
-        ),
-        4 => (
-            Dialect::vitalgraph_with_expiry(BASE, 60).unwrap(),
-            Credentials::password("admin", "admin"),
-        ),
-        _ => (
-            Dialect::vitalgraph(BASE).unwrap(),
-            Credentials::password("admin", "admin"),
-        ),
-    }
-}
-
-// ---- strategies ----------------------------------------------------------------------------
-
-fn retry_after() -> impl Strategy<Value = Option<RetryAfter>> {
-    prop_oneof![
-        3 => Just(None),
-        1 => prop::sample::select(vec![0u64, 1, 5, 120]).prop_map(|s| Some(RetryAfter::Secs(s))),
-        1 => prop::sample::select(vec![0u64, 2, 30, 3600]).prop_map(|s| Some(RetryAfter::Date(s))),
-    ]
-}
-
-fn auth_reply() -> impl Strategy<Value = AuthReply> {
-    prop_oneof![
-        14 => (
-            any::<bool>(),
-            prop::option::weighted(0.8, prop::sample::select(LIFETIMES.to_vec())),
-        )
-            .prop_map(|(refresh_token, expires_in)| AuthReply::Ok { refresh_token, expires_in }),
-        1 => Just(AuthReply::InvalidGrant),
-        1 => Just(AuthReply::Unauthorized),
-        1 => retry_after().prop_map(AuthReply::TooMany),
-        2 => retry_after().prop_map(AuthReply::Unavailable),
-        1 => Just(AuthReply::NotFound),
-        1 => (0..MALFORMED.len()).prop_map(AuthReply::Malformed),
-        2 => any::<bool>().prop_map(AuthReply::Transport),
-        1 => Just(AuthReply::Abandon),
-    ]
-}
-
-fn set_tokens() -> impl Strategy<Value = Op> {
-    let refresh = prop_oneof![
-        2 => Just(RefreshKind::None),
-        3 => Just(RefreshKind::Valid),
-        1 => Just(RefreshKind::HeaderUnsafe),
-    ];
-    (
-        refresh,
-        0..600u64,
-        -60..3600i64,
-        prop::option::weighted(0.2, -60..3600i64),
-    )
-        .prop_map(
-            |(refresh, issued_ago, expires_in, refresh_expires_in)| Op::SetTokens {
-                refresh,
-                issued_ago,
-                expires_in,
-                refresh_expires_in,
-            },
-        )
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    let status = prop::sample::select(STATUSES.to_vec());
-    prop_oneof![
-        10 => (any::<bool>(), prop::bool::weighted(0.8), any::<bool>())
-            .prop_map(|(post, replayable, leased)| Op::Start { post, replayable, leased }),
-        12 => (0..64usize, status.clone(), retry_after(), prop::bool::weighted(0.1)).prop_map(
-            |(pick, status, retry_after, insufficient_scope)| Op::Respond {
-                pick,
-                status,
-                retry_after,
-                insufficient_scope,
-            }
-        ),
-        2 => prop::sample::select(vec![401u16, 429, 503])
-            .prop_map(|status| Op::RespondAll { status }),
-        2 => (0..64usize, any::<bool>())
-            .prop_map(|(pick, maybe_sent)| Op::SendError { pick, maybe_sent }),
-        7 => (auth_reply(), prop::bool::weighted(0.1))
-            .prop_map(|(reply, superseded)| Op::Auth { reply, superseded }),
-        1 => (0..64usize).prop_map(|pick| Op::Cancel { pick }),
-        1 => (0..64usize, status).prop_map(|(pick, status)| Op::Spurious { pick, status }),
-        3 => prop_oneof![3 => 0..2_000u64, 2 => 2_000..120_000u64, 1 => 120_000..4_000_000u64]
-            .prop_map(|ms| Op::Advance { ms }),
-        5 => Just(Op::FireTimer),
-        1 => Just(Op::Tick),
-        1 => Just(Op::Login),
-        2 => set_tokens(),
-        1 => Just(Op::Logout),
-        2 => prop::sample::select(vec![Answer::Good, Answer::Good, Answer::Incomplete, Answer::Nothing])
-            .prop_map(|answer| Op::Provide { answer }),
-    ]
-}
-
-fn case() -> impl Strategy<Value = Case> {
-    (
-        0..POLICIES,
-        0..DIALECTS,
-        prop::bool::weighted(0.35),
-        any::<u64>(),
-        prop::collection::vec(op(), 1..60),
-    )
-        .prop_map(|(policy, dialect, ask, seed, ops)| Case {
-            policy,
-            dialect,
-            ask,
-            seed,
-            ops,
-        })
-}
+pub(crate) const FINISH_STEPS: usize = 1_000;
 
 // ---- the driver and its model ----------------------------------------------------------------
 
 /// Which invariants a run asserts (the bookkeeping is always done).
 #[derive(Clone, Copy, Default)]
-struct Checks {
+pub(crate) struct Checks {
     /// (a) at most one auth operation outstanding.
-    single_flight: bool,
+    pub(crate) single_flight: bool,
     /// (b) every exchange ends exactly once, gets nothing after ending, and none is stranded.
-    endings: bool,
+    pub(crate) endings: bool,
     /// (c) resends within the configured limits.
-    limits: bool,
+    pub(crate) limits: bool,
     /// (e) no token sent that the engine knows to be expired (or rejected).
-    expiry: bool,
+    pub(crate) expiry: bool,
     /// (f) no timer fires in a loop without progress.
-    timers: bool,
+    pub(crate) timers: bool,
     /// (g) credentials asked for only with `ask_for_credentials`, only while someone waits,
     /// once per wait, never while an auth operation is outstanding.
-    asking: bool,
+    pub(crate) asking: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Life {
+pub(crate) enum Life {
     Live,
     Ended,
     Cancelled,
@@ -415,7 +50,7 @@ enum Life {
 
 /// Why the next `Send` of an exchange is a resend.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Cause {
+pub(crate) enum Cause {
     /// A token-rejected status (401): stale-generation resend or refresh-and-resend.
     Rejected,
     /// A transient status or a send error: backoff and resend.
@@ -424,7 +59,7 @@ enum Cause {
 
 /// What the driver knows about one exchange.
 #[derive(Debug)]
-struct Ex {
+pub(crate) struct Ex {
     login: bool,
     meta: RequestMeta,
     life: Life,
@@ -441,7 +76,7 @@ struct Ex {
 
 /// A request sent with a lease, which the engine does not know about until it is adopted.
 #[derive(Debug)]
-struct Leased {
+pub(crate) struct Leased {
     meta: RequestMeta,
     token: String,
     generation: u64,
@@ -450,17 +85,17 @@ struct Leased {
 
 /// What the driver knows about a token it handed to the engine.
 #[derive(Clone, Copy, Debug)]
-struct TokenInfo {
+pub(crate) struct TokenInfo {
     issued_at: Timestamp,
     expires_at: Timestamp,
 }
 
-struct Driver {
+pub(crate) struct Driver {
     session: Session,
     cfg: Config,
     checks: Checks,
     now: Timestamp,
-    transcript: Vec<String>,
+    pub(crate) transcript: Vec<String>,
     exchanges: BTreeMap<ExchangeId, Ex>,
     /// Requests in flight with a lease, in the order they started.
     leased: Vec<Leased>,
@@ -480,11 +115,11 @@ struct Driver {
     rejected: HashSet<String>,
     next_token: u32,
     /// The first invariant violation seen.
-    failure: Option<String>,
+    pub(crate) failure: Option<String>,
 }
 
 impl Driver {
-    fn new(case: &Case, checks: Checks) -> Self {
+    pub(crate) fn new(case: &Case, checks: Checks) -> Self {
         let cfg = Config {
             ask_for_credentials: case.ask,
             ..policy(case.policy)
@@ -864,7 +499,7 @@ impl Driver {
         h
     }
 
-    fn step(&mut self, op: &Op) {
+    pub(crate) fn step(&mut self, op: &Op) {
         self.transcript.push(format!("{:?} {op:?}", self.now));
         match *op {
             Op::Start {
@@ -1346,7 +981,7 @@ impl Driver {
     }
 
     /// Answers everything with success and fires timers until every exchange has ended.
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         self.transcript.push("finish".to_owned());
         for _ in 0..FINISH_STEPS {
             if self.asked {
@@ -1404,129 +1039,10 @@ impl Driver {
 }
 
 /// `now` plus (or minus) `secs` seconds.
-fn offset(now: Timestamp, secs: i64) -> Timestamp {
+pub(crate) fn offset(now: Timestamp, secs: i64) -> Timestamp {
     if secs >= 0 {
         now.saturating_add(Duration::from_secs(secs.unsigned_abs()))
     } else {
         now.saturating_sub(Duration::from_secs(secs.unsigned_abs()))
-    }
-}
-
-/// Runs a case (random steps, then the finishing phase); returns its transcript, or the first
-/// invariant violation.
-fn run(case: &Case, checks: Checks) -> Result<Vec<String>, TestCaseError> {
-    let mut d = Driver::new(case, checks);
-    for op in &case.ops {
-        d.step(op);
-        if let Some(failure) = d.failure {
-            return Err(TestCaseError::fail(failure));
-        }
-    }
-    d.finish();
-    match d.failure {
-        Some(failure) => Err(TestCaseError::fail(failure)),
-        None => Ok(d.transcript),
-    }
-}
-
-/// A fixed configuration: 256 cases and a fixed seed per test (`PROPTEST_CASES` and
-/// `PROPTEST_RNG_SEED` override them, to explore further), no regression files, bounded
-/// shrinking.
-fn config(salt: u64) -> ProptestConfig {
-    let base = ProptestConfig::default();
-    ProptestConfig {
-        cases: std::env::var_os("PROPTEST_CASES").map_or(256, |_| base.cases),
-        rng_seed: match base.rng_seed {
-            RngSeed::Random => RngSeed::Fixed(0x746f_6b65_6e6b_6565 ^ salt),
-            fixed @ RngSeed::Fixed(_) => fixed,
-        },
-        failure_persistence: None,
-        max_shrink_iters: 4_096,
-        max_shrink_time: 60_000,
-        ..base
-    }
-}
-
-proptest! {
-    #![proptest_config(config(1))]
-    /// (a) An `Authenticate` is never emitted while the previous one has not been answered,
-    /// errored, abandoned or superseded (`set_tokens`/`logout`); answers to superseded ones are
-    /// ignored.
-    #[test]
-    fn at_most_one_auth_operation_outstanding(case in case()) {
-        run(&case, Checks { single_flight: true, ..Checks::default() })?;
-    }
-}
-
-proptest! {
-    #![proptest_config(config(2))]
-    /// (b) Every exchange ends exactly once (`Deliver` or `Fail`), gets no action after ending
-    /// or cancellation, is delivered only with a response to deliver, and after the finishing
-    /// phase none is left.
-    #[test]
-    fn every_exchange_ends_exactly_once_and_none_is_stranded(case in case()) {
-        run(&case, Checks { endings: true, ..Checks::default() })?;
-    }
-}
-
-proptest! {
-    #![proptest_config(config(3))]
-    /// (c) Resends after 401 ≤ `max_auth_retries_per_exchange + max_stale_generation_resends`,
-    /// transient resends ≤ `max_transient_resends`, and a body that cannot be replayed is never
-    /// resent.
-    #[test]
-    fn resends_never_exceed_configured_limits(case in case()) {
-        run(&case, Checks { limits: true, ..Checks::default() })?;
-    }
-}
-
-proptest! {
-    #![proptest_config(config(4))]
-    /// (d) The same seed and inputs give the same transcript.
-    #[test]
-    fn same_seed_and_inputs_give_same_transcript(case in case()) {
-        let first = run(&case, Checks::default())?;
-        let second = run(&case, Checks::default())?;
-        prop_assert_eq!(first, second);
-    }
-}
-
-proptest! {
-    #![proptest_config(config(5))]
-    /// (e) Every `Send` carries the current token, which is neither rejected by the server nor
-    /// within the engine's hard floor of its expiry.
-    #[test]
-    fn no_known_expired_token_is_sent(case in case()) {
-        run(&case, Checks { expiry: true, ..Checks::default() })?;
-    }
-}
-
-proptest! {
-    #![proptest_config(config(6))]
-    /// (f) After `handle_timeout(t)` for a due timer, something happened or the next timer is
-    /// after `t`; a wake-up with nothing due does nothing.
-    #[test]
-    fn timers_never_busy_loop(case in case()) {
-        run(&case, Checks { timers: true, ..Checks::default() })?;
-    }
-}
-
-/// Cases where credentials must be asked for: no credentials held (VitalGraph without them),
-/// `ask_for_credentials` on, any policy.
-fn asking_case() -> impl Strategy<Value = Case> {
-    case().prop_map(|case| Case {
-        dialect: 1,
-        ask: true,
-        ..case
-    })
-}
-
-proptest! {
-    #![proptest_config(config(7))]
-    /// (g) With `ask_for_credentials`, `NeedCredentials` comes only while an exchange waits,
-    /// once per wait, never beside an auth operation, and every exchange still ends.
-    #[test]
-    fn credentials_are_asked_for_once_per_wait_and_only_while_someone_waits(case in asking_case()) {
-        run(&case, Checks { asking: true, single_flight: true, endings: true, ..Checks::default() })?;
     }
 }
