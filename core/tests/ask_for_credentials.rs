@@ -235,6 +235,14 @@ fn logout_while_asking_fails_the_waiters_and_ends_the_wait() {
     assert!(!h.session.auth_in_progress());
     provide(&mut h, Some(good()));
     assert_eq!(h.take(), Vec::<String>::new());
+    h.session.logout();
+    h.drain();
+    h.get();
+    assert_eq!(
+        h.take(),
+        ["NeedCredentials"],
+        "logout forgets credentials that came on demand"
+    );
 }
 
 #[test]

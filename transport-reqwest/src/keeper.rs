@@ -90,15 +90,9 @@ impl Keeper {
 
     /// Forgets the tokens; requests waiting for a login or refresh fail with `SessionExpired`.
     /// Listeners receive [`Event::SessionExpired`]. With a credentials provider, the
-    /// credentials held are forgotten too: the next login asks it again.
+    /// credentials held are forgotten too (the engine's rule): the next login asks it again.
     pub fn logout(&self) {
-        let forget = self.shared.provider.is_some();
-        let ((), _) = self.shared.input(None, |s, _| {
-            s.logout();
-            if forget {
-                s.set_credentials(Credentials::none());
-            }
-        });
+        let ((), _) = self.shared.input(None, |s, _| s.logout());
     }
 
     /// Whether the token is sent to `url`'s origin (the dialect's origin and those added with

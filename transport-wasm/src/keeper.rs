@@ -270,15 +270,12 @@ impl Inner {
         answer
     }
 
-    /// Logs out here (this tab's `logout()`, or another tab's): the tokens go, an auth
-    /// operation in flight is forgotten, and credentials the provider gave are dropped, so
-    /// the next login asks it again.
+    /// Logs out here (this tab's `logout()`, or another tab's): the tokens go and an auth
+    /// operation in flight is forgotten (with a provider, the engine forgets the credentials
+    /// too, so the next login asks it again).
     pub(crate) fn logout(&mut self) {
         self.current_auth = None;
         self.session.logout();
-        if self.provider.is_some() {
-            self.session.set_credentials(Credentials::none());
-        }
     }
 
     /// Installs tokens that came from the store or another tab; the engine drops its auth

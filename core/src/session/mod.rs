@@ -413,7 +413,12 @@ impl Session {
 
     /// Drops the tokens, fails waiting exchanges with `SessionExpired` and forgets any auth
     /// operation in flight. Emits [`Event::SessionExpired`] so stores and tabs forget them too.
+    /// With [`Config::ask_for_credentials`] the credentials are forgotten as well: the next
+    /// login asks for them again.
     pub fn logout(&mut self) {
+        if self.config.ask_for_credentials {
+            self.credentials = Credentials::none();
+        }
         self.tokens = None;
         self.generation += 1;
         self.auth = AuthState::Idle;
