@@ -138,6 +138,14 @@ pub enum Action {
     },
     /// Perform this login or refresh request (at most one is in flight per session).
     Authenticate(AuthRequest),
+    /// Abort the login or refresh request `id` now (its deadline,
+    /// [`Config::auth_timeout`](crate::Config::auth_timeout), passed): close its connection
+    /// and stop reading its answer. The engine has already counted it as failed; any outcome
+    /// still reported for it is ignored, and it must not be reported as abandoned.
+    AbortAuth {
+        /// The operation to abort.
+        id: AuthId,
+    },
     /// Hand the last response received for the exchange to the caller. The exchange has ended.
     Deliver {
         /// The exchange.
@@ -168,6 +176,9 @@ pub enum TimerKind {
     ExchangeRetry,
     /// The backoff before retrying a failed login or refresh has ended.
     AuthRetry,
+    /// The login or refresh in flight ran out of time ([`Config::auth_timeout`](crate::Config::auth_timeout)):
+    /// the engine will ask for it to be aborted.
+    AuthDeadline,
     /// Background refresh: the token enters its refresh margin (only with `refresh_ahead`).
     RefreshAhead,
     /// The circuit breaker's cool-down has ended; a probe auth request is allowed again.

@@ -115,6 +115,11 @@ pub struct Config {
     pub max_stale_generation_resends: u32,
     /// Attempts for one login or refresh operation against 429/5xx/transport errors.
     pub max_refresh_attempts: u32,
+    /// How long one login or refresh request may take, from the `Authenticate` action to its
+    /// complete answer. When it runs out the engine emits
+    /// [`Action::AbortAuth`](crate::Action::AbortAuth) and counts the attempt as a transient
+    /// failure (backoff and retry, within `max_refresh_attempts`). Default 30 s.
+    pub auth_timeout: Duration,
     /// Backoff between auth attempts.
     pub auth_backoff: Backoff,
     /// Resends of one exchange after transient statuses or connect errors.
@@ -163,6 +168,7 @@ impl Default for Config {
             max_auth_retries_per_exchange: 1,
             max_stale_generation_resends: 3,
             max_refresh_attempts: 4,
+            auth_timeout: Duration::from_secs(30),
             auth_backoff: Backoff::default(),
             max_transient_resends: 3,
             resend_backoff: Backoff::default(),
@@ -203,6 +209,9 @@ impl Config {
         }
         if self.max_refresh_attempts == 0 {
             return bad("max_refresh_attempts", "must be at least 1");
+        }
+        if self.auth_timeout.is_zero() {
+            return bad("auth_timeout", "must be positive");
         }
         for (field, b) in [
             ("auth_backoff", &self.auth_backoff),

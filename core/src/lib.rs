@@ -17,6 +17,7 @@
 //! 2. After every input, drain [`Session::poll_action`] until it returns `None`, and do what each
 //!    [`Action`] says: `Send` the exchange's request with that `Authorization` value,
 //!    `Authenticate` by performing the given HTTP request (exactly one is ever outstanding),
+//!    `AbortAuth` by aborting it (its deadline passed),
 //!    `Deliver` the last response to the caller, `Fail` the caller with the error, pass on
 //!    each `Event`, and (only with [`Config::ask_for_credentials`]) answer `NeedCredentials`
 //!    with [`Session::provide_credentials`].

@@ -161,6 +161,7 @@ impl Session {
             kind,
             attempt,
             started,
+            deadline: now.saturating_add(self.config.auth_timeout),
         };
         self.actions
             .push_back(Action::Authenticate(AuthRequest { id, kind, request }));

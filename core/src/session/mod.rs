@@ -74,6 +74,8 @@ enum AuthState {
         kind: AuthKind,
         attempt: u32,
         started: Timestamp,
+        /// The attempt's deadline (`Authenticate` emitted + `auth_timeout`).
+        deadline: Timestamp,
     },
     Backoff {
         kind: AuthKind,
@@ -595,6 +597,13 @@ impl Session {
 
     /// A timer from [`Session::poll_timeout`] may have fired: runs everything due at `now`.
     pub fn handle_timeout(&mut self, now: Timestamp) {
+        if let AuthState::InFlight { id, deadline, .. } = self.auth
+            && deadline <= now
+            && let Some((kind, attempt, started)) = self.take_auth(id)
+        {
+            self.actions.push_back(Action::AbortAuth { id });
+            self.on_auth_transient(now, kind, attempt, started, None, None);
+        }
         if let AuthState::Backoff {
             kind,
             attempt,
@@ -643,6 +652,7 @@ impl Session {
                 kind,
                 attempt,
                 started,
+                ..
             } if id == op => {
                 self.auth = AuthState::Idle;
                 Some((kind, attempt, started))
@@ -670,8 +680,10 @@ impl Session {
                 next = Some((t, k));
             }
         };
-        if let AuthState::Backoff { until, .. } = self.auth {
-            consider(until, TimerKind::AuthRetry);
+        match self.auth {
+            AuthState::Backoff { until, .. } => consider(until, TimerKind::AuthRetry),
+            AuthState::InFlight { deadline, .. } => consider(deadline, TimerKind::AuthDeadline),
+            AuthState::Idle | AuthState::AwaitingCredentials => {}
         }
         if self.in_backoff > 0 {
             for ex in self.exchanges.values() {

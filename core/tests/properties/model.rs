@@ -296,6 +296,20 @@ impl Driver {
                 }
                 self.asked = true;
             }
+            Action::AbortAuth { id } => {
+                self.transcript
+                    .push(format!("  AbortAuth({})", id.as_u64()));
+                match self.auth {
+                    Some((op, _)) if op == id => self.auth = None,
+                    _ if self.checks.single_flight => self.violation(
+                        "single_flight",
+                        &format!("AbortAuth {id:?}, which is not outstanding"),
+                    ),
+                    _ => {}
+                }
+                // A late answer to it must change nothing.
+                self.superseded.push(id);
+            }
             other => self.transcript.push(format!("  {other:?}")),
         }
     }
