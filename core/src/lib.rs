@@ -76,6 +76,7 @@ pub mod action;
 mod backoff;
 pub mod config;
 pub mod dialect;
+pub mod driver;
 pub mod error;
 pub mod metrics;
 pub mod parse;
