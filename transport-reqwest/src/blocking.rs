@@ -17,7 +17,21 @@ use serde::de::DeserializeOwned;
 use tokenkeeper_core::{Metrics, TokenSet};
 
 use crate::error::Error;
-use crate::keeper::Keeper;
+use crate::keeper::{Keeper, KeeperBuilder};
+
+impl Keeper {
+    /// A blocking client for synchronous programs (it starts a small runtime of its own).
+    pub fn blocking(&self) -> Result<Client, Error> {
+        Client::new(self.clone())
+    }
+}
+
+impl KeeperBuilder {
+    /// Builds the keeper and a [`blocking::Client`](Client) for it.
+    pub fn build_blocking(self) -> Result<Client, Error> {
+        self.build()?.blocking()
+    }
+}
 
 /// The runtime, shut down in the background when the last user goes (dropping a runtime
 /// inside another runtime would panic).
@@ -93,7 +107,7 @@ impl Client {
         })
     }
 
-    crate::client::method_shorthands!(RequestBuilder);
+    crate::builder_macros::method_shorthands!(RequestBuilder);
 
     /// A request with any method.
     pub fn request<U: IntoUrl>(&self, method: Method, url: U) -> RequestBuilder {
@@ -166,7 +180,7 @@ impl fmt::Debug for RequestBuilder {
 }
 
 impl RequestBuilder {
-    crate::client::builder_methods!();
+    crate::builder_macros::builder_methods!();
 
     /// Sends the request and blocks until the response headers arrive (or it fails).
     pub fn send(self) -> Result<Response, Error> {

@@ -9,9 +9,10 @@ use std::time::Duration;
 use tokenkeeper_core::dialect::{Credentials, Dialect};
 use tokenkeeper_core::{Config, ConfigError, Event, Metrics, Session, TokenSet};
 
-use crate::clock;
+use crate::clock::{Clock, ClockRef};
 use crate::error::Error;
-use crate::shared::{CredentialsProvider, Listener, Shared};
+use crate::state::{CredentialsProvider, Listener, Parts, Shared};
+use crate::tasks::carry_out;
 
 /// One identity's tokens and the engine that keeps them valid, shared by every [`Client`](crate::Client),
 /// [`Middleware`](crate::Middleware) and [`blocking::Client`](crate::blocking::Client) made
@@ -43,19 +44,10 @@ impl Keeper {
             seed: None,
             listeners: Vec::new(),
             provider: None,
+            clock: ClockRef::System,
+            fast_path: true,
+            request_timeout: None,
         }
-    }
-
-    /// An async client with the familiar reqwest surface that attaches and renews the token.
-    pub fn client(&self) -> crate::Client {
-        crate::Client {
-            keeper: self.clone(),
-        }
-    }
-
-    /// A blocking client for synchronous programs (it starts a small runtime of its own).
-    pub fn blocking(&self) -> Result<crate::blocking::Client, Error> {
-        crate::blocking::Client::new(self.clone())
     }
 
     /// A snapshot of the counters and token state (cheap: one short lock).
@@ -71,15 +63,21 @@ impl Keeper {
     /// Installs tokens obtained elsewhere (a store, another process). Requests waiting for a
     /// login or refresh resume with them.
     pub fn set_tokens(&self, tokens: TokenSet) -> Result<(), Error> {
-        let (result, _) = self.shared.input(None, |s, now| s.set_tokens(now, tokens));
+        let (result, jobs) = self.shared.locked(|st, now, work| {
+            st.driver
+                .input(now, work, |s, now| s.set_tokens(now, tokens))
+        });
+        carry_out(&self.shared, jobs);
         result.map_err(Error::Config)
     }
 
     /// Replaces the credentials used to log in (and lifts a refusal of the previous ones).
     pub fn set_credentials(&self, credentials: Credentials) {
-        let ((), _) = self
-            .shared
-            .input(None, |s, _| s.set_credentials(credentials));
+        let ((), jobs) = self.shared.locked(|st, now, work| {
+            st.driver
+                .input(now, work, |s, _| s.set_credentials(credentials));
+        });
+        carry_out(&self.shared, jobs);
     }
 
     /// Logs in now, even if tokens are held. Fails with the engine's reason
@@ -92,7 +90,10 @@ impl Keeper {
     /// Listeners receive [`Event::SessionExpired`]. With a credentials provider, the
     /// credentials held are forgotten too (the engine's rule): the next login asks it again.
     pub fn logout(&self) {
-        let ((), _) = self.shared.input(None, |s, _| s.logout());
+        let ((), jobs) = self
+            .shared
+            .locked(|st, now, work| st.driver.input(now, work, |s, _| s.logout()));
+        carry_out(&self.shared, jobs);
     }
 
     /// Whether the token is sent to `url`'s origin (the dialect's origin and those added with
@@ -116,6 +117,9 @@ pub struct KeeperBuilder {
     seed: Option<u64>,
     listeners: Vec<Listener>,
     provider: Option<CredentialsProvider>,
+    clock: ClockRef,
+    fast_path: bool,
+    request_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for KeeperBuilder {
@@ -127,6 +131,8 @@ impl fmt::Debug for KeeperBuilder {
             .field("origins", &self.origins)
             .field("listeners", &self.listeners.len())
             .field("credentials_provider", &self.provider.is_some())
+            .field("fast_path", &self.fast_path)
+            .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -164,18 +170,50 @@ impl KeeperBuilder {
         self
     }
 
-    /// The reqwest client that sends API requests (default: `reqwest::Client::new()`).
-    /// Its redirect policy applies; reqwest drops `Authorization` on a redirect to another
-    /// origin.
+    /// The reqwest client that sends API requests, used as it is (its timeouts, its redirect
+    /// policy; reqwest drops `Authorization` on a redirect to another origin). Default: a
+    /// client the keeper builds, with a 10 s connect timeout and a 30 s read timeout (an
+    /// attempt that receives nothing for 30 s fails), and the
+    /// [`request_timeout`](Self::request_timeout) if one is set.
     #[must_use]
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
     }
 
+    /// A limit on each attempt of an API request as a whole, from sending it to the end of the
+    /// response body, on the client the keeper builds (the seed configuration's
+    /// `client.timeout`). Not set by default: a long download that keeps receiving is not cut
+    /// off; the read timeout (30 s without a byte) still ends a server that stops answering.
+    /// Ignored with a [`client`](Self::client) of your own, which keeps its settings.
+    /// `reqwest::RequestBuilder::timeout` overrides it for one request.
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// The clock the keeper reads and sleeps on (default: [`SystemClock`](crate::clock::SystemClock)).
+    /// Tests pass a [`ManualClock`](crate::clock::ManualClock) to move time themselves.
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = ClockRef::Custom(Arc::new(clock));
+        self
+    }
+
+    /// Whether requests a lease covers skip the session lock (default: on; see
+    /// BENCHMARKS.md for what it gains). Off, every request takes the plain path through the
+    /// engine: the same behaviour, for measurement and debugging.
+    #[must_use]
+    pub fn fast_path(mut self, on: bool) -> Self {
+        self.fast_path = on;
+        self
+    }
+
     /// The reqwest client that sends login and refresh requests. Configure it NOT to follow
     /// redirects: a 307 would carry the password or refresh token elsewhere. Default: a client
-    /// without redirects, a 10 s connect timeout and a 30 s overall timeout.
+    /// without redirects and a 10 s connect timeout (the engine's `Config::auth_timeout`
+    /// bounds the whole operation).
     #[must_use]
     pub fn auth_client(mut self, client: reqwest::Client) -> Self {
         self.auth_client = Some(client);
@@ -226,36 +264,46 @@ impl KeeperBuilder {
         for origin in &self.origins {
             session.allow_origin(origin)?;
         }
-        let base = match self.client {
-            Some(c) => c,
-            None => reqwest::Client::builder().build()?,
+        let base = if let Some(c) = self.client {
+            c
+        } else {
+            let mut b = reqwest::Client::builder()
+                .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
+                .read_timeout(DEFAULT_READ_TIMEOUT);
+            if let Some(t) = self.request_timeout {
+                b = b.timeout(t);
+            }
+            b.build()?
         };
         let auth_client = match self.auth_client {
             Some(c) => c,
             None => reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(Duration::from_secs(30))
+                .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
                 .build()?,
         };
         Ok(Keeper {
-            shared: Arc::new(Shared::new(
+            shared: Arc::new(Shared::new(Parts {
                 session,
+                clock: self.clock,
                 base,
                 auth_client,
-                self.listeners,
-                self.provider,
-            )),
+                listeners: self.listeners,
+                provider: self.provider,
+                fast_path: self.fast_path,
+            })),
         })
-    }
-
-    /// Builds the keeper and a [`blocking::Client`](crate::blocking::Client) for it.
-    pub fn build_blocking(self) -> Result<crate::blocking::Client, Error> {
-        self.build()?.blocking()
     }
 }
 
 /// A random seed without a dependency: the standard library's per-process random hash keys.
 fn random_seed() -> u64 {
-    RandomState::new().hash_one(clock::now().as_millis())
+    RandomState::new().hash_one(std::time::SystemTime::now())
 }
+
+/// The connect timeout of the clients the keeper builds.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The read timeout of the API client the keeper builds: an attempt that receives nothing for
+/// this long fails (as "may have reached the server": an idempotent request is resent).
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);

@@ -51,16 +51,20 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod auth;
 pub mod blocking;
+mod builder_macros;
 mod client;
-mod clock;
+pub mod clock;
+mod direct;
 mod error;
 mod exchange;
+mod fast;
+mod io;
 mod keeper;
 mod middleware;
-mod shared;
-mod timer;
+mod state;
+mod stripes;
+mod tasks;
 
 pub use client::{Client, RequestBuilder};
 pub use error::Error;

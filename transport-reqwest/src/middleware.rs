@@ -7,7 +7,8 @@ use reqwest::{Request, Response};
 use reqwest_middleware::{Next, Result};
 
 use crate::error::Error;
-use crate::exchange::{self, Outcome, Transport};
+use crate::exchange::{Outcome, Transport};
+use crate::fast;
 use crate::keeper::Keeper;
 
 /// A [`reqwest_middleware::Middleware`] that attaches the keeper's token, renews it and
@@ -84,7 +85,7 @@ impl reqwest_middleware::Middleware for Middleware {
     ) -> Result<Response> {
         let shared = &self.keeper.shared;
         let mut rest = Rest { next, extensions };
-        match exchange::run(shared, req, &mut rest).await {
+        match fast::run(shared, req, &mut rest).await {
             Outcome::Response(r) => Ok(r),
             Outcome::PassThrough(r) => r,
             Outcome::Failed { engine, last_error } => Err(match (engine, last_error) {
