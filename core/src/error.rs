@@ -35,15 +35,19 @@ pub enum Error {
     /// that worked are kept.
     InvalidAuthResponse(InvalidAuthResponse),
     /// The auth endpoint is unavailable (429/5xx or transport errors) after the configured
-    /// attempts, or the circuit breaker is open. Try again later.
+    /// attempts, the circuit breaker is open, or the endpoint's `Retry-After` has not passed.
+    /// Try again later (at `retry_at` when it is known).
     AuthUnavailable {
-        /// Last HTTP status seen, if any (none for transport errors or an open circuit).
+        /// Last HTTP status seen, if any (none for transport errors, or an open circuit with no
+        /// `Retry-After` pending).
         status: Option<u16>,
-        /// Auth attempts made for this operation (0 when the circuit was open).
+        /// Auth attempts made for this operation (0 when it was refused without contacting the
+        /// server: an open circuit or a pending `Retry-After`).
         attempts: u32,
         /// Whether the circuit breaker refused the attempt without contacting the server.
         circuit_open: bool,
-        /// When the engine will try the auth endpoint again, if known.
+        /// When the engine will try the auth endpoint again, if known: the end of the circuit's
+        /// cool-down or of the endpoint's `Retry-After`, whichever is later.
         retry_at: Option<Timestamp>,
     },
     /// The request could not be completed over the network, and resending it was not allowed
@@ -96,6 +100,10 @@ impl fmt::Display for Error {
                 if *circuit_open {
                     f.write_str(
                         "auth endpoint unavailable: circuit breaker open after repeated failures",
+                    )
+                } else if *attempts == 0 {
+                    f.write_str(
+                        "auth endpoint unavailable: it asked for a pause (retry-after) that has not ended; not contacted, try again later",
                     )
                 } else {
                     write!(f, "auth endpoint unavailable after {attempts} attempt(s)")?;

@@ -77,6 +77,7 @@ mod backoff;
 pub mod config;
 pub mod dialect;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod parse;
 pub mod secret;

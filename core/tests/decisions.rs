@@ -570,6 +570,37 @@ fn refresh_answered_429_5xx_or_transport_error_backs_off_then_fails_typed() {
 }
 
 #[test]
+fn auth_retry_after_is_a_floor_for_the_next_auth_attempt_even_after_the_attempts_are_spent() {
+    let cfg = Config {
+        max_refresh_attempts: 1,
+        ..Config::default()
+    };
+    let mut h = Harness::logged_in(cfg, 1800);
+    h.advance_secs(1800);
+    h.get();
+    h.auth_reply(503, &headers(&[("retry-after", "30")]), "");
+    h.advance_secs(29);
+    let b = h.get();
+    assert_eq!(
+        h.take(),
+        [
+            "Authenticate(refresh)",
+            "Fail(e1,AuthUnavailable)",
+            "Fail(e2,AuthUnavailable)"
+        ],
+        "no network call before the Retry-After"
+    );
+    assert!(matches!(
+        h.errors[&b],
+        Error::AuthUnavailable { attempts: 0, retry_at: Some(t), .. }
+            if t == h.now.saturating_add(Duration::from_secs(1))
+    ));
+    h.advance_secs(1);
+    h.get();
+    assert_eq!(h.take(), ["Authenticate(refresh)"]);
+}
+
+#[test]
 fn refresh_5xx_then_success_resumes_waiters() {
     let mut h = Harness::logged_in(Config::default(), 1800);
     h.advance_secs(1800);

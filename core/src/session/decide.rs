@@ -7,6 +7,7 @@ use super::{AuthState, Circuit, ExState, Freshness, Held, Session};
 use crate::action::{Action, AuthId, AuthKind, AuthRequest, Event, ExchangeId};
 use crate::config::SecondRejection;
 use crate::error::Error;
+use crate::limits;
 use crate::parse::{self, InvalidAuthResponse};
 use crate::time::Timestamp;
 use crate::tokens::{TokenSet, refresh_margin};
@@ -89,16 +90,25 @@ impl Session {
         let Some(kind) = self.renewal(now) else {
             return self.ask_for_credentials();
         };
-        if let Some(until) = self.circuit.open_until.filter(|&t| now < t) {
+        let circuit = self.circuit.open_until.filter(|&t| now < t);
+        let floor = self.auth_floor(now);
+        if circuit.is_some() || floor.is_some() {
+            // Refused without contacting the server: the circuit is open, or the server's
+            // `Retry-After` has not passed yet.
             return Err(Error::AuthUnavailable {
-                status: None,
+                status: floor.map(|(_, status)| status),
                 attempts: 0,
-                circuit_open: true,
-                retry_at: Some(until),
+                circuit_open: circuit.is_some(),
+                retry_at: circuit.max(floor.map(|(until, _)| until)),
             });
         }
         self.begin_auth(now, kind, 1, now);
         Ok(())
+    }
+
+    /// The auth endpoint's `Retry-After` and the status it came with, while it has not passed.
+    pub(super) fn auth_floor(&self, now: Timestamp) -> Option<(Timestamp, u16)> {
+        self.auth_floor.filter(|&(until, _)| now < until)
     }
 
     /// Nothing can renew the session with what is held. With `ask_for_credentials`, a login
@@ -330,8 +340,17 @@ impl Session {
         retry_after: Option<Timestamp>,
     ) {
         self.count_auth_failure(kind);
+        // The server's `Retry-After` is a floor for the next auth attempt, whoever makes it.
+        let retry_after =
+            retry_after.map(|t| t.min(now.saturating_add(limits::MAX_AUTH_RETRY_AFTER)));
+        if let (Some(until), Some(code)) = (retry_after, status)
+            && until > now
+        {
+            self.auth_floor = Some((until, code));
+        }
+        let floor = self.auth_floor(now).map(|(until, _)| until);
         if self.circuit_failure(now) {
-            let until = self.circuit.open_until;
+            let until = self.circuit.open_until.max(floor);
             self.quiet_until = until;
             self.fail_waiters(&Error::AuthUnavailable {
                 status,
@@ -360,12 +379,13 @@ impl Session {
                 until,
             };
         } else {
-            self.quiet_until = Some(now.saturating_add(self.config.auth_backoff.cap));
+            let quiet = now.saturating_add(self.config.auth_backoff.cap);
+            self.quiet_until = Some(floor.map_or(quiet, |f| f.max(quiet)));
             self.fail_waiters(&Error::AuthUnavailable {
                 status,
                 attempts: attempt,
                 circuit_open: false,
-                retry_at: None,
+                retry_at: floor,
             });
         }
     }
@@ -516,6 +536,9 @@ impl Session {
         }
         if let Some(open) = self.circuit.open_until {
             at = at.max(open);
+        }
+        if let Some((floor, _)) = self.auth_floor {
+            at = at.max(floor);
         }
         self.renewal(at)?;
         Some(at)

@@ -195,6 +195,10 @@ pub struct Session {
     credentials_refused: Option<Error>,
     /// No proactive or background refresh before this time (after a failed auth operation).
     quiet_until: Option<Timestamp>,
+    /// The auth endpoint's last `Retry-After` (clamped to
+    /// [`MAX_AUTH_RETRY_AFTER`](crate::limits::MAX_AUTH_RETRY_AFTER)), with the status it came
+    /// with: no auth operation starts before it.
+    auth_floor: Option<(Timestamp, u16)>,
     circuit: Circuit,
     exchanges: Slab<Exchange>,
     in_backoff: usize,
@@ -244,6 +248,7 @@ impl Session {
             force_login: false,
             credentials_refused: None,
             quiet_until: None,
+            auth_floor: None,
             circuit: Circuit::default(),
             exchanges: Slab::new(),
             in_backoff: 0,

@@ -133,3 +133,14 @@ proptest! {
         run(&case, Checks { asking: true, single_flight: true, endings: true, ..Checks::default() })?;
     }
 }
+
+proptest! {
+    #![proptest_config(config(8))]
+    /// (h) After a login or refresh answered 429/5xx with a `Retry-After`, no `Authenticate`
+    /// is emitted before that time (clamped to `limits::MAX_AUTH_RETRY_AFTER`), whatever
+    /// starts, times out or is installed meanwhile; every exchange still ends.
+    #[test]
+    fn no_auth_request_before_the_servers_retry_after(case in case()) {
+        run(&case, Checks { retry_after: true, endings: true, ..Checks::default() })?;
+    }
+}

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use tokenkeeper_core::dialect::Credentials;
-use tokenkeeper_core::parse::format_http_date;
+use tokenkeeper_core::limits::MAX_AUTH_RETRY_AFTER;
+use tokenkeeper_core::parse::{format_http_date, parse_retry_after};
 use tokenkeeper_core::session::SendFailure;
 use tokenkeeper_core::tokens::refresh_margin;
 use tokenkeeper_core::{
@@ -39,6 +40,9 @@ pub(crate) struct Checks {
     /// (g) credentials asked for only with `ask_for_credentials`, only while someone waits,
     /// once per wait, never while an auth operation is outstanding.
     pub(crate) asking: bool,
+    /// (h) no login or refresh is sent before the auth endpoint's last `Retry-After`
+    /// (clamped to `limits::MAX_AUTH_RETRY_AFTER`) has passed.
+    pub(crate) retry_after: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -105,6 +109,8 @@ pub(crate) struct Driver {
     auth: Option<(AuthId, AuthKind)>,
     /// `NeedCredentials` was emitted and not yet answered (nor ended by `set_tokens`/`logout`).
     asked: bool,
+    /// The auth endpoint's last `Retry-After` on a live operation's 429/503, clamped.
+    auth_floor: Option<Timestamp>,
     /// Operations made obsolete by `set_tokens`/`logout`, never answered.
     superseded: Vec<AuthId>,
     auth_ids: HashSet<AuthId>,
@@ -136,6 +142,7 @@ impl Driver {
             order: Vec::new(),
             auth: None,
             asked: false,
+            auth_floor: None,
             superseded: Vec::new(),
             auth_ids: HashSet::new(),
             tokens: HashMap::new(),
@@ -259,6 +266,14 @@ impl Driver {
                     self.violation(
                         "single_flight",
                         &format!("Authenticate {:?} while credentials are asked for", req.id),
+                    );
+                }
+                if self.checks.retry_after
+                    && let Some(floor) = self.auth_floor.filter(|&f| self.now < f)
+                {
+                    self.violation(
+                        "retry_after",
+                        &format!("Authenticate {:?} before the Retry-After {floor:?}", req.id),
                     );
                 }
                 self.auth_ids.insert(req.id);
@@ -956,6 +971,14 @@ impl Driver {
                 return;
             }
         };
+        if live && (status == 429 || status >= 500) {
+            let limit = now.saturating_add(MAX_AUTH_RETRY_AFTER);
+            if let Some(at) = parse_retry_after(&headers, now).map(|t| t.min(limit))
+                && at > now
+            {
+                self.auth_floor = Some(at);
+            }
+        }
         self.session.handle_auth_response(
             now,
             op,
