@@ -111,7 +111,8 @@ pub struct Config {
     pub default_lifetime: Duration,
     /// Refresh-or-re-authenticate cycles one exchange may trigger by 401s (default 1).
     pub max_auth_retries_per_exchange: u32,
-    /// Resends at once of an exchange whose 401 came back for an older token generation.
+    /// Resends at once of an exchange whose 401, or bare 403 (no Bearer challenge), came back
+    /// for an older token generation.
     pub max_stale_generation_resends: u32,
     /// Attempts for one login or refresh operation against 429/5xx/transport errors.
     pub max_refresh_attempts: u32,
@@ -133,7 +134,9 @@ pub struct Config {
     /// Resend non-idempotent requests after `gateway_statuses` too.
     pub retry_non_idempotent_gateway: bool,
     /// Statuses that mean "this token was rejected" (default 401; some servers answer an expired
-    /// token with a bare 403).
+    /// token with a bare 403). Without 403 here, a bare 403 is still resent when it answers a
+    /// token generation that has since been replaced (a token superseded by a refresh), and
+    /// delivered otherwise.
     pub token_rejected_statuses: Vec<u16>,
     /// After a second rejection of a fresh token for the same exchange.
     pub second_rejection: SecondRejection,

@@ -180,6 +180,30 @@ fn response_401_for_older_generation_resends_at_once_without_refresh() {
 }
 
 #[test]
+fn bare_403_for_an_older_token_generation_resends_at_once_with_the_current_token() {
+    let mut h = Harness::logged_in(Config::default(), 1800);
+    h.advance_secs(1700);
+    let a = h.get();
+    let b = h.get();
+    h.auth_ok(&token_body("A2", Some("R2"), Some(1800)));
+    assert_eq!(
+        h.take(),
+        ["Authenticate(refresh)", "Send(e1,A1)", "Send(e2,A1)"]
+    );
+    // django-oauth-toolkit revoked A1 on rotation and refuses it with a bare 403.
+    h.respond(a, 403);
+    h.respond(b, 403);
+    assert_eq!(h.take(), ["Send(e1,A2)", "Send(e2,A2)"]);
+    // A 403 for the current token is the caller's answer: delivered, no refresh.
+    h.respond(a, 403);
+    h.respond(b, 200);
+    assert_eq!(h.take(), ["Deliver(e1)", "Deliver(e2)"]);
+    assert!(h.auth.is_none());
+    let m = h.session.metrics(h.now);
+    assert_eq!((m.refresh_count, m.unauthorized_resends), (1, 2));
+}
+
+#[test]
 fn response_401_with_current_token_refreshes_then_resends_once() {
     let mut h = Harness::logged_in(Config::default(), 1800);
     let a = h.get();

@@ -451,12 +451,7 @@ impl Session {
             self.deliver(id);
         } else if !current {
             // The herd case: the token changed since this request left. Resend with the new one.
-            if ex.stale_resends < self.config.max_stale_generation_resends {
-                ex.stale_resends += 1;
-                ex.state = ExState::AwaitingToken;
-                self.metrics.unauthorized_resends += 1;
-                self.dispatch(now, id);
-            } else {
+            if !self.resend_superseded(now, id) {
                 self.second_rejection(id, status);
             }
         } else if ex.auth_retries >= self.config.max_auth_retries_per_exchange {
@@ -472,6 +467,43 @@ impl Session {
                 self.fail_waiters(&e);
             }
         }
+    }
+
+    /// A 403 (not configured as a rejection) for a request that can be resent. Servers that
+    /// revoke the previous access token on rotation and answer a refused token with a bare
+    /// 403 (django-oauth-toolkit) send it for a request that left with a token a refresh has
+    /// since replaced: that one is resent with the current token, as a 401 for an older
+    /// generation is. A 403 for the current token, or with a Bearer challenge (RFC 6750's
+    /// `insufficient_scope`), is the caller's answer.
+    pub(super) fn on_forbidden(
+        &mut self,
+        now: Timestamp,
+        id: ExchangeId,
+        generation: u64,
+        headers: &HeaderMap,
+    ) {
+        let superseded =
+            generation < self.generation && parse::parse_bearer_challenge(headers).is_none();
+        if !(superseded && self.resend_superseded(now, id)) {
+            self.deliver(id);
+        }
+    }
+
+    /// Resends at once, with the current token, an exchange whose token generation was
+    /// replaced while it was in flight, within `max_stale_generation_resends`; returns whether
+    /// it did.
+    pub(super) fn resend_superseded(&mut self, now: Timestamp, id: ExchangeId) -> bool {
+        let Some(ex) = self.exchanges.get_mut(id) else {
+            return false;
+        };
+        if ex.stale_resends >= self.config.max_stale_generation_resends {
+            return false;
+        }
+        ex.stale_resends += 1;
+        ex.state = ExState::AwaitingToken;
+        self.metrics.unauthorized_resends += 1;
+        self.dispatch(now, id);
+        true
     }
 
     pub(super) fn second_rejection(&mut self, id: ExchangeId, status: u16) {

@@ -476,6 +476,7 @@ impl Session {
                 let retry_after = parse::parse_retry_after(headers, now);
                 self.on_transient(now, id, retry_after, None);
             }
+            Verdict::Forbidden => self.on_forbidden(now, id, generation, headers),
             Verdict::Final => self.deliver(id),
         }
     }

@@ -75,7 +75,12 @@ pub(crate) struct Ex {
     transient_resends: u32,
     /// 401s for the current token generation (the engine's `auth_retries`).
     current_rejections: u32,
+    /// Resends because the token sent had been replaced meanwhile (401s, and bare 403s, for an
+    /// older token: the engine's `stale_resends`).
+    stale_resends: u32,
     sent_token: Option<String>,
+    /// Ended with `Deliver`.
+    delivered: bool,
 }
 
 /// A request sent with a lease, which the engine does not know about until it is adopted.
@@ -203,7 +208,9 @@ impl Driver {
                 rejected_resends: 0,
                 transient_resends: 0,
                 current_rejections: 0,
+                stale_resends: 0,
                 sent_token: None,
+                delivered: false,
             },
         );
         self.order.push(id);
@@ -478,7 +485,9 @@ impl Driver {
                 );
             }
         }
-        self.exchanges.get_mut(&id).unwrap().life = Life::Ended;
+        let ex = self.exchanges.get_mut(&id).unwrap();
+        ex.life = Life::Ended;
+        ex.delivered = delivered;
     }
 
     /// After a step: the engine's count of live exchanges matches the model's.
@@ -808,7 +817,8 @@ impl Driver {
                 || (leased.meta.replayable
                     && (cfg.transient_statuses.contains(&status)
                         || (cfg.gateway_statuses.contains(&status)
-                            && (leased.meta.idempotent || cfg.retry_non_idempotent_gateway))));
+                            && (leased.meta.idempotent || cfg.retry_non_idempotent_gateway))
+                        || (status == 403 && cfg.enabled && cfg.retry_on_401)));
             if judged {
                 self.violation(
                     "endings",
@@ -838,7 +848,9 @@ impl Driver {
                 HeaderValue::from_static(r#"Bearer error="insufficient_scope", scope="admin""#),
             );
         }
+        let stale_before = self.exchanges[&id].stale_resends;
         let must_end = self.classify(id, status, insufficient_scope);
+        let stale_resend = self.exchanges[&id].stale_resends > stale_before;
         self.session.handle_response(
             self.now,
             id,
@@ -848,6 +860,12 @@ impl Driver {
         self.drain();
         if must_end {
             self.must_end_now(id, &format!("a final status {status}"));
+        }
+        if stale_resend && self.checks.endings && self.exchanges[&id].delivered {
+            self.violation(
+                "endings",
+                &format!("{id:?}'s {status} for a replaced token was delivered, not resent"),
+            );
         }
     }
 
@@ -870,6 +888,10 @@ impl Driver {
                 return true;
             }
             if !current {
+                if ex.stale_resends >= cfg.max_stale_generation_resends {
+                    return true;
+                }
+                ex.stale_resends += 1;
                 ex.cause = Some(Cause::Rejected);
                 return false;
             }
@@ -887,8 +909,21 @@ impl Driver {
                     && (ex.meta.idempotent || cfg.retry_non_idempotent_gateway)));
         if transient {
             ex.cause = Some(Cause::Transient);
+            return false;
         }
-        !transient
+        // A bare 403 for a token that has since been replaced: resent with the current one.
+        let superseded_403 = status == 403
+            && cfg.enabled
+            && cfg.retry_on_401
+            && ex.meta.replayable
+            && !insufficient_scope
+            && !current;
+        if superseded_403 && ex.stale_resends < cfg.max_stale_generation_resends {
+            ex.stale_resends += 1;
+            ex.cause = Some(Cause::Rejected);
+            return false;
+        }
+        true
     }
 
     fn send_error(&mut self, id: ExchangeId, maybe_sent: bool) {
