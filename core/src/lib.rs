@@ -91,7 +91,7 @@ pub use action::{
     Action, AuthId, AuthKind, AuthRequest, Event, ExchangeId, RequestMeta, TimerKind,
 };
 pub use config::{Backoff, CircuitBreaker, Config, Margin, SecondRejection};
-pub use error::{ConfigError, Error};
+pub use error::{ConfigError, Error, TransportStop};
 pub use metrics::Metrics;
 pub use secret::Secret;
 pub use session::{Lease, LeaseTerms, ResponseRules, SendFailure, Session};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{Harness, T0, headers, token_body};
 use tokenkeeper_core::session::SendFailure;
-use tokenkeeper_core::{Config, Error, SecondRejection, Timestamp};
+use tokenkeeper_core::{Config, Error, SecondRejection, Timestamp, TransportStop};
 
 #[test]
 fn no_token_yet_credentials_known_logs_in_first_once_for_all_waiters() {
@@ -429,7 +429,8 @@ fn connect_error_before_sending_backs_off_and_resends_any_method() {
         h.errors[&b],
         Error::Transport {
             may_have_reached_server: false,
-            attempts: 4
+            attempts: 4,
+            stopped: TransportStop::ResendLimit,
         }
     );
 }
@@ -444,7 +445,8 @@ fn error_after_request_may_have_reached_server_non_idempotent_fails() {
         h.errors[&p],
         Error::Transport {
             may_have_reached_server: true,
-            attempts: 1
+            attempts: 1,
+            stopped: TransportStop::NotIdempotent,
         }
     );
     // An idempotent one is resent.

@@ -3,10 +3,10 @@
 
 use http::{HeaderMap, HeaderValue};
 
-use super::{AuthState, Circuit, ExState, Freshness, Held, Session};
+use super::{AuthState, Circuit, ExState, Freshness, Held, SendFailure, Session};
 use crate::action::{Action, AuthId, AuthKind, AuthRequest, Event, ExchangeId};
 use crate::config::SecondRejection;
-use crate::error::Error;
+use crate::error::{Error, TransportStop};
 use crate::limits;
 use crate::parse::{self, InvalidAuthResponse};
 use crate::time::Timestamp;
@@ -513,38 +513,50 @@ impl Session {
         }
     }
 
-    /// Backs off and resends, or ends the exchange (`Deliver` the response, or `Fail` with
-    /// `error` when there was no response) once the limits are reached.
+    /// Backs off and resends, or ends the exchange once the limits are reached: `Deliver` the
+    /// response, or `Fail` with a transport error saying why when there was none (`failure`).
     pub(super) fn on_transient(
         &mut self,
         now: Timestamp,
         id: ExchangeId,
         retry_after: Option<Timestamp>,
-        error: Option<Error>,
+        failure: Option<SendFailure>,
     ) {
         let Some(ex) = self.exchanges.get_mut(id) else {
             return;
         };
-        let next = (ex.meta.replayable && ex.transient_resends < self.config.max_transient_resends)
-            .then(|| {
-                self.config.resend_backoff.next_attempt(
+        let next = if !ex.meta.replayable {
+            Err(TransportStop::NotReplayable)
+        } else if ex.transient_resends >= self.config.max_transient_resends {
+            Err(TransportStop::ResendLimit)
+        } else {
+            self.config
+                .resend_backoff
+                .next_attempt(
                     now,
                     ex.started,
                     ex.transient_resends + 1,
                     retry_after,
                     &mut self.rng,
                 )
-            })
-            .flatten();
-        match (next, error) {
-            (Some(until), _) => {
+                .ok_or(TransportStop::BackoffBudget)
+        };
+        match (next, failure) {
+            (Ok(until), _) => {
                 ex.transient_resends += 1;
                 ex.state = ExState::Backoff { until };
                 self.in_backoff += 1;
                 self.metrics.transient_resends += 1;
             }
-            (None, None) => self.deliver(id),
-            (None, Some(e)) => self.fail(id, e),
+            (Err(_), None) => self.deliver(id),
+            (Err(stopped), Some(failure)) => {
+                let error = Error::Transport {
+                    may_have_reached_server: failure == SendFailure::MaybeSent,
+                    attempts: ex.sends,
+                    stopped,
+                };
+                self.fail(id, error);
+            }
         }
     }
 

@@ -23,7 +23,7 @@ use crate::action::{Action, AuthId, AuthKind, Event, ExchangeId, RequestMeta, Ti
 use crate::backoff::Rng;
 use crate::config::Config;
 use crate::dialect::{Credentials, Dialect};
-use crate::error::{ConfigError, Error};
+use crate::error::{ConfigError, Error, TransportStop};
 use crate::metrics::Metrics;
 use crate::parse;
 use crate::slab::Slab;
@@ -503,15 +503,15 @@ impl Session {
         if !matches!(ex.state, ExState::InFlight { .. }) {
             return;
         }
-        let may_have_reached_server = failure == SendFailure::MaybeSent;
-        let error = Error::Transport {
-            may_have_reached_server,
-            attempts: ex.sends,
-        };
-        if may_have_reached_server && !ex.meta.idempotent {
+        if failure == SendFailure::MaybeSent && !ex.meta.idempotent {
+            let error = Error::Transport {
+                may_have_reached_server: true,
+                attempts: ex.sends,
+                stopped: TransportStop::NotIdempotent,
+            };
             self.fail(id, error);
         } else {
-            self.on_transient(now, id, None, Some(error));
+            self.on_transient(now, id, None, Some(failure));
         }
     }
 
