@@ -119,7 +119,8 @@ pub struct Config {
     /// How long one login or refresh request may take, from the `Authenticate` action to its
     /// complete answer. When it runs out the engine emits
     /// [`Action::AbortAuth`](crate::Action::AbortAuth) and counts the attempt as a transient
-    /// failure (backoff and retry, within `max_refresh_attempts`). Default 30 s.
+    /// failure (backoff and retry, within `max_refresh_attempts`). Default 30 s
+    /// ([`DEFAULT_AUTH_TIMEOUT`](crate::limits::DEFAULT_AUTH_TIMEOUT)).
     pub auth_timeout: Duration,
     /// Backoff between auth attempts.
     pub auth_backoff: Backoff,
@@ -171,7 +172,7 @@ impl Default for Config {
             max_auth_retries_per_exchange: 1,
             max_stale_generation_resends: 3,
             max_refresh_attempts: 4,
-            auth_timeout: Duration::from_secs(30),
+            auth_timeout: crate::limits::DEFAULT_AUTH_TIMEOUT,
             auth_backoff: Backoff::default(),
             max_transient_resends: 3,
             resend_backoff: Backoff::default(),
