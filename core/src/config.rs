@@ -157,6 +157,10 @@ pub struct Config {
     /// the answer instead of failing with `SessionExpired` or `InvalidCredentials`. Off by
     /// default.
     pub ask_for_credentials: bool,
+    /// How long a driver waits for a peer (another tab or process) that holds newer tokens
+    /// than this session's to hand them over, before it performs its own login or refresh
+    /// ([`AuthGate::AskPeer`](crate::AuthGate::AskPeer)). Default 1 s.
+    pub peer_wait: Duration,
 }
 
 impl Default for Config {
@@ -186,6 +190,7 @@ impl Default for Config {
             refresh_ahead: false,
             allow_insecure_http: false,
             ask_for_credentials: false,
+            peer_wait: crate::session::DEFAULT_PEER_WAIT,
         }
     }
 }

@@ -266,6 +266,7 @@ impl Session {
         let margin = refresh_margin(lifetime, &self.config, self.rng.next_f64());
         let floor = self.config.expiry_floor.min(margin / 2);
         self.generation += 1;
+        self.last_issued = Some(set.issued_at);
         self.tokens = Some(Held {
             stale_at: set.expires_at.saturating_sub(margin),
             expired_at: set.expires_at.saturating_sub(floor),

@@ -32,9 +32,13 @@ use crate::tokens::TokenSet;
 
 mod decide;
 mod lease;
+pub mod offer;
 
 use lease::Verdict;
 pub use lease::{Lease, LeaseTerms, ResponseRules};
+pub use offer::AuthGate;
+pub(crate) use offer::DEFAULT_PEER_WAIT;
+use offer::PeerNote;
 
 /// How a request failed to produce a response, as far as the driver can tell.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -186,6 +190,11 @@ pub struct Session {
     rules: ResponseRules,
     rng: Rng,
     tokens: Option<Held>,
+    /// `issued_at` of the last token set held (kept after the tokens are dropped): an offered
+    /// set must be newer.
+    last_issued: Option<Timestamp>,
+    /// A peer's newest tokens, as noted by the driver.
+    peer: Option<PeerNote>,
     generation: u64,
     auth: AuthState,
     next_auth_id: u64,
@@ -242,6 +251,8 @@ impl Session {
             origins,
             rng: Rng::new(seed),
             tokens: None,
+            last_issued: None,
+            peer: None,
             generation: 0,
             auth: AuthState::Idle,
             next_auth_id: 0,
@@ -365,33 +376,6 @@ impl Session {
             self.actions.push_back(Action::Event(Event::SessionExpired));
         }
         self.fail_waiters(&Error::SessionExpired);
-    }
-
-    /// Installs tokens obtained elsewhere (a persisted store, another tab or process). An auth
-    /// operation in flight is dropped (its outcome will be ignored) and waiting exchanges resume.
-    /// Tokens that cannot be sent in a header are refused, and nothing changes.
-    pub fn set_tokens(&mut self, now: Timestamp, tokens: TokenSet) -> Result<(), ConfigError> {
-        let header =
-            tokens
-                .access_token
-                .bearer_header()
-                .ok_or(ConfigError::InvalidHeaderValue {
-                    field: "access_token",
-                })?;
-        if tokens
-            .refresh_token
-            .as_ref()
-            .is_some_and(|rt| rt.bearer_header().is_none())
-        {
-            return Err(ConfigError::InvalidHeaderValue {
-                field: "refresh_token",
-            });
-        }
-        self.auth = AuthState::Idle;
-        self.force_login = false;
-        self.hold(tokens, header);
-        self.resume_waiters(now);
-        Ok(())
     }
 
     /// Starts a login now, even if tokens are held (explicit `login()`), and returns an exchange

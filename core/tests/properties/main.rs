@@ -144,3 +144,14 @@ proptest! {
         run(&case, Checks { retry_after: true, endings: true, ..Checks::default() })?;
     }
 }
+
+proptest! {
+    #![proptest_config(config(9))]
+    /// (i) `offer_tokens` adopts exactly the sets issued after the last one held that can be
+    /// used; after an adopted offer no `Authenticate` uses a refresh token older than the
+    /// adopted one; every exchange still ends.
+    #[test]
+    fn offers_adopt_only_newer_usable_sets_and_retire_older_refresh_tokens(case in case()) {
+        run(&case, Checks { offers: true, endings: true, single_flight: true, ..Checks::default() })?;
+    }
+}

@@ -43,6 +43,10 @@ pub(crate) struct Checks {
     /// (h) no login or refresh is sent before the auth endpoint's last `Retry-After`
     /// (clamped to `limits::MAX_AUTH_RETRY_AFTER`) has passed.
     pub(crate) retry_after: bool,
+    /// (i) `offer_tokens` adopts exactly the sets issued after the last one held that can be
+    /// used, and after an adopted offer no refresh uses a refresh token older than the
+    /// adopted set.
+    pub(crate) offers: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -116,6 +120,10 @@ pub(crate) struct Driver {
     asked: bool,
     /// The auth endpoint's last `Retry-After` on a live operation's 429/503, clamped.
     auth_floor: Option<Timestamp>,
+    /// `issued_at` of the last set the engine held.
+    last_issued: Option<Timestamp>,
+    /// The sequence number of the last adopted offer: no refresh token older may be used.
+    offer_floor: Option<u32>,
     /// Operations made obsolete by `set_tokens`/`logout`, never answered.
     superseded: Vec<AuthId>,
     auth_ids: HashSet<AuthId>,
@@ -148,6 +156,8 @@ impl Driver {
             auth: None,
             asked: false,
             auth_floor: None,
+            last_issued: None,
+            offer_floor: None,
             superseded: Vec::new(),
             auth_ids: HashSet::new(),
             tokens: HashMap::new(),
@@ -257,7 +267,7 @@ impl Driver {
                     let _ = write!(line, ", {k}: {}", String::from_utf8_lossy(v.as_bytes()));
                 }
                 let _ = write!(line, ", {})", String::from_utf8_lossy(req.request.body()));
-                self.transcript.push(line);
+                self.transcript.push(line.clone());
                 if self.checks.single_flight {
                     if let Some((prev, _)) = self.auth {
                         self.violation(
@@ -281,6 +291,17 @@ impl Driver {
                     self.violation(
                         "retry_after",
                         &format!("Authenticate {:?} before the Retry-After {floor:?}", req.id),
+                    );
+                }
+                if self.checks.offers
+                    && req.kind == AuthKind::Refresh
+                    && let Some(floor) = self.offer_floor
+                    && let Some(seq) = refresh_token_seq(&line)
+                    && seq < floor
+                {
+                    self.violation(
+                        "offers",
+                        &format!("refresh with a token older than the adopted offer #{floor}"),
                     );
                 }
                 self.auth_ids.insert(req.id);
@@ -687,38 +708,47 @@ impl Driver {
                 expires_in,
                 refresh_expires_in,
             } => {
-                let issued_at = self.now.saturating_sub(Duration::from_secs(issued_ago));
-                let expires_at = offset(self.now, expires_in);
-                let name = self.new_token(
-                    "S",
-                    TokenInfo {
-                        issued_at,
-                        expires_at,
-                    },
-                );
-                let refresh_token = match refresh {
-                    RefreshKind::None => None,
-                    RefreshKind::Valid => Some(Secret::new(format!("R{name}"))),
-                    RefreshKind::HeaderUnsafe => Some(Secret::new("bad\nrefresh")),
-                };
-                let set = TokenSet {
-                    access_token: Secret::new(name.clone()),
-                    refresh_token,
-                    issued_at,
-                    expires_at,
-                    refresh_expires_at: refresh_expires_in.map(|s| offset(self.now, s)),
-                };
+                let (name, set) =
+                    self.outside_set(refresh, issued_ago, expires_in, refresh_expires_in);
                 if matches!(refresh, RefreshKind::HeaderUnsafe) {
                     // Refused as a whole; nothing changes (the engine's auth op carries on).
                     assert!(self.session.set_tokens(self.now, set).is_err());
                     self.drain();
                 } else {
-                    self.supersede_auth();
-                    self.asked = false;
-                    self.current = Some(name);
+                    let issued_at = set.issued_at;
                     self.session.set_tokens(self.now, set).unwrap();
+                    self.installed(name, issued_at);
                     self.drain();
                 }
+            }
+            Op::Offer {
+                refresh,
+                issued_ago,
+                expires_in,
+                refresh_expires_in,
+            } => {
+                let (name, set) =
+                    self.outside_set(refresh, issued_ago, expires_in, refresh_expires_in);
+                let newer = self.last_issued.is_none_or(|t| set.issued_at > t);
+                let renewable = self.session.dialect().can_refresh()
+                    && matches!(refresh, RefreshKind::Valid)
+                    && set.refresh_expires_at.is_none_or(|t| self.now < t);
+                let usable = self.now < set.expires_at || renewable;
+                let predicted = newer && usable && !matches!(refresh, RefreshKind::HeaderUnsafe);
+                let issued_at = set.issued_at;
+                let adopted = self.session.offer_tokens(self.now, set);
+                self.transcript.push(format!("  offered {name}: {adopted}"));
+                if self.checks.offers && adopted != predicted {
+                    self.violation(
+                        "offers",
+                        &format!("offer of {name} adopted: {adopted}, expected {predicted}"),
+                    );
+                }
+                if adopted {
+                    self.installed(name.clone(), issued_at);
+                    self.offer_floor = token_seq(&name);
+                }
+                self.drain();
             }
             Op::Logout => {
                 self.supersede_auth();
@@ -745,6 +775,47 @@ impl Driver {
         self.asked = false;
         self.session.provide_credentials(self.now, credentials);
         self.drain();
+    }
+
+    /// A set from outside (`set_tokens`, `offer_tokens`): its name and the set.
+    fn outside_set(
+        &mut self,
+        refresh: RefreshKind,
+        issued_ago: u64,
+        expires_in: i64,
+        refresh_expires_in: Option<i64>,
+    ) -> (String, TokenSet) {
+        let issued_at = self.now.saturating_sub(Duration::from_secs(issued_ago));
+        let expires_at = offset(self.now, expires_in);
+        let name = self.new_token(
+            "S",
+            TokenInfo {
+                issued_at,
+                expires_at,
+            },
+        );
+        let refresh_token = match refresh {
+            RefreshKind::None => None,
+            RefreshKind::Valid => Some(Secret::new(format!("R{name}"))),
+            RefreshKind::HeaderUnsafe => Some(Secret::new("bad\nrefresh")),
+        };
+        let set = TokenSet {
+            access_token: Secret::new(name.clone()),
+            refresh_token,
+            issued_at,
+            expires_at,
+            refresh_expires_at: refresh_expires_in.map(|s| offset(self.now, s)),
+        };
+        (name, set)
+    }
+
+    /// The engine installed a set from outside: the auth operation and a question for
+    /// credentials end.
+    fn installed(&mut self, name: String, issued_at: Timestamp) {
+        self.supersede_auth();
+        self.asked = false;
+        self.current = Some(name);
+        self.last_issued = Some(issued_at);
     }
 
     fn supersede_auth(&mut self) {
@@ -976,6 +1047,7 @@ impl Driver {
                 if live {
                     // The answer to the live operation installs the token.
                     self.current = Some(name);
+                    self.last_issued = Some(now);
                 }
                 json(200, &v.to_string())
             }
@@ -1117,4 +1189,20 @@ pub(crate) fn offset(now: Timestamp, secs: i64) -> Timestamp {
     } else {
         now.saturating_sub(Duration::from_secs(secs.unsigned_abs()))
     }
+}
+
+/// The sequence number of a token the driver named (`L3`, `F4`, `S5`, their refresh tokens
+/// `RL3`...).
+pub(crate) fn token_seq(name: &str) -> Option<u32> {
+    name.trim_start_matches(|c: char| c.is_ascii_alphabetic())
+        .parse()
+        .ok()
+}
+
+/// The sequence number of the refresh token an `Authenticate` line carries (in a header or
+/// the body).
+pub(crate) fn refresh_token_seq(line: &str) -> Option<u32> {
+    line.split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| w.len() > 2 && w.starts_with('R') && w[1..2].chars().all(|c| "LFS".contains(c)))
+        .and_then(token_seq)
 }
