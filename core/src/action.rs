@@ -97,8 +97,9 @@ impl core::fmt::Debug for AuthRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// New tokens are in use after a login or refresh, or the refresh token was dropped.
-    /// Persist or broadcast them. (Not emitted for [`Session::set_tokens`](crate::Session::set_tokens):
-    /// the caller already has those.)
+    /// Persist or broadcast them. (Not emitted for [`Session::set_tokens`](crate::Session::set_tokens)
+    /// or [`Session::offer_tokens`](crate::Session::offer_tokens): the caller already has
+    /// those.)
     TokensChanged(TokenSet),
     /// A refresh succeeded.
     Refreshed {

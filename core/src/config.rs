@@ -111,14 +111,16 @@ pub struct Config {
     pub default_lifetime: Duration,
     /// Refresh-or-re-authenticate cycles one exchange may trigger by 401s (default 1).
     pub max_auth_retries_per_exchange: u32,
-    /// Resends at once of an exchange whose 401 came back for an older token generation.
+    /// Resends at once of an exchange whose 401, or bare 403 (no Bearer challenge), came back
+    /// for an older token generation.
     pub max_stale_generation_resends: u32,
     /// Attempts for one login or refresh operation against 429/5xx/transport errors.
     pub max_refresh_attempts: u32,
     /// How long one login or refresh request may take, from the `Authenticate` action to its
     /// complete answer. When it runs out the engine emits
     /// [`Action::AbortAuth`](crate::Action::AbortAuth) and counts the attempt as a transient
-    /// failure (backoff and retry, within `max_refresh_attempts`). Default 30 s.
+    /// failure (backoff and retry, within `max_refresh_attempts`). Default 30 s
+    /// ([`DEFAULT_AUTH_TIMEOUT`](crate::limits::DEFAULT_AUTH_TIMEOUT)).
     pub auth_timeout: Duration,
     /// Backoff between auth attempts.
     pub auth_backoff: Backoff,
@@ -133,7 +135,9 @@ pub struct Config {
     /// Resend non-idempotent requests after `gateway_statuses` too.
     pub retry_non_idempotent_gateway: bool,
     /// Statuses that mean "this token was rejected" (default 401; some servers answer an expired
-    /// token with a bare 403).
+    /// token with a bare 403). Without 403 here, a bare 403 is still resent when it answers a
+    /// token generation that has since been replaced (a token superseded by a refresh), and
+    /// delivered otherwise.
     pub token_rejected_statuses: Vec<u16>,
     /// After a second rejection of a fresh token for the same exchange.
     pub second_rejection: SecondRejection,
@@ -153,6 +157,10 @@ pub struct Config {
     /// the answer instead of failing with `SessionExpired` or `InvalidCredentials`. Off by
     /// default.
     pub ask_for_credentials: bool,
+    /// How long a driver waits for a peer (another tab or process) that holds newer tokens
+    /// than this session's to hand them over, before it performs its own login or refresh
+    /// ([`AuthGate::AskPeer`](crate::AuthGate::AskPeer)). Default 1 s.
+    pub peer_wait: Duration,
 }
 
 impl Default for Config {
@@ -168,7 +176,7 @@ impl Default for Config {
             max_auth_retries_per_exchange: 1,
             max_stale_generation_resends: 3,
             max_refresh_attempts: 4,
-            auth_timeout: Duration::from_secs(30),
+            auth_timeout: crate::limits::DEFAULT_AUTH_TIMEOUT,
             auth_backoff: Backoff::default(),
             max_transient_resends: 3,
             resend_backoff: Backoff::default(),
@@ -182,6 +190,7 @@ impl Default for Config {
             refresh_ahead: false,
             allow_insecure_http: false,
             ask_for_credentials: false,
+            peer_wait: crate::session::DEFAULT_PEER_WAIT,
         }
     }
 }

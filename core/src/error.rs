@@ -35,25 +35,31 @@ pub enum Error {
     /// that worked are kept.
     InvalidAuthResponse(InvalidAuthResponse),
     /// The auth endpoint is unavailable (429/5xx or transport errors) after the configured
-    /// attempts, or the circuit breaker is open. Try again later.
+    /// attempts, the circuit breaker is open, or the endpoint's `Retry-After` has not passed.
+    /// Try again later (at `retry_at` when it is known).
     AuthUnavailable {
-        /// Last HTTP status seen, if any (none for transport errors or an open circuit).
+        /// Last HTTP status seen, if any (none for transport errors, or an open circuit with no
+        /// `Retry-After` pending).
         status: Option<u16>,
-        /// Auth attempts made for this operation (0 when the circuit was open).
+        /// Auth attempts made for this operation (0 when it was refused without contacting the
+        /// server: an open circuit or a pending `Retry-After`).
         attempts: u32,
         /// Whether the circuit breaker refused the attempt without contacting the server.
         circuit_open: bool,
-        /// When the engine will try the auth endpoint again, if known.
+        /// When the engine will try the auth endpoint again, if known: the end of the circuit's
+        /// cool-down or of the endpoint's `Retry-After`, whichever is later.
         retry_at: Option<Timestamp>,
     },
     /// The request could not be completed over the network, and resending it was not allowed
     /// or the resend limits were reached.
     Transport {
-        /// Whether the request may have reached the server (so a non-idempotent one may have
-        /// run there).
+        /// Whether the last attempt may have reached the server (so a non-idempotent request
+        /// may have run there).
         may_have_reached_server: bool,
-        /// Attempts made for this exchange.
+        /// Attempts made for this exchange (the first send and every resend).
         attempts: u32,
+        /// Why the engine did not resend it (again).
+        stopped: TransportStop,
     },
     /// The server rejected a freshly issued token too (second 401 for the same exchange) and the
     /// policy is to fail rather than deliver the response.
@@ -97,6 +103,10 @@ impl fmt::Display for Error {
                     f.write_str(
                         "auth endpoint unavailable: circuit breaker open after repeated failures",
                     )
+                } else if *attempts == 0 {
+                    f.write_str(
+                        "auth endpoint unavailable: it asked for a pause (retry-after) that has not ended; not contacted, try again later",
+                    )
                 } else {
                     write!(f, "auth endpoint unavailable after {attempts} attempt(s)")?;
                     if let Some(s) = status {
@@ -108,18 +118,19 @@ impl fmt::Display for Error {
             Error::Transport {
                 may_have_reached_server,
                 attempts,
+                stopped,
             } => {
-                if *may_have_reached_server {
-                    write!(
-                        f,
-                        "request failed after {attempts} attempt(s); it may have reached the server, so it was not resent"
-                    )
-                } else {
-                    write!(
-                        f,
-                        "request failed after {attempts} attempt(s): the server could not be reached"
-                    )
+                match attempts {
+                    0 | 1 => write!(f, "request failed after {attempts} attempt (no resend)")?,
+                    2 => f.write_str("request failed after 2 attempts (1 resend)")?,
+                    n => write!(f, "request failed after {n} attempts ({} resends)", n - 1)?,
                 }
+                f.write_str(if *may_have_reached_server {
+                    ": the connection failed after the request may have reached the server; stopped: "
+                } else {
+                    ": the server could not be reached; stopped: "
+                })?;
+                f.write_str(stopped.as_str())
             }
             Error::Unauthorized { status } => {
                 write!(
@@ -133,6 +144,43 @@ impl fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+/// Why the engine stopped resending a request that failed without a response
+/// ([`Error::Transport`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportStop {
+    /// The request may have reached the server and its method is not idempotent: a resend
+    /// could run it twice.
+    NotIdempotent,
+    /// Its body is a stream that cannot be sent again.
+    NotReplayable,
+    /// [`Config::max_transient_resends`](crate::Config::max_transient_resends) resends were
+    /// made.
+    ResendLimit,
+    /// The next resend would come after the exchange's backoff budget
+    /// ([`Backoff::budget`](crate::Backoff::budget) of `resend_backoff`).
+    BackoffBudget,
+}
+
+impl TransportStop {
+    /// Why the engine stopped and what the caller can do, as the end of [`Error::Transport`]'s
+    /// message.
+    fn as_str(self) -> &'static str {
+        match self {
+            TransportStop::NotIdempotent => {
+                "the method is not idempotent and the request may have run; check whether it took effect before repeating it"
+            }
+            TransportStop::NotReplayable => {
+                "the body cannot be replayed; send the request again with a new body"
+            }
+            TransportStop::ResendLimit => "resend limit reached; try again later",
+            TransportStop::BackoffBudget => {
+                "time allowed for resends (backoff budget) spent; try again later"
+            }
+        }
+    }
+}
 
 /// A configuration the engine refuses (returned by constructors, before anything is sent).
 #[non_exhaustive]
@@ -242,7 +290,58 @@ fn write_quoted(out: &mut impl fmt::Write, s: &str) -> fmt::Result {
 
 #[cfg(test)]
 mod tests {
-    use super::write_quoted;
+    use super::{Error, TransportStop, write_quoted};
+
+    #[test]
+    fn transport_messages_say_how_many_attempts_and_why_it_stopped() {
+        use TransportStop::{BackoffBudget, NotIdempotent, NotReplayable, ResendLimit};
+        let table = [
+            (
+                true,
+                1,
+                NotIdempotent,
+                "request failed after 1 attempt (no resend): the connection failed after the request may have reached the server; stopped: the method is not idempotent and the request may have run; check whether it took effect before repeating it",
+            ),
+            (
+                true,
+                3,
+                NotIdempotent,
+                "request failed after 3 attempts (2 resends): the connection failed after the request may have reached the server; stopped: the method is not idempotent and the request may have run; check whether it took effect before repeating it",
+            ),
+            (
+                false,
+                1,
+                NotReplayable,
+                "request failed after 1 attempt (no resend): the server could not be reached; stopped: the body cannot be replayed; send the request again with a new body",
+            ),
+            (
+                true,
+                4,
+                ResendLimit,
+                "request failed after 4 attempts (3 resends): the connection failed after the request may have reached the server; stopped: resend limit reached; try again later",
+            ),
+            (
+                false,
+                4,
+                ResendLimit,
+                "request failed after 4 attempts (3 resends): the server could not be reached; stopped: resend limit reached; try again later",
+            ),
+            (
+                false,
+                2,
+                BackoffBudget,
+                "request failed after 2 attempts (1 resend): the server could not be reached; stopped: time allowed for resends (backoff budget) spent; try again later",
+            ),
+        ];
+        for (may_have_reached_server, attempts, stopped, want) in table {
+            let e = Error::Transport {
+                may_have_reached_server,
+                attempts,
+                stopped,
+            };
+            assert_eq!(e.to_string(), want);
+        }
+    }
 
     #[test]
     fn light_quoting_matches_debug_for_urls_and_control_characters() {

@@ -12,8 +12,10 @@
 //! 1. Give every input `now` (wall-clock milliseconds since the Unix epoch): [`Session::start`],
 //!    [`Session::handle_response`], [`Session::handle_send_error`], [`Session::handle_auth_response`],
 //!    [`Session::handle_auth_error`], [`Session::handle_auth_abandoned`], [`Session::cancel`],
-//!    [`Session::handle_timeout`], [`Session::set_tokens`], [`Session::login`],
-//!    [`Session::provide_credentials`].
+//!    [`Session::handle_timeout`], [`Session::set_tokens`], [`Session::offer_tokens`],
+//!    [`Session::login`], [`Session::provide_credentials`].
+//!    Drivers that share tokens with other tabs or processes also ask [`Session::auth_gate`]
+//!    before performing an auth request (see [`session::offer`]'s lock protocol).
 //! 2. After every input, drain [`Session::poll_action`] until it returns `None`, and do what each
 //!    [`Action`] says: `Send` the exchange's request with that `Authorization` value,
 //!    `Authenticate` by performing the given HTTP request (exactly one is ever outstanding),
@@ -78,6 +80,7 @@ pub mod config;
 pub mod dialect;
 pub mod driver;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod parse;
 pub mod secret;
@@ -91,9 +94,9 @@ pub use action::{
     Action, AuthId, AuthKind, AuthRequest, Event, ExchangeId, RequestMeta, TimerKind,
 };
 pub use config::{Backoff, CircuitBreaker, Config, Margin, SecondRejection};
-pub use error::{ConfigError, Error};
+pub use error::{ConfigError, Error, TransportStop};
 pub use metrics::Metrics;
 pub use secret::Secret;
-pub use session::{Lease, LeaseTerms, ResponseRules, SendFailure, Session};
+pub use session::{AuthGate, Lease, LeaseTerms, ResponseRules, SendFailure, Session};
 pub use time::Timestamp;
 pub use tokens::TokenSet;

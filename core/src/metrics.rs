@@ -22,7 +22,8 @@ pub struct Metrics {
     pub login_failures: u64,
     /// Successful logins that replaced an earlier session (refresh token missing or rejected).
     pub reauthentications: u64,
-    /// Resends after a 401 (for an older token generation, or after a refresh).
+    /// Resends after a 401 (for an older token generation, or after a refresh), or after a
+    /// bare 403 for an older token generation.
     pub unauthorized_resends: u64,
     /// Resends after a transient status (429/5xx) or a connect error.
     pub transient_resends: u64,

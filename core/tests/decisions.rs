@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{Harness, T0, headers, token_body};
 use tokenkeeper_core::session::SendFailure;
-use tokenkeeper_core::{Config, Error, SecondRejection, Timestamp};
+use tokenkeeper_core::{Config, Error, SecondRejection, Timestamp, TransportStop};
 
 #[test]
 fn no_token_yet_credentials_known_logs_in_first_once_for_all_waiters() {
@@ -175,6 +175,30 @@ fn response_401_for_older_generation_resends_at_once_without_refresh() {
     h.respond(a, 200);
     h.respond(b, 200);
     assert_eq!(h.take(), ["Deliver(e1)", "Deliver(e2)"]);
+    let m = h.session.metrics(h.now);
+    assert_eq!((m.refresh_count, m.unauthorized_resends), (1, 2));
+}
+
+#[test]
+fn bare_403_for_an_older_token_generation_resends_at_once_with_the_current_token() {
+    let mut h = Harness::logged_in(Config::default(), 1800);
+    h.advance_secs(1700);
+    let a = h.get();
+    let b = h.get();
+    h.auth_ok(&token_body("A2", Some("R2"), Some(1800)));
+    assert_eq!(
+        h.take(),
+        ["Authenticate(refresh)", "Send(e1,A1)", "Send(e2,A1)"]
+    );
+    // django-oauth-toolkit revoked A1 on rotation and refuses it with a bare 403.
+    h.respond(a, 403);
+    h.respond(b, 403);
+    assert_eq!(h.take(), ["Send(e1,A2)", "Send(e2,A2)"]);
+    // A 403 for the current token is the caller's answer: delivered, no refresh.
+    h.respond(a, 403);
+    h.respond(b, 200);
+    assert_eq!(h.take(), ["Deliver(e1)", "Deliver(e2)"]);
+    assert!(h.auth.is_none());
     let m = h.session.metrics(h.now);
     assert_eq!((m.refresh_count, m.unauthorized_resends), (1, 2));
 }
@@ -405,7 +429,8 @@ fn connect_error_before_sending_backs_off_and_resends_any_method() {
         h.errors[&b],
         Error::Transport {
             may_have_reached_server: false,
-            attempts: 4
+            attempts: 4,
+            stopped: TransportStop::ResendLimit,
         }
     );
 }
@@ -420,7 +445,8 @@ fn error_after_request_may_have_reached_server_non_idempotent_fails() {
         h.errors[&p],
         Error::Transport {
             may_have_reached_server: true,
-            attempts: 1
+            attempts: 1,
+            stopped: TransportStop::NotIdempotent,
         }
     );
     // An idempotent one is resent.
@@ -567,6 +593,37 @@ fn refresh_answered_429_5xx_or_transport_error_backs_off_then_fails_typed() {
         }
     ));
     assert_eq!(h.session.metrics(h.now).refresh_failures, 4);
+}
+
+#[test]
+fn auth_retry_after_is_a_floor_for_the_next_auth_attempt_even_after_the_attempts_are_spent() {
+    let cfg = Config {
+        max_refresh_attempts: 1,
+        ..Config::default()
+    };
+    let mut h = Harness::logged_in(cfg, 1800);
+    h.advance_secs(1800);
+    h.get();
+    h.auth_reply(503, &headers(&[("retry-after", "30")]), "");
+    h.advance_secs(29);
+    let b = h.get();
+    assert_eq!(
+        h.take(),
+        [
+            "Authenticate(refresh)",
+            "Fail(e1,AuthUnavailable)",
+            "Fail(e2,AuthUnavailable)"
+        ],
+        "no network call before the Retry-After"
+    );
+    assert!(matches!(
+        h.errors[&b],
+        Error::AuthUnavailable { attempts: 0, retry_at: Some(t), .. }
+            if t == h.now.saturating_add(Duration::from_secs(1))
+    ));
+    h.advance_secs(1);
+    h.get();
+    assert_eq!(h.take(), ["Authenticate(refresh)"]);
 }
 
 #[test]

@@ -95,13 +95,14 @@ fn a_lease_ends_at_the_next_timer() {
 fn leased_successes_are_delivered_as_they_are_and_counted() {
     let mut h = Harness::logged_in(Config::default(), 1800);
     let rules = h.session.response_rules();
-    for status in [200, 201, 204, 302, 400, 403, 404, 500] {
+    for status in [200, 201, 204, 302, 400, 404, 500] {
         assert!(
             rules.delivers_as_is(StatusCode::from_u16(status).unwrap(), get()),
             "{status}"
         );
     }
-    for status in [401, 429, 502, 503, 504] {
+    // A 403 may answer a token that a refresh has replaced since: the engine judges it.
+    for status in [401, 403, 429, 502, 503, 504] {
         assert!(
             !rules.delivers_as_is(StatusCode::from_u16(status).unwrap(), get()),
             "{status}"
@@ -109,6 +110,8 @@ fn leased_successes_are_delivered_as_they_are_and_counted() {
     }
     // A POST is not resent after a gateway error (it may have run): delivered as it is.
     assert!(rules.delivers_as_is(StatusCode::BAD_GATEWAY, post()));
+    // A streaming body cannot be resent: its 403 is the caller's.
+    assert!(rules.delivers_as_is(StatusCode::FORBIDDEN, RequestMeta::new(&Method::GET, false)));
     assert!(!rules.delivers_as_is(StatusCode::TOO_MANY_REQUESTS, post()));
     let before = h.session.metrics(h.now);
     h.session.record_leased(3, 2);
@@ -183,4 +186,25 @@ fn a_leased_503_backs_off_and_a_leased_post_is_not_resent_after_an_ambiguous_err
     let p = h.adopt(h.now, post(), generation);
     h.send_error(p, SendFailure::MaybeSent);
     assert_eq!(h.take(), ["Fail(e2,Transport)"]);
+}
+
+#[test]
+fn a_leased_bare_403_for_an_older_token_resends_and_for_the_current_token_is_delivered() {
+    let mut h = Harness::logged_in(Config::default(), 1800);
+    let old = h.session.lease(h.now).unwrap();
+    let current = h.adopt(h.now, get(), old.generation());
+    h.respond(current, 403);
+    assert_eq!(h.take(), ["Deliver(e1)"], "a 403 for the current token");
+    // A refresh replaced A1 (and, with rotation, revoked it) while this one was out.
+    let first = h.adopt(h.now, get(), old.generation());
+    h.respond(first, 401);
+    h.auth_ok(&token_body("A2", Some("R2"), Some(1800)));
+    h.respond(first, 200);
+    h.take();
+    let late = h.adopt(h.now, get(), old.generation());
+    h.respond(late, 403);
+    assert_eq!(h.take(), ["Send(e3,A2)"]);
+    h.respond(late, 200);
+    assert_eq!(h.take(), ["Deliver(e3)"]);
+    assert_eq!(h.session.metrics(h.now).refresh_count, 1);
 }

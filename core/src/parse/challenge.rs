@@ -1,9 +1,7 @@
 //! `WWW-Authenticate: Bearer ...` challenges from resource servers (RFC 6750 §3, RFC 9110 §11.6.1).
 
 use super::sanitize;
-
-/// Longest parameter value kept, in characters.
-const MAX_PARAM: usize = 200;
+use crate::limits::{MAX_HEADER_VALUE, MAX_SERVER_TEXT};
 
 /// The parameters of a `Bearer` challenge. Unknown parameters are ignored; values are
 /// unquoted, truncated to 200 characters and stripped of control characters.
@@ -29,6 +27,7 @@ pub fn parse_bearer_challenge(headers: &http::HeaderMap) -> Option<BearerChallen
     headers
         .get_all(http::header::WWW_AUTHENTICATE)
         .iter()
+        .filter(|v| v.len() <= MAX_HEADER_VALUE)
         .find_map(|v| parse_value(v.as_bytes()))
 }
 
@@ -106,7 +105,7 @@ impl BearerChallenge {
             return;
         };
         if slot.is_none() {
-            *slot = Some(sanitize(&String::from_utf8_lossy(value), MAX_PARAM));
+            *slot = Some(sanitize(&String::from_utf8_lossy(value), MAX_SERVER_TEXT));
         }
     }
 }
@@ -346,7 +345,7 @@ mod tests {
             Some("caf\u{fffd}")
         );
         let c = parse_bearer_challenge(&headers(&[long.as_bytes()])).unwrap();
-        assert_eq!(c.realm.unwrap().len(), MAX_PARAM);
+        assert_eq!(c.realm.unwrap().len(), MAX_SERVER_TEXT);
     }
 
     proptest::proptest! {

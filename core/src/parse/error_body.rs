@@ -2,9 +2,7 @@
 
 use super::json::{self, Value};
 use super::{MAX_AUTH_BODY, sanitize};
-
-/// Longest server string kept from an error body, in characters.
-const MAX_TEXT: usize = 200;
+use crate::limits::MAX_SERVER_TEXT;
 
 /// What an auth endpoint said when it refused a request.
 ///
@@ -152,7 +150,7 @@ fn detail(s: String) -> AuthErrorBody {
 
 /// A server string made safe to keep.
 fn text(s: &str) -> String {
-    sanitize(s, MAX_TEXT)
+    sanitize(s, MAX_SERVER_TEXT)
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! When a freshly received token expires, on the local clock (DESIGN §2.2).
+//! When a freshly received token expires, on the local clock (the expiry rule in
+//! `core/README.md`).
 
 use core::time::Duration;
 
@@ -77,7 +78,7 @@ fn exp_to_local(now: Timestamp, exp_secs: u64, headers: &http::HeaderMap) -> Tim
     let exp = Timestamp::from_secs(exp_secs);
     let reference = headers
         .get(http::header::DATE)
-        .and_then(|d| d.to_str().ok())
+        .and_then(super::header_text)
         .and_then(parse_http_date)
         .unwrap_or(now);
     let lifetime = exp.saturating_duration_since(reference).min(MAX_LIFETIME);

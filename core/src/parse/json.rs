@@ -4,14 +4,13 @@
 //! The reader is strict like `serde_json`: no trailing commas, comments, `NaN` or leading
 //! zeros; strings must be UTF-8 without raw control characters, and `\u` escapes must pair
 //! their surrogates. Numbers stay as their literal text (callers convert what they need), and
-//! one that overflows an `f64` is refused. Nesting deeper than [`MAX_DEPTH`] is refused, so a
+//! one that overflows an `f64` is refused. Nesting deeper than [`MAX_JSON_DEPTH`] is refused, so a
 //! hostile body cannot exhaust the stack. A duplicate key's last value wins. Errors say what
 //! and where (line and column), never which bytes.
 
 use zeroize::Zeroize;
 
-/// The deepest nesting of arrays and objects accepted (as `serde_json`'s default limit).
-const MAX_DEPTH: usize = 127;
+use crate::limits::MAX_JSON_DEPTH;
 
 /// A parsed JSON value.
 pub(crate) enum Value {
@@ -219,7 +218,9 @@ impl Reader<'_> {
             Some(b'f') => self.literal(b"false", Value::Bool),
             Some(b'"') => self.string().map(Value::String),
             Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(b'[' | b'{') if depth >= MAX_DEPTH => Err(self.error("recursion limit exceeded")),
+            Some(b'[' | b'{') if depth >= MAX_JSON_DEPTH => {
+                Err(self.error("recursion limit exceeded"))
+            }
             Some(b'[') => self.array(depth + 1),
             Some(b'{') => self.object(depth + 1),
             Some(_) => Err(self.error("expected value")),
@@ -506,9 +507,17 @@ mod tests {
 
     #[test]
     fn refuses_what_serde_json_refuses() {
-        let nested_ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        let nested_ok = format!(
+            "{}{}",
+            "[".repeat(MAX_JSON_DEPTH),
+            "]".repeat(MAX_JSON_DEPTH)
+        );
         assert!(parse(nested_ok.as_bytes()).is_ok());
-        let too_deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let too_deep = format!(
+            "{}{}",
+            "[".repeat(MAX_JSON_DEPTH + 1),
+            "]".repeat(MAX_JSON_DEPTH + 1)
+        );
         let table: Vec<&[u8]> = vec![
             b"",
             b" ",

@@ -7,7 +7,6 @@
 //! descriptions, challenge parameters) are truncated and stripped of control characters.
 
 use core::fmt;
-use core::time::Duration;
 
 pub(crate) mod base64;
 mod challenge;
@@ -24,11 +23,11 @@ pub use error_body::{AuthErrorBody, parse_auth_error};
 pub use expiry::{Expiry, ExpirySource, resolve_expiry, resolve_refresh_expiry};
 pub use jwt::jwt_exp;
 pub use retry_after::{format_http_date, parse_http_date, parse_retry_after};
-pub use token::{MAX_AUTH_BODY, TokenResponse, parse_token_response};
+pub use token::{TokenResponse, parse_token_response};
 
-/// The longest token lifetime believed from a server (10 years of 365 days); longer ones are
-/// refused (`expires_in`) or clamped (JWT `exp`).
-pub(crate) const MAX_LIFETIME: Duration = Duration::from_hours(10 * 365 * 24);
+/// The largest auth response body parsed (the limit lives in [`crate::limits`]).
+pub use crate::limits::MAX_AUTH_BODY;
+pub(crate) use crate::limits::MAX_LIFETIME;
 
 /// Why a login or refresh response is not a usable token response.
 ///
@@ -116,7 +115,8 @@ impl core::error::Error for InvalidAuthResponse {}
 
 /// Makes a server string safe to keep in errors and logs: control characters removed (line
 /// breaks and tabs become spaces), bidirectional overrides removed, surrounding whitespace
-/// trimmed, at most `max` characters.
+/// trimmed, at most `max` characters ([`MAX_SERVER_TEXT`](crate::limits::MAX_SERVER_TEXT) or
+/// [`MAX_TOKEN_TYPE`](crate::limits::MAX_TOKEN_TYPE)).
 pub(crate) fn sanitize(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max));
     let mut count = 0;
@@ -139,6 +139,16 @@ pub(crate) fn sanitize(s: &str, max: usize) -> String {
     let trimmed = out.trim_end().len();
     out.truncate(trimmed);
     out
+}
+
+/// A header value as text, if it is visible ASCII (and spaces) and at most
+/// [`MAX_HEADER_VALUE`](crate::limits::MAX_HEADER_VALUE) bytes; `None` otherwise (a longer
+/// value is ignored, as if absent).
+pub(crate) fn header_text(value: &http::HeaderValue) -> Option<&str> {
+    if value.len() > crate::limits::MAX_HEADER_VALUE {
+        return None;
+    }
+    value.to_str().ok()
 }
 
 /// Whether `s` can be sent as a bearer credential: non-empty visible ASCII (no spaces, no

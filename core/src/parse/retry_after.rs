@@ -5,8 +5,7 @@ use core::time::Duration;
 
 use crate::time::Timestamp;
 
-/// The longest wait believed from a `Retry-After` header (1 day); longer ones are clamped.
-const MAX_RETRY_AFTER: Duration = Duration::from_hours(24);
+use crate::limits::MAX_RETRY_AFTER;
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -107,9 +106,8 @@ pub fn format_http_date(t: Timestamp) -> String {
 /// or unparseable header (negative, fractional, garbage) is `None`.
 pub fn parse_retry_after(headers: &http::HeaderMap, now: Timestamp) -> Option<Timestamp> {
     let value = headers
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
+        .get(http::header::RETRY_AFTER)
+        .and_then(super::header_text)?
         .trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         let secs = value.parse::<u64>().unwrap_or(u64::MAX);
@@ -119,7 +117,7 @@ pub fn parse_retry_after(headers: &http::HeaderMap, now: Timestamp) -> Option<Ti
     let at = parse_http_date(value)?;
     let reference = headers
         .get(http::header::DATE)
-        .and_then(|d| d.to_str().ok())
+        .and_then(super::header_text)
         .and_then(parse_http_date)
         .unwrap_or(now);
     let wait = at.saturating_duration_since(reference).min(MAX_RETRY_AFTER);

@@ -3,12 +3,9 @@
 use core::time::Duration;
 
 use super::json::{self, Value};
-use super::{InvalidAuthResponse, MAX_LIFETIME, is_header_token, sanitize};
+use super::{InvalidAuthResponse, MAX_AUTH_BODY, MAX_LIFETIME, is_header_token, sanitize};
+use crate::limits::MAX_TOKEN_TYPE;
 use crate::secret::Secret;
-
-/// The largest auth response body that is parsed (64 KiB); a longer one is refused with
-/// [`InvalidAuthResponse::TooLarge`]. Real token responses are a few KiB at most.
-pub const MAX_AUTH_BODY: usize = 64 * 1024;
 
 /// A successful login or refresh response.
 ///
@@ -81,7 +78,7 @@ fn fields(map: &mut Value) -> Result<TokenResponse, InvalidAuthResponse> {
         Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
         Some(Value::String(t)) => {
             return Err(InvalidAuthResponse::BadTokenType {
-                token_type: sanitize(t, 40),
+                token_type: sanitize(t, MAX_TOKEN_TYPE),
             });
         }
         Some(other) => {
@@ -175,7 +172,7 @@ fn whole_seconds(secs: u64) -> Result<Duration, &'static str> {
 fn is_html(headers: &http::HeaderMap, body: &[u8]) -> bool {
     let html_type = headers
         .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+        .and_then(super::header_text)
         .and_then(|v| v.split(';').next())
         .is_some_and(|t| {
             let t = t.trim();

@@ -3,10 +3,11 @@
 
 use http::{HeaderMap, HeaderValue};
 
-use super::{AuthState, Circuit, ExState, Freshness, Held, Session};
+use super::{AuthState, Circuit, ExState, Freshness, Held, SendFailure, Session};
 use crate::action::{Action, AuthId, AuthKind, AuthRequest, Event, ExchangeId};
 use crate::config::SecondRejection;
-use crate::error::Error;
+use crate::error::{Error, TransportStop};
+use crate::limits;
 use crate::parse::{self, InvalidAuthResponse};
 use crate::time::Timestamp;
 use crate::tokens::{TokenSet, refresh_margin};
@@ -89,16 +90,25 @@ impl Session {
         let Some(kind) = self.renewal(now) else {
             return self.ask_for_credentials();
         };
-        if let Some(until) = self.circuit.open_until.filter(|&t| now < t) {
+        let circuit = self.circuit.open_until.filter(|&t| now < t);
+        let floor = self.auth_floor(now);
+        if circuit.is_some() || floor.is_some() {
+            // Refused without contacting the server: the circuit is open, or the server's
+            // `Retry-After` has not passed yet.
             return Err(Error::AuthUnavailable {
-                status: None,
+                status: floor.map(|(_, status)| status),
                 attempts: 0,
-                circuit_open: true,
-                retry_at: Some(until),
+                circuit_open: circuit.is_some(),
+                retry_at: circuit.max(floor.map(|(until, _)| until)),
             });
         }
         self.begin_auth(now, kind, 1, now);
         Ok(())
+    }
+
+    /// The auth endpoint's `Retry-After` and the status it came with, while it has not passed.
+    pub(super) fn auth_floor(&self, now: Timestamp) -> Option<(Timestamp, u16)> {
+        self.auth_floor.filter(|&(until, _)| now < until)
     }
 
     /// Nothing can renew the session with what is held. With `ask_for_credentials`, a login
@@ -256,6 +266,7 @@ impl Session {
         let margin = refresh_margin(lifetime, &self.config, self.rng.next_f64());
         let floor = self.config.expiry_floor.min(margin / 2);
         self.generation += 1;
+        self.last_issued = Some(set.issued_at);
         self.tokens = Some(Held {
             stale_at: set.expires_at.saturating_sub(margin),
             expired_at: set.expires_at.saturating_sub(floor),
@@ -330,8 +341,17 @@ impl Session {
         retry_after: Option<Timestamp>,
     ) {
         self.count_auth_failure(kind);
+        // The server's `Retry-After` is a floor for the next auth attempt, whoever makes it.
+        let retry_after =
+            retry_after.map(|t| t.min(now.saturating_add(limits::MAX_AUTH_RETRY_AFTER)));
+        if let (Some(until), Some(code)) = (retry_after, status)
+            && until > now
+        {
+            self.auth_floor = Some((until, code));
+        }
+        let floor = self.auth_floor(now).map(|(until, _)| until);
         if self.circuit_failure(now) {
-            let until = self.circuit.open_until;
+            let until = self.circuit.open_until.max(floor);
             self.quiet_until = until;
             self.fail_waiters(&Error::AuthUnavailable {
                 status,
@@ -360,12 +380,13 @@ impl Session {
                 until,
             };
         } else {
-            self.quiet_until = Some(now.saturating_add(self.config.auth_backoff.cap));
+            let quiet = now.saturating_add(self.config.auth_backoff.cap);
+            self.quiet_until = Some(floor.map_or(quiet, |f| f.max(quiet)));
             self.fail_waiters(&Error::AuthUnavailable {
                 status,
                 attempts: attempt,
                 circuit_open: false,
-                retry_at: None,
+                retry_at: floor,
             });
         }
     }
@@ -431,12 +452,7 @@ impl Session {
             self.deliver(id);
         } else if !current {
             // The herd case: the token changed since this request left. Resend with the new one.
-            if ex.stale_resends < self.config.max_stale_generation_resends {
-                ex.stale_resends += 1;
-                ex.state = ExState::AwaitingToken;
-                self.metrics.unauthorized_resends += 1;
-                self.dispatch(now, id);
-            } else {
+            if !self.resend_superseded(now, id) {
                 self.second_rejection(id, status);
             }
         } else if ex.auth_retries >= self.config.max_auth_retries_per_exchange {
@@ -454,6 +470,43 @@ impl Session {
         }
     }
 
+    /// A 403 (not configured as a rejection) for a request that can be resent. Servers that
+    /// revoke the previous access token on rotation and answer a refused token with a bare
+    /// 403 (django-oauth-toolkit) send it for a request that left with a token a refresh has
+    /// since replaced: that one is resent with the current token, as a 401 for an older
+    /// generation is. A 403 for the current token, or with a Bearer challenge (RFC 6750's
+    /// `insufficient_scope`), is the caller's answer.
+    pub(super) fn on_forbidden(
+        &mut self,
+        now: Timestamp,
+        id: ExchangeId,
+        generation: u64,
+        headers: &HeaderMap,
+    ) {
+        let superseded =
+            generation < self.generation && parse::parse_bearer_challenge(headers).is_none();
+        if !(superseded && self.resend_superseded(now, id)) {
+            self.deliver(id);
+        }
+    }
+
+    /// Resends at once, with the current token, an exchange whose token generation was
+    /// replaced while it was in flight, within `max_stale_generation_resends`; returns whether
+    /// it did.
+    pub(super) fn resend_superseded(&mut self, now: Timestamp, id: ExchangeId) -> bool {
+        let Some(ex) = self.exchanges.get_mut(id) else {
+            return false;
+        };
+        if ex.stale_resends >= self.config.max_stale_generation_resends {
+            return false;
+        }
+        ex.stale_resends += 1;
+        ex.state = ExState::AwaitingToken;
+        self.metrics.unauthorized_resends += 1;
+        self.dispatch(now, id);
+        true
+    }
+
     pub(super) fn second_rejection(&mut self, id: ExchangeId, status: u16) {
         match self.config.second_rejection {
             SecondRejection::Deliver => self.deliver(id),
@@ -461,38 +514,50 @@ impl Session {
         }
     }
 
-    /// Backs off and resends, or ends the exchange (`Deliver` the response, or `Fail` with
-    /// `error` when there was no response) once the limits are reached.
+    /// Backs off and resends, or ends the exchange once the limits are reached: `Deliver` the
+    /// response, or `Fail` with a transport error saying why when there was none (`failure`).
     pub(super) fn on_transient(
         &mut self,
         now: Timestamp,
         id: ExchangeId,
         retry_after: Option<Timestamp>,
-        error: Option<Error>,
+        failure: Option<SendFailure>,
     ) {
         let Some(ex) = self.exchanges.get_mut(id) else {
             return;
         };
-        let next = (ex.meta.replayable && ex.transient_resends < self.config.max_transient_resends)
-            .then(|| {
-                self.config.resend_backoff.next_attempt(
+        let next = if !ex.meta.replayable {
+            Err(TransportStop::NotReplayable)
+        } else if ex.transient_resends >= self.config.max_transient_resends {
+            Err(TransportStop::ResendLimit)
+        } else {
+            self.config
+                .resend_backoff
+                .next_attempt(
                     now,
                     ex.started,
                     ex.transient_resends + 1,
                     retry_after,
                     &mut self.rng,
                 )
-            })
-            .flatten();
-        match (next, error) {
-            (Some(until), _) => {
+                .ok_or(TransportStop::BackoffBudget)
+        };
+        match (next, failure) {
+            (Ok(until), _) => {
                 ex.transient_resends += 1;
                 ex.state = ExState::Backoff { until };
                 self.in_backoff += 1;
                 self.metrics.transient_resends += 1;
             }
-            (None, None) => self.deliver(id),
-            (None, Some(e)) => self.fail(id, e),
+            (Err(_), None) => self.deliver(id),
+            (Err(stopped), Some(failure)) => {
+                let error = Error::Transport {
+                    may_have_reached_server: failure == SendFailure::MaybeSent,
+                    attempts: ex.sends,
+                    stopped,
+                };
+                self.fail(id, error);
+            }
         }
     }
 
@@ -516,6 +581,9 @@ impl Session {
         }
         if let Some(open) = self.circuit.open_until {
             at = at.max(open);
+        }
+        if let Some((floor, _)) = self.auth_floor {
+            at = at.max(floor);
         }
         self.renewal(at)?;
         Some(at)

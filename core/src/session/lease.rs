@@ -14,9 +14,14 @@ use crate::time::Timestamp;
 /// [`Session::handle_response`]'s decision that depends only on the configuration.
 #[derive(Clone, Copy, Debug)]
 pub struct ResponseRules {
-    enabled: bool,
     retry_non_idempotent_gateway: bool,
-    /// `config.token_rejected_statuses`, `transient_statuses`, `gateway_statuses` as bitmaps.
+    /// A bare 403 for an older token generation is a superseded token (automatic refresh and
+    /// `retry_on_401` on, 403 not among `token_rejected_statuses`).
+    superseded_403: bool,
+    /// Every status that may need a decision: one lookup sorts out the rest (2xx).
+    judged: StatusSet,
+    /// `config.token_rejected_statuses` (empty with automatic refresh off),
+    /// `transient_statuses`, `gateway_statuses` as bitmaps.
     rejected: StatusSet,
     transient: StatusSet,
     gateway: StatusSet,
@@ -29,30 +34,55 @@ pub(super) enum Verdict {
     Rejected,
     /// A transient failure of a resendable request: back off and resend, or deliver.
     Transient,
+    /// A 403 for a resendable request: a superseded token when it was sent with an older
+    /// generation and has no Bearer challenge (resend with the current one), else delivered.
+    Forbidden,
     /// Delivered as it is.
     Final,
 }
 
 impl ResponseRules {
     pub(super) fn new(config: &Config) -> Self {
+        let rejected = if config.enabled {
+            StatusSet::new(&config.token_rejected_statuses)
+        } else {
+            StatusSet::default()
+        };
+        let superseded_403 = config.enabled && config.retry_on_401 && !rejected.contains(403);
+        let mut judged: Vec<u16> = config
+            .token_rejected_statuses
+            .iter()
+            .chain(&config.transient_statuses)
+            .chain(&config.gateway_statuses)
+            .copied()
+            .collect();
+        if superseded_403 {
+            judged.push(403);
+        }
         ResponseRules {
-            enabled: config.enabled,
             retry_non_idempotent_gateway: config.retry_non_idempotent_gateway,
-            rejected: StatusSet::new(&config.token_rejected_statuses),
+            superseded_403,
+            judged: StatusSet::new(&judged),
+            rejected,
             transient: StatusSet::new(&config.transient_statuses),
             gateway: StatusSet::new(&config.gateway_statuses),
         }
     }
 
     pub(super) fn verdict(&self, code: u16, meta: RequestMeta) -> Verdict {
-        if self.enabled && self.rejected.contains(code) {
+        if !self.judged.contains(code) {
+            Verdict::Final
+        } else if self.rejected.contains(code) {
             Verdict::Rejected
-        } else if meta.replayable
-            && (self.transient.contains(code)
-                || (self.gateway.contains(code)
-                    && (meta.idempotent || self.retry_non_idempotent_gateway)))
+        } else if !meta.replayable {
+            Verdict::Final
+        } else if self.transient.contains(code)
+            || (self.gateway.contains(code)
+                && (meta.idempotent || self.retry_non_idempotent_gateway))
         {
             Verdict::Transient
+        } else if code == 403 && self.superseded_403 {
+            Verdict::Forbidden
         } else {
             Verdict::Final
         }
@@ -60,7 +90,9 @@ impl ResponseRules {
 
     /// Whether a response with this status ends the exchange as it is, whatever the session's
     /// state: [`Session::handle_response`] would `Deliver` it without touching the tokens,
-    /// the auth operation or any counter but `delivered`.
+    /// the auth operation or any counter but `delivered`. A 403 for a request that could be
+    /// resent is not: it may answer a token generation that has since been replaced (the
+    /// engine resends it), which only the engine can tell.
     #[must_use]
     pub fn delivers_as_is(&self, status: StatusCode, meta: RequestMeta) -> bool {
         self.verdict(status.as_u16(), meta) == Verdict::Final

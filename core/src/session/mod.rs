@@ -23,7 +23,7 @@ use crate::action::{Action, AuthId, AuthKind, Event, ExchangeId, RequestMeta, Ti
 use crate::backoff::Rng;
 use crate::config::Config;
 use crate::dialect::{Credentials, Dialect};
-use crate::error::{ConfigError, Error};
+use crate::error::{ConfigError, Error, TransportStop};
 use crate::metrics::Metrics;
 use crate::parse;
 use crate::slab::Slab;
@@ -32,9 +32,13 @@ use crate::tokens::TokenSet;
 
 mod decide;
 mod lease;
+pub mod offer;
 
 use lease::Verdict;
 pub use lease::{Lease, LeaseTerms, ResponseRules};
+pub use offer::AuthGate;
+pub(crate) use offer::DEFAULT_PEER_WAIT;
+use offer::PeerNote;
 
 /// How a request failed to produce a response, as far as the driver can tell.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -186,6 +190,11 @@ pub struct Session {
     rules: ResponseRules,
     rng: Rng,
     tokens: Option<Held>,
+    /// `issued_at` of the last token set held (kept after the tokens are dropped): an offered
+    /// set must be newer.
+    last_issued: Option<Timestamp>,
+    /// A peer's newest tokens, as noted by the driver.
+    peer: Option<PeerNote>,
     generation: u64,
     auth: AuthState,
     next_auth_id: u64,
@@ -195,6 +204,10 @@ pub struct Session {
     credentials_refused: Option<Error>,
     /// No proactive or background refresh before this time (after a failed auth operation).
     quiet_until: Option<Timestamp>,
+    /// The auth endpoint's last `Retry-After` (clamped to
+    /// [`MAX_AUTH_RETRY_AFTER`](crate::limits::MAX_AUTH_RETRY_AFTER)), with the status it came
+    /// with: no auth operation starts before it.
+    auth_floor: Option<(Timestamp, u16)>,
     circuit: Circuit,
     exchanges: Slab<Exchange>,
     in_backoff: usize,
@@ -238,12 +251,15 @@ impl Session {
             origins,
             rng: Rng::new(seed),
             tokens: None,
+            last_issued: None,
+            peer: None,
             generation: 0,
             auth: AuthState::Idle,
             next_auth_id: 0,
             force_login: false,
             credentials_refused: None,
             quiet_until: None,
+            auth_floor: None,
             circuit: Circuit::default(),
             exchanges: Slab::new(),
             in_backoff: 0,
@@ -362,33 +378,6 @@ impl Session {
         self.fail_waiters(&Error::SessionExpired);
     }
 
-    /// Installs tokens obtained elsewhere (a persisted store, another tab or process). An auth
-    /// operation in flight is dropped (its outcome will be ignored) and waiting exchanges resume.
-    /// Tokens that cannot be sent in a header are refused, and nothing changes.
-    pub fn set_tokens(&mut self, now: Timestamp, tokens: TokenSet) -> Result<(), ConfigError> {
-        let header =
-            tokens
-                .access_token
-                .bearer_header()
-                .ok_or(ConfigError::InvalidHeaderValue {
-                    field: "access_token",
-                })?;
-        if tokens
-            .refresh_token
-            .as_ref()
-            .is_some_and(|rt| rt.bearer_header().is_none())
-        {
-            return Err(ConfigError::InvalidHeaderValue {
-                field: "refresh_token",
-            });
-        }
-        self.auth = AuthState::Idle;
-        self.force_login = false;
-        self.hold(tokens, header);
-        self.resume_waiters(now);
-        Ok(())
-    }
-
     /// Starts a login now, even if tokens are held (explicit `login()`), and returns an exchange
     /// that ends with `Deliver` when it succeeded or `Fail` with the reason.
     pub fn login(&mut self, now: Timestamp) -> ExchangeId {
@@ -471,6 +460,7 @@ impl Session {
                 let retry_after = parse::parse_retry_after(headers, now);
                 self.on_transient(now, id, retry_after, None);
             }
+            Verdict::Forbidden => self.on_forbidden(now, id, generation, headers),
             Verdict::Final => self.deliver(id),
         }
     }
@@ -497,15 +487,15 @@ impl Session {
         if !matches!(ex.state, ExState::InFlight { .. }) {
             return;
         }
-        let may_have_reached_server = failure == SendFailure::MaybeSent;
-        let error = Error::Transport {
-            may_have_reached_server,
-            attempts: ex.sends,
-        };
-        if may_have_reached_server && !ex.meta.idempotent {
+        if failure == SendFailure::MaybeSent && !ex.meta.idempotent {
+            let error = Error::Transport {
+                may_have_reached_server: true,
+                attempts: ex.sends,
+                stopped: TransportStop::NotIdempotent,
+            };
             self.fail(id, error);
         } else {
-            self.on_transient(now, id, None, Some(error));
+            self.on_transient(now, id, None, Some(failure));
         }
     }
 

@@ -126,6 +126,13 @@ pub(crate) enum Op {
         expires_in: i64,
         refresh_expires_in: Option<i64>,
     },
+    /// `offer_tokens` of a set from outside, like `SetTokens`.
+    Offer {
+        refresh: RefreshKind,
+        issued_ago: u64,
+        expires_in: i64,
+        refresh_expires_in: Option<i64>,
+    },
     /// `logout()`.
     Logout,
     /// `provide_credentials` with this answer (asked for or not).
@@ -311,6 +318,28 @@ pub(crate) fn set_tokens() -> impl Strategy<Value = Op> {
         )
 }
 
+pub(crate) fn offer() -> impl Strategy<Value = Op> {
+    let refresh = prop_oneof![
+        2 => Just(RefreshKind::None),
+        4 => Just(RefreshKind::Valid),
+        1 => Just(RefreshKind::HeaderUnsafe),
+    ];
+    (
+        refresh,
+        prop::sample::select(vec![0u64, 0, 1, 5, 60, 600]),
+        -60..3600i64,
+        prop::option::weighted(0.2, -60..3600i64),
+    )
+        .prop_map(
+            |(refresh, issued_ago, expires_in, refresh_expires_in)| Op::Offer {
+                refresh,
+                issued_ago,
+                expires_in,
+                refresh_expires_in,
+            },
+        )
+}
+
 pub(crate) fn op() -> impl Strategy<Value = Op> {
     let status = prop::sample::select(STATUSES.to_vec());
     prop_oneof![
@@ -338,6 +367,7 @@ pub(crate) fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Tick),
         1 => Just(Op::Login),
         2 => set_tokens(),
+        2 => offer(),
         1 => Just(Op::Logout),
         2 => prop::sample::select(vec![Answer::Good, Answer::Good, Answer::Incomplete, Answer::Nothing])
             .prop_map(|answer| Op::Provide { answer }),

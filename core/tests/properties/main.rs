@@ -133,3 +133,25 @@ proptest! {
         run(&case, Checks { asking: true, single_flight: true, endings: true, ..Checks::default() })?;
     }
 }
+
+proptest! {
+    #![proptest_config(config(8))]
+    /// (h) After a login or refresh answered 429/5xx with a `Retry-After`, no `Authenticate`
+    /// is emitted before that time (clamped to `limits::MAX_AUTH_RETRY_AFTER`), whatever
+    /// starts, times out or is installed meanwhile; every exchange still ends.
+    #[test]
+    fn no_auth_request_before_the_servers_retry_after(case in case()) {
+        run(&case, Checks { retry_after: true, endings: true, ..Checks::default() })?;
+    }
+}
+
+proptest! {
+    #![proptest_config(config(9))]
+    /// (i) `offer_tokens` adopts exactly the sets issued after the last one held that can be
+    /// used; after an adopted offer no `Authenticate` uses a refresh token older than the
+    /// adopted one; every exchange still ends.
+    #[test]
+    fn offers_adopt_only_newer_usable_sets_and_retire_older_refresh_tokens(case in case()) {
+        run(&case, Checks { offers: true, endings: true, single_flight: true, ..Checks::default() })?;
+    }
+}

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use tokenkeeper_core::dialect::Credentials;
-use tokenkeeper_core::parse::format_http_date;
+use tokenkeeper_core::limits::MAX_AUTH_RETRY_AFTER;
+use tokenkeeper_core::parse::{format_http_date, parse_retry_after};
 use tokenkeeper_core::session::SendFailure;
 use tokenkeeper_core::tokens::refresh_margin;
 use tokenkeeper_core::{
@@ -39,6 +40,13 @@ pub(crate) struct Checks {
     /// (g) credentials asked for only with `ask_for_credentials`, only while someone waits,
     /// once per wait, never while an auth operation is outstanding.
     pub(crate) asking: bool,
+    /// (h) no login or refresh is sent before the auth endpoint's last `Retry-After`
+    /// (clamped to `limits::MAX_AUTH_RETRY_AFTER`) has passed.
+    pub(crate) retry_after: bool,
+    /// (i) `offer_tokens` adopts exactly the sets issued after the last one held that can be
+    /// used, and after an adopted offer no refresh uses a refresh token older than the
+    /// adopted set.
+    pub(crate) offers: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -71,7 +79,12 @@ pub(crate) struct Ex {
     transient_resends: u32,
     /// 401s for the current token generation (the engine's `auth_retries`).
     current_rejections: u32,
+    /// Resends because the token sent had been replaced meanwhile (401s, and bare 403s, for an
+    /// older token: the engine's `stale_resends`).
+    stale_resends: u32,
     sent_token: Option<String>,
+    /// Ended with `Deliver`.
+    delivered: bool,
 }
 
 /// A request sent with a lease, which the engine does not know about until it is adopted.
@@ -105,6 +118,12 @@ pub(crate) struct Driver {
     auth: Option<(AuthId, AuthKind)>,
     /// `NeedCredentials` was emitted and not yet answered (nor ended by `set_tokens`/`logout`).
     asked: bool,
+    /// The auth endpoint's last `Retry-After` on a live operation's 429/503, clamped.
+    auth_floor: Option<Timestamp>,
+    /// `issued_at` of the last set the engine held.
+    last_issued: Option<Timestamp>,
+    /// The sequence number of the last adopted offer: no refresh token older may be used.
+    offer_floor: Option<u32>,
     /// Operations made obsolete by `set_tokens`/`logout`, never answered.
     superseded: Vec<AuthId>,
     auth_ids: HashSet<AuthId>,
@@ -136,6 +155,9 @@ impl Driver {
             order: Vec::new(),
             auth: None,
             asked: false,
+            auth_floor: None,
+            last_issued: None,
+            offer_floor: None,
             superseded: Vec::new(),
             auth_ids: HashSet::new(),
             tokens: HashMap::new(),
@@ -196,7 +218,9 @@ impl Driver {
                 rejected_resends: 0,
                 transient_resends: 0,
                 current_rejections: 0,
+                stale_resends: 0,
                 sent_token: None,
+                delivered: false,
             },
         );
         self.order.push(id);
@@ -243,7 +267,7 @@ impl Driver {
                     let _ = write!(line, ", {k}: {}", String::from_utf8_lossy(v.as_bytes()));
                 }
                 let _ = write!(line, ", {})", String::from_utf8_lossy(req.request.body()));
-                self.transcript.push(line);
+                self.transcript.push(line.clone());
                 if self.checks.single_flight {
                     if let Some((prev, _)) = self.auth {
                         self.violation(
@@ -259,6 +283,25 @@ impl Driver {
                     self.violation(
                         "single_flight",
                         &format!("Authenticate {:?} while credentials are asked for", req.id),
+                    );
+                }
+                if self.checks.retry_after
+                    && let Some(floor) = self.auth_floor.filter(|&f| self.now < f)
+                {
+                    self.violation(
+                        "retry_after",
+                        &format!("Authenticate {:?} before the Retry-After {floor:?}", req.id),
+                    );
+                }
+                if self.checks.offers
+                    && req.kind == AuthKind::Refresh
+                    && let Some(floor) = self.offer_floor
+                    && let Some(seq) = refresh_token_seq(&line)
+                    && seq < floor
+                {
+                    self.violation(
+                        "offers",
+                        &format!("refresh with a token older than the adopted offer #{floor}"),
                     );
                 }
                 self.auth_ids.insert(req.id);
@@ -463,7 +506,9 @@ impl Driver {
                 );
             }
         }
-        self.exchanges.get_mut(&id).unwrap().life = Life::Ended;
+        let ex = self.exchanges.get_mut(&id).unwrap();
+        ex.life = Life::Ended;
+        ex.delivered = delivered;
     }
 
     /// After a step: the engine's count of live exchanges matches the model's.
@@ -663,38 +708,47 @@ impl Driver {
                 expires_in,
                 refresh_expires_in,
             } => {
-                let issued_at = self.now.saturating_sub(Duration::from_secs(issued_ago));
-                let expires_at = offset(self.now, expires_in);
-                let name = self.new_token(
-                    "S",
-                    TokenInfo {
-                        issued_at,
-                        expires_at,
-                    },
-                );
-                let refresh_token = match refresh {
-                    RefreshKind::None => None,
-                    RefreshKind::Valid => Some(Secret::new(format!("R{name}"))),
-                    RefreshKind::HeaderUnsafe => Some(Secret::new("bad\nrefresh")),
-                };
-                let set = TokenSet {
-                    access_token: Secret::new(name.clone()),
-                    refresh_token,
-                    issued_at,
-                    expires_at,
-                    refresh_expires_at: refresh_expires_in.map(|s| offset(self.now, s)),
-                };
+                let (name, set) =
+                    self.outside_set(refresh, issued_ago, expires_in, refresh_expires_in);
                 if matches!(refresh, RefreshKind::HeaderUnsafe) {
                     // Refused as a whole; nothing changes (the engine's auth op carries on).
                     assert!(self.session.set_tokens(self.now, set).is_err());
                     self.drain();
                 } else {
-                    self.supersede_auth();
-                    self.asked = false;
-                    self.current = Some(name);
+                    let issued_at = set.issued_at;
                     self.session.set_tokens(self.now, set).unwrap();
+                    self.installed(name, issued_at);
                     self.drain();
                 }
+            }
+            Op::Offer {
+                refresh,
+                issued_ago,
+                expires_in,
+                refresh_expires_in,
+            } => {
+                let (name, set) =
+                    self.outside_set(refresh, issued_ago, expires_in, refresh_expires_in);
+                let newer = self.last_issued.is_none_or(|t| set.issued_at > t);
+                let renewable = self.session.dialect().can_refresh()
+                    && matches!(refresh, RefreshKind::Valid)
+                    && set.refresh_expires_at.is_none_or(|t| self.now < t);
+                let usable = self.now < set.expires_at || renewable;
+                let predicted = newer && usable && !matches!(refresh, RefreshKind::HeaderUnsafe);
+                let issued_at = set.issued_at;
+                let adopted = self.session.offer_tokens(self.now, set);
+                self.transcript.push(format!("  offered {name}: {adopted}"));
+                if self.checks.offers && adopted != predicted {
+                    self.violation(
+                        "offers",
+                        &format!("offer of {name} adopted: {adopted}, expected {predicted}"),
+                    );
+                }
+                if adopted {
+                    self.installed(name.clone(), issued_at);
+                    self.offer_floor = token_seq(&name);
+                }
+                self.drain();
             }
             Op::Logout => {
                 self.supersede_auth();
@@ -721,6 +775,47 @@ impl Driver {
         self.asked = false;
         self.session.provide_credentials(self.now, credentials);
         self.drain();
+    }
+
+    /// A set from outside (`set_tokens`, `offer_tokens`): its name and the set.
+    fn outside_set(
+        &mut self,
+        refresh: RefreshKind,
+        issued_ago: u64,
+        expires_in: i64,
+        refresh_expires_in: Option<i64>,
+    ) -> (String, TokenSet) {
+        let issued_at = self.now.saturating_sub(Duration::from_secs(issued_ago));
+        let expires_at = offset(self.now, expires_in);
+        let name = self.new_token(
+            "S",
+            TokenInfo {
+                issued_at,
+                expires_at,
+            },
+        );
+        let refresh_token = match refresh {
+            RefreshKind::None => None,
+            RefreshKind::Valid => Some(Secret::new(format!("R{name}"))),
+            RefreshKind::HeaderUnsafe => Some(Secret::new("bad\nrefresh")),
+        };
+        let set = TokenSet {
+            access_token: Secret::new(name.clone()),
+            refresh_token,
+            issued_at,
+            expires_at,
+            refresh_expires_at: refresh_expires_in.map(|s| offset(self.now, s)),
+        };
+        (name, set)
+    }
+
+    /// The engine installed a set from outside: the auth operation and a question for
+    /// credentials end.
+    fn installed(&mut self, name: String, issued_at: Timestamp) {
+        self.supersede_auth();
+        self.asked = false;
+        self.current = Some(name);
+        self.last_issued = Some(issued_at);
     }
 
     fn supersede_auth(&mut self) {
@@ -793,7 +888,8 @@ impl Driver {
                 || (leased.meta.replayable
                     && (cfg.transient_statuses.contains(&status)
                         || (cfg.gateway_statuses.contains(&status)
-                            && (leased.meta.idempotent || cfg.retry_non_idempotent_gateway))));
+                            && (leased.meta.idempotent || cfg.retry_non_idempotent_gateway))
+                        || (status == 403 && cfg.enabled && cfg.retry_on_401)));
             if judged {
                 self.violation(
                     "endings",
@@ -823,7 +919,9 @@ impl Driver {
                 HeaderValue::from_static(r#"Bearer error="insufficient_scope", scope="admin""#),
             );
         }
+        let stale_before = self.exchanges[&id].stale_resends;
         let must_end = self.classify(id, status, insufficient_scope);
+        let stale_resend = self.exchanges[&id].stale_resends > stale_before;
         self.session.handle_response(
             self.now,
             id,
@@ -833,6 +931,12 @@ impl Driver {
         self.drain();
         if must_end {
             self.must_end_now(id, &format!("a final status {status}"));
+        }
+        if stale_resend && self.checks.endings && self.exchanges[&id].delivered {
+            self.violation(
+                "endings",
+                &format!("{id:?}'s {status} for a replaced token was delivered, not resent"),
+            );
         }
     }
 
@@ -855,6 +959,10 @@ impl Driver {
                 return true;
             }
             if !current {
+                if ex.stale_resends >= cfg.max_stale_generation_resends {
+                    return true;
+                }
+                ex.stale_resends += 1;
                 ex.cause = Some(Cause::Rejected);
                 return false;
             }
@@ -872,8 +980,21 @@ impl Driver {
                     && (ex.meta.idempotent || cfg.retry_non_idempotent_gateway)));
         if transient {
             ex.cause = Some(Cause::Transient);
+            return false;
         }
-        !transient
+        // A bare 403 for a token that has since been replaced: resent with the current one.
+        let superseded_403 = status == 403
+            && cfg.enabled
+            && cfg.retry_on_401
+            && ex.meta.replayable
+            && !insufficient_scope
+            && !current;
+        if superseded_403 && ex.stale_resends < cfg.max_stale_generation_resends {
+            ex.stale_resends += 1;
+            ex.cause = Some(Cause::Rejected);
+            return false;
+        }
+        true
     }
 
     fn send_error(&mut self, id: ExchangeId, maybe_sent: bool) {
@@ -926,6 +1047,7 @@ impl Driver {
                 if live {
                     // The answer to the live operation installs the token.
                     self.current = Some(name);
+                    self.last_issued = Some(now);
                 }
                 json(200, &v.to_string())
             }
@@ -956,6 +1078,14 @@ impl Driver {
                 return;
             }
         };
+        if live && (status == 429 || status >= 500) {
+            let limit = now.saturating_add(MAX_AUTH_RETRY_AFTER);
+            if let Some(at) = parse_retry_after(&headers, now).map(|t| t.min(limit))
+                && at > now
+            {
+                self.auth_floor = Some(at);
+            }
+        }
         self.session.handle_auth_response(
             now,
             op,
@@ -1059,4 +1189,20 @@ pub(crate) fn offset(now: Timestamp, secs: i64) -> Timestamp {
     } else {
         now.saturating_sub(Duration::from_secs(secs.unsigned_abs()))
     }
+}
+
+/// The sequence number of a token the driver named (`L3`, `F4`, `S5`, their refresh tokens
+/// `RL3`...).
+pub(crate) fn token_seq(name: &str) -> Option<u32> {
+    name.trim_start_matches(|c: char| c.is_ascii_alphabetic())
+        .parse()
+        .ok()
+}
+
+/// The sequence number of the refresh token an `Authenticate` line carries (in a header or
+/// the body).
+pub(crate) fn refresh_token_seq(line: &str) -> Option<u32> {
+    line.split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| w.len() > 2 && w.starts_with('R') && w[1..2].chars().all(|c| "LFS".contains(c)))
+        .and_then(token_seq)
 }
