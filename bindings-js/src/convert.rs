@@ -4,7 +4,7 @@
 use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 
-use tokenkeeper_core::{ConfigError, Error, Event, Metrics, Timestamp, TokenSet};
+use tokenkeeper_core::{ConfigError, Error, Event, Metrics, Timestamp, TokenSet, TransportStop};
 use tokenkeeper_wasm::KeeperError;
 
 fn set(o: &Object, key: &str, value: impl Into<JsValue>) {
@@ -64,10 +64,19 @@ pub(crate) fn engine_error(error: &Error, cause: Option<JsValue>) -> JsValue {
         Error::Transport {
             may_have_reached_server,
             attempts,
+            stopped,
         } => {
             let e = coded("TRANSPORT", &message);
             set(&e, "mayHaveReachedServer", *may_have_reached_server);
             set(&e, "attempts", *attempts);
+            let stopped = match stopped {
+                TransportStop::NotIdempotent => "notIdempotent",
+                TransportStop::NotReplayable => "notReplayable",
+                TransportStop::ResendLimit => "resendLimit",
+                TransportStop::BackoffBudget => "backoffBudget",
+                _ => "other",
+            };
+            set(&e, "stopped", stopped);
             e
         }
         Error::Unauthorized { status } => {

@@ -154,7 +154,8 @@ async fn the_api_client_the_keeper_builds_does_not_hang_on_a_silent_resource() {
             err.engine(),
             Some(EngineError::Transport {
                 may_have_reached_server: true,
-                ..
+                attempts: 1,
+                stopped: tokenkeeper_core::TransportStop::NotIdempotent,
             })
         ),
         "{err:?}"

@@ -95,7 +95,7 @@ async fn every_error_is_typed_lower_case_and_secret_free() {
     secrets.extend(secrets_of(&k));
     check(
         &e,
-        |e| matches!(e, Error::Transport { engine: EngineError::Transport { may_have_reached_server: false, attempts: 4 }, source } if source.is_connect()),
+        |e| matches!(e, Error::Transport { engine: EngineError::Transport { may_have_reached_server: false, attempts: 4, stopped: tokenkeeper_core::TransportStop::ResendLimit }, source } if source.is_connect()),
         &secrets,
     );
     errors += 1;

@@ -162,7 +162,8 @@ async fn a_post_that_may_have_run_is_not_resent_but_a_get_is() {
         *engine,
         tokenkeeper_core::Error::Transport {
             may_have_reached_server: true,
-            attempts: 1
+            attempts: 1,
+            stopped: tokenkeeper_core::TransportStop::NotIdempotent,
         }
     );
     assert!(!source.is_connect());
