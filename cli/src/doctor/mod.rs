@@ -9,11 +9,14 @@
 
 mod facts;
 mod http;
+mod judge;
 mod library;
 mod login;
 mod probe;
 mod refresh;
 mod report;
+#[cfg(test)]
+mod testing;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -145,8 +148,10 @@ async fn checks(ctx: &Ctx, report: &mut Report) {
     let Some(first) = login::login(ctx, report).await else {
         return;
     };
-    let facts = facts::token_facts(report, &first);
-    let refreshed = refresh::refresh(ctx, report, &first.tokens).await;
+    let Some(facts) = facts::token_facts(&ctx.config, report, &first) else {
+        return;
+    };
+    let refreshed = refresh::refresh(ctx, report, &first.tokens, &facts.held).await;
     let latest = refreshed
         .as_ref()
         .map_or(&first.tokens.access_token, |t| &t.access_token);

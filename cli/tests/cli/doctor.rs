@@ -3,7 +3,13 @@
 
 use tokenkeeper_testserver::ServerConfig;
 
-use crate::common::{canned_server, closed_port, reference_server, tokenkeeper};
+use tokenkeeper_core::Timestamp;
+use tokenkeeper_core::parse::format_http_date;
+
+use crate::common::{
+    canned_answer, canned_server, closed_port, jwt_with_exp, reference_server, tokenkeeper,
+    unix_now,
+};
 
 /// A password that must never be printed.
 const PASSWORD: &str = "doctor-s3cret-pw";
@@ -12,10 +18,25 @@ fn config() -> ServerConfig {
     ServerConfig::default().with_user("doctor", PASSWORD)
 }
 
-/// Output holds no password and no JWT (they all start with `eyJ`).
+/// Output holds no password, no client secret and no JWT (they all start with `eyJ`).
 fn assert_no_secrets(all: &str) {
     assert!(!all.contains(PASSWORD), "the password was printed\n{all}");
+    assert!(
+        !all.contains("cli-secret"),
+        "the client secret was printed\n{all}"
+    );
     assert!(!all.contains("eyJ"), "a token was printed\n{all}");
+}
+
+/// A server that answers every request with this JSON token answer and a `Date` of `date`.
+fn token_server(access_token: &str, date: u64) -> String {
+    canned_answer(
+        "application/json",
+        format!(
+            r#"{{"access_token":"{access_token}","token_type":"bearer","refresh_token":"opaque-refresh-secret"}}"#
+        ),
+        format!("Date: {}\r\n", format_http_date(Timestamp::from_secs(date))),
+    )
 }
 
 #[test]
@@ -31,7 +52,7 @@ fn passes_against_the_reference_server_and_exercises_the_library() {
         "PASS  login",
         "PASS  response shape",
         "PASS  refresh token",
-        "PASS  expires_in",
+        "PASS  expiry",
         "PASS  refresh",
         "PASS  rotation           not seen",
         "PASS  protected probe",
@@ -103,6 +124,51 @@ fn assert_fails_clearly(run: &crate::common::Run, needle: &str) {
     assert!(!run.stdout.contains("PASS  refresh"), "{all}");
     assert!(run.stdout.contains("1 failed"), "{all}");
     assert_no_secrets(&all);
+}
+
+#[test]
+fn a_login_answer_whose_jwt_exp_has_passed_fails_with_the_librarys_reason() {
+    let now = unix_now();
+    // The server's clock is an hour ahead of ours, and by it the token expired a minute ago
+    // (on our clock it still looks 59 minutes away).
+    let url = token_server(&jwt_with_exp(now + 3540), now + 3600);
+    let run = tokenkeeper(
+        &["doctor", "--server", &url, "--username", "doctor"],
+        &[("TOKENKEEPER_PASSWORD", Some(PASSWORD))],
+    );
+    let all = run.all();
+    assert!(
+        run.stdout.contains(
+            "FAIL  expiry             the library refuses this login answer: invalid auth \
+             response: unusable expires_in: the token is already expired (expiry from the JWT's \
+             exp, corrected by the answer's Date)"
+        ),
+        "{all}"
+    );
+    assert_fails_clearly(&run, "already expired");
+    assert!(!all.contains("opaque-refresh-secret"), "{all}");
+}
+
+#[test]
+fn a_far_future_jwt_exp_is_printed_as_the_library_clamps_it() {
+    let now = unix_now();
+    let url = token_server(&jwt_with_exp(now + 300 * 365 * 86_400), now);
+    let run = tokenkeeper(
+        &["doctor", "--server", &url, "--username", "doctor"],
+        &[("TOKENKEEPER_PASSWORD", Some(PASSWORD))],
+    );
+    let all = run.all();
+    assert!(
+        run.stdout.contains(
+            "WARN  expiry             the library holds the access token 10.0 years (from the \
+             JWT's exp, corrected by the answer's Date, capped: the library believes no lifetime \
+             over 10.0 years)"
+        ),
+        "{all}"
+    );
+    assert!(!all.contains("300.0 years"), "{all}");
+    assert_no_secrets(&all);
+    assert!(!all.contains("opaque-refresh-secret"), "{all}");
 }
 
 #[test]
