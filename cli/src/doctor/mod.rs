@@ -13,7 +13,9 @@ mod judge;
 mod library;
 mod login;
 mod probe;
+mod recovery;
 mod refresh;
+mod refusal;
 mod report;
 #[cfg(test)]
 mod testing;
@@ -155,27 +157,29 @@ async fn checks(ctx: &Ctx, report: &mut Report) {
     let latest = refreshed
         .as_ref()
         .map_or(&first.tokens.access_token, |t| &t.access_token);
-    if !probe::probe(ctx, report, latest).await {
-        for name in ["expired token", "proactive refresh"] {
+    let Some(refusal) = probe::probe(ctx, report, latest).await else {
+        for name in [
+            "refused token",
+            "previous token",
+            "expired token",
+            "proactive refresh",
+            "401 recovery",
+        ] {
             report.check(
                 Verdict::Skip,
                 name,
                 "needs a protected endpoint (--probe-url)",
             );
         }
-        report.check(
-            Verdict::Skip,
-            "401 recovery",
-            "needs a protected endpoint (--probe-url)",
-        );
         return;
-    }
+    };
+    let revokes = probe::previous_token(ctx, report, &facts, refreshed.as_ref(), &refusal).await;
     library::expired_token(ctx, report).await;
     // The token for the 401 check is obtained first, so that it expires while the
     // proactive check runs.
-    let rejected = library::prepare_rejected_token(ctx, &facts).await;
-    library::proactive(ctx, report, &facts).await;
-    library::recovery(ctx, report, rejected).await;
+    let rejected = recovery::prepare_rejected_token(ctx, &facts).await;
+    library::proactive(ctx, report, &facts, revokes).await;
+    recovery::recovery(ctx, report, rejected).await;
 }
 
 fn setup(args: &DoctorArgs) -> Result<Ctx, String> {

@@ -15,6 +15,8 @@ pub(crate) enum Verdict {
     Fail,
     /// The check could not run (not applicable, or an earlier check failed).
     Skip,
+    /// Worth knowing about the server; nothing to fix (not counted in the summary).
+    Info,
 }
 
 impl fmt::Display for Verdict {
@@ -24,6 +26,7 @@ impl fmt::Display for Verdict {
             Verdict::Warn => "WARN",
             Verdict::Fail => "FAIL",
             Verdict::Skip => "SKIP",
+            Verdict::Info => "INFO",
         })
     }
 }
@@ -70,6 +73,7 @@ impl Report {
             Verdict::Warn => self.warned += 1,
             Verdict::Fail => self.failed += 1,
             Verdict::Skip => self.skipped += 1,
+            Verdict::Info => {}
         }
         self.emit(&format!("  {verdict}  {name:<18} {detail}"));
     }
@@ -77,6 +81,12 @@ impl Report {
     /// Prints advice under the last check.
     pub(crate) fn advise(&mut self, advice: &str) {
         self.emit(&format!("        {:<18} → {advice}", ""));
+    }
+
+    /// Prints a line to copy verbatim (a config snippet) under the last advice, indented two
+    /// columns past the advice text.
+    pub(crate) fn quote(&mut self, line: &str) {
+        self.emit(&format!("        {:<18}     {line}", ""));
     }
 
     /// Whether any check failed.
@@ -104,6 +114,7 @@ mod tests {
         r.check(Verdict::Warn, "b", "hm");
         r.check(Verdict::Fail, "c", "no");
         r.check(Verdict::Skip, "d", "-");
+        r.check(Verdict::Info, "e", "fyi");
         assert!(r.any_failed());
         assert_eq!(r.summary(), "1 passed, 1 warning(s), 1 failed, 1 skipped");
     }
