@@ -102,6 +102,13 @@ impl Control {
         self.0.settings.set_revoke_access_on_rotation(on);
     }
 
+    /// Makes protected routes refuse a missing, invalid, expired or revoked token with a
+    /// bare `403` (no body, no `WWW-Authenticate`; counted as `protected_forbidden`), or
+    /// back to `401` with a Bearer challenge. Injected random 401s stay 401s.
+    pub fn set_bare_403_refusals(&self, on: bool) {
+        self.0.settings.set_bare_403_refusals(on);
+    }
+
     /// Sets the access lifetime of later logins, and of refreshes in families whose login
     /// did not ask for a lifetime.
     pub fn set_access_ttl(&self, ttl: Duration) {
@@ -139,7 +146,8 @@ impl Control {
         self.0.faults.reset();
     }
 
-    /// Restores rotation, reuse detection, lifetimes and the clock to the start-up values.
+    /// Restores rotation, reuse detection, the revocation and refusal styles, lifetimes and
+    /// the clock to the start-up values.
     pub fn reset_settings(&self) {
         self.0.reset_settings();
     }
@@ -195,6 +203,7 @@ struct FaultsRequest {
     rotation: Option<bool>,
     reuse_detection: Option<bool>,
     revoke_access_on_rotation: Option<bool>,
+    bare_403_refusals: Option<bool>,
     access_ttl_secs: Option<u64>,
     access_ttl_ms: Option<u64>,
     refresh_ttl_secs: Option<u64>,
@@ -330,6 +339,9 @@ fn apply(c: &Control, req: FaultsRequest) -> Result<(), String> {
     }
     if let Some(on) = req.revoke_access_on_rotation {
         c.set_revoke_access_on_rotation(on);
+    }
+    if let Some(on) = req.bare_403_refusals {
+        c.set_bare_403_refusals(on);
     }
     if let Some(s) = req.access_ttl_secs {
         c.set_access_ttl(Duration::from_secs(s));

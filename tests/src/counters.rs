@@ -71,6 +71,9 @@ counters! {
     /// Protected requests answered 401 (missing, invalid, expired, revoked or randomly
     /// refused token).
     ProtectedUnauthorized => protected_unauthorized,
+    /// Protected requests refused with a bare 403 (missing, invalid, expired or revoked
+    /// token while `bare_403_refusals` is on).
+    ProtectedForbidden => protected_forbidden,
     /// Connections closed without an answer by an injected fault.
     DroppedConnections => dropped_connections,
     /// Requests that reached `POST /oauth/token`, whatever their outcome.

@@ -38,6 +38,7 @@
 //!   "drop_next_connections": {"count": 1, "route": "refresh"},
 //!   "random_401_rate": 0.1, "random_401_seed": 7,
 //!   "rotation": true, "reuse_detection": true, "revoke_access_on_rotation": true,
+//!   "bare_403_refusals": true,
 //!   "access_ttl_secs": 2, "access_ttl_ms": 1500, "refresh_ttl_secs": 60,
 //!   "advance_clock_ms": 5000
 //! }
@@ -47,7 +48,12 @@
 //! `{"http_date_in_secs": N}` (a date `N` s from now). `latency_ms` is a number (every
 //! route kind) or `{"login": ms, "refresh": ms, "protected": ms}`. `drop_next_connections`
 //! is a number (any route) or `{"count", "route"}` with `route` one of `any`, `login`,
-//! `refresh`, `protected` (see [`RouteKind`]).
+//! `refresh`, `protected` (see [`RouteKind`]). `bare_403_refusals` makes protected routes
+//! refuse a missing, invalid, expired or revoked token with a bare `403` (empty body, no
+//! `WWW-Authenticate`, counted as `protected_forbidden`) as django-oauth-toolkit's
+//! `protected_resource` does; with `rotation`, `"reuse_detection": false` and
+//! `revoke_access_on_rotation` it is django-oauth-toolkit's default
+//! ([`ServerConfig::django_oauth_toolkit`]).
 //!
 //! The recorder answers every request no route matches (and any method on `/_record` and
 //! `/_record/*`) with `200 {"recorded":true}` and keeps, for each, `{"method", "path"

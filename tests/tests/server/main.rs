@@ -10,4 +10,5 @@ mod faults;
 mod oauth;
 mod protected;
 mod recorder;
+mod refusals;
 mod vitalgraph;
