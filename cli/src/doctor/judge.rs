@@ -183,6 +183,7 @@ mod tests {
         let Judgement::Refused(e) = got else {
             panic!("kept an expired token: {got:?}");
         };
+        assert!(!e.to_string().contains("eyJ"), "{e}");
         assert_eq!(
             e,
             Error::InvalidAuthResponse(InvalidAuthResponse::BadExpiresIn {

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::facts::{Facts, human, now};
 use super::http::{self as wire_http, describe};
+use super::refusal::with_statuses;
 use super::report::{Report, Verdict};
 use super::{Ctx, DialectKind};
 
@@ -58,7 +59,7 @@ pub(crate) async fn raw_login(ctx: &Ctx, dialect: &Dialect) -> Result<TokenRespo
 
 /// Checks `expired token`, the seed's third diagnostic step: the library is handed a token
 /// it must consider expired (the server would still take it) and refreshes before sending.
-pub(crate) async fn expired_token(ctx: &Ctx, report: &mut Report) {
+pub(crate) async fn expired_token(ctx: &Ctx, report: &mut Report, lib: &Config) {
     const NAME: &str = "expired token";
     let tokens = match raw_login(ctx, &ctx.dialect).await {
         Ok(t) => t,
@@ -67,7 +68,7 @@ pub(crate) async fn expired_token(ctx: &Ctx, report: &mut Report) {
             return;
         }
     };
-    let keeper = match keeper(ctx, ctx.dialect.clone(), &ctx.config) {
+    let keeper = match keeper(ctx, ctx.dialect.clone(), lib) {
         Ok(k) => k,
         Err(e) => {
             report.check(Verdict::Fail, NAME, &e);
@@ -132,11 +133,12 @@ pub(crate) async fn expired_token(ctx: &Ctx, report: &mut Report) {
 /// Checks `proactive refresh`: requests across several expiries of a short-lived token never
 /// see a 401, because the library refreshes first (on a server that revokes the previous
 /// access token on refresh, `revokes_previous`, a request sent as the refresh runs is refused
-/// and resent: that is expected).
+/// and resent: that is expected). The library runs with `lib`.
 pub(crate) async fn proactive(
     ctx: &Ctx,
     report: &mut Report,
     facts: &Facts,
+    lib: &Config,
     revokes_previous: bool,
 ) {
     const NAME: &str = "proactive refresh";
@@ -163,7 +165,7 @@ pub(crate) async fn proactive(
             }
         },
     };
-    let keeper = match keeper(ctx, dialect, &ctx.config) {
+    let keeper = match keeper(ctx, dialect, lib) {
         Ok(k) => k,
         Err(e) => {
             report.check(Verdict::Fail, NAME, &e);
@@ -221,11 +223,12 @@ pub(crate) async fn proactive(
     let m = keeper.metrics();
     let span = started.elapsed();
     let what = format!(
-        "{} token: {sent} requests over {:.1} s ({:.1} lifetimes), {} refreshes",
+        "{} token: {sent} requests over {:.1} s ({:.1} lifetimes), {} refreshes{}",
         human(lifetime.max(Duration::from_secs(1))),
         span.as_secs_f64(),
         span.as_secs_f64() / lifetime.as_secs_f64().max(0.001),
-        m.refresh_count
+        m.refresh_count,
+        with_statuses(&ctx.config, lib)
     );
     if let Some(first) = failed.first() {
         report.check(

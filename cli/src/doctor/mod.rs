@@ -1,11 +1,13 @@
 //! `tokenkeeper doctor`: the seed plan's "Diagnostic Steps Before Implementation" against any
-//! server. Wire checks first (login response shape, refresh token, `expires_in`, refresh,
-//! rotation, a protected endpoint), then the library itself (a token it holds as expired
-//! refreshed before sending, a short-lived token refreshed before it expires, and a 401 for a
-//! token it believed valid, recovered).
+//! server. Wire checks first (login response shape, refresh token, the expiry the library
+//! holds, refresh, rotation, a protected endpoint, how it refuses a token, whether a refresh
+//! revokes the previous access token), then the library itself (a token it holds as expired
+//! refreshed before sending, a short-lived token refreshed before it expires, and a refused
+//! token it believed valid, recovered). Login and refresh answers are judged by the engine
+//! (`judge.rs`), never by a reading of the doctor's own.
 //!
-//! Nothing printed holds a token or a password: tokens are described by length and by what
-//! their JWT `exp` says, passwords only by the variable they came from.
+//! Nothing printed holds a token or a password: tokens are described by length and by the
+//! expiry the library resolves, passwords only by the variable they came from.
 
 mod facts;
 mod http;
@@ -174,12 +176,14 @@ async fn checks(ctx: &Ctx, report: &mut Report) {
         return;
     };
     let revokes = probe::previous_token(ctx, report, &facts, refreshed.as_ref(), &refusal).await;
-    library::expired_token(ctx, report).await;
+    // The library checks run as a user who followed the `refused token` advice would.
+    let lib = refusal::advised(&ctx.config, &refusal);
+    library::expired_token(ctx, report, &lib).await;
     // The token for the 401 check is obtained first, so that it expires while the
     // proactive check runs.
     let rejected = recovery::prepare_rejected_token(ctx, &facts).await;
-    library::proactive(ctx, report, &facts, revokes).await;
-    recovery::recovery(ctx, report, rejected).await;
+    library::proactive(ctx, report, &facts, &lib, revokes).await;
+    recovery::recovery(ctx, report, &lib, rejected).await;
 }
 
 fn setup(args: &DoctorArgs) -> Result<Ctx, String> {

@@ -204,7 +204,7 @@ pub(crate) async fn previous_token(
         return false;
     }
     let detail = format!(
-        "the access token from before the refresh is refused ({}): the server revokes the \
+        "the access token from before the refresh is now refused, {}: the server revokes the \
          previous access token on refresh",
         seen.describe()
     );

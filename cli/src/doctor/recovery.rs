@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::facts::{Facts, now};
 use super::http::{self as wire_http, describe};
 use super::library::{SHORT_ENOUGH, keeper, raw_login};
-use super::refusal::{Refusal, list};
+use super::refusal::{Refusal, advised, with_statuses};
 use super::report::{Report, Verdict};
 use super::{Ctx, DialectKind};
 
@@ -77,11 +77,15 @@ pub(crate) fn damaged(token: &Secret) -> Secret {
 }
 
 /// Checks `401 recovery`: the library, holding a token it believes valid that the server
-/// refuses, refreshes and resends once, and the caller sees the 200. When the server refuses
-/// with another 4xx (a bare 403), the library runs with that status added to
-/// `token_rejected_statuses`, as the `refused token` check advises, and the check is named
-/// after the status.
-pub(crate) async fn recovery(ctx: &Ctx, report: &mut Report, rejected: Result<Rejected, String>) {
+/// refuses, refreshes and resends once, and the caller sees the 200. The library runs with
+/// `lib`, plus the refusing status when it is another 4xx (a bare 403), as the `refused token`
+/// check advises; the check is named after the status.
+pub(crate) async fn recovery(
+    ctx: &Ctx,
+    report: &mut Report,
+    lib: &Config,
+    rejected: Result<Rejected, String>,
+) {
     const NAME: &str = "401 recovery";
     let rejected = match rejected {
         Ok(r) => r,
@@ -105,42 +109,32 @@ pub(crate) async fn recovery(ctx: &Ctx, report: &mut Report, rejected: Result<Re
     };
     let status = refusal.status();
     let name = &format!("{status} recovery");
-    let (config, with) = match refusal.statuses_needed(&ctx.config) {
-        _ if !refusal.refused() => {
-            report.check(
-                Verdict::Skip,
-                NAME,
-                &format!(
-                    "the server answered {status} to a token it should refuse ({})",
-                    rejected.how
-                ),
-            );
-            return;
-        }
-        Some(statuses) => (
-            Config {
-                token_rejected_statuses: statuses.clone(),
-                ..ctx.config.clone()
-            },
-            format!(" (with token_rejected_statuses [{}])", list(&statuses)),
-        ),
-        None if ctx.config.token_rejected_statuses.contains(&status) => {
-            (ctx.config.clone(), String::new())
-        }
-        None => {
-            report.check(
-                Verdict::Skip,
-                name,
-                &format!(
-                    "the server answered {} to a token it should refuse ({}); no setting makes \
-                     the library refresh for it",
-                    refusal.describe(),
-                    rejected.how
-                ),
-            );
-            return;
-        }
-    };
+    if !refusal.refused() {
+        report.check(
+            Verdict::Skip,
+            NAME,
+            &format!(
+                "the server answered {status} to a token it should refuse ({})",
+                rejected.how
+            ),
+        );
+        return;
+    }
+    let config = advised(lib, &refusal);
+    if !config.token_rejected_statuses.contains(&status) {
+        report.check(
+            Verdict::Skip,
+            name,
+            &format!(
+                "the server answered {} to a token it should refuse ({}); no setting makes the \
+                 library refresh for it",
+                refusal.describe(),
+                rejected.how
+            ),
+        );
+        return;
+    }
+    let with = with_statuses(&ctx.config, &config);
     let keeper = match keeper(ctx, ctx.dialect.clone(), &config) {
         Ok(k) => k,
         Err(e) => {

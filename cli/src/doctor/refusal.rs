@@ -70,7 +70,7 @@ impl Refusal {
             Refusal::Accepted(s) => format!("{s}, accepted"),
             Refusal::Challenge401(e) => format!("401 with a Bearer challenge{}", error(e)),
             Refusal::Bare401 => "401 without WWW-Authenticate: Bearer".to_owned(),
-            Refusal::Bare403 => "a bare 403 (no WWW-Authenticate)".to_owned(),
+            Refusal::Bare403 => "a bare 403 without WWW-Authenticate".to_owned(),
             Refusal::Challenge403(e) => format!("403 with a Bearer challenge{}", error(e)),
             Refusal::Other(s) => s.to_string(),
         }
@@ -107,6 +107,31 @@ pub(crate) fn advise_statuses(report: &mut Report, statuses: &[u16]) {
         report.quote(&line);
     }
     report.advise(&format!("or with the builder: {}", builder_line(&list)));
+}
+
+/// ` (with token_rejected_statuses [401, 403])` when the library checks run with other statuses
+/// than `base` (the advice followed), else nothing.
+pub(crate) fn with_statuses(base: &Config, lib: &Config) -> String {
+    if base.token_rejected_statuses == lib.token_rejected_statuses {
+        String::new()
+    } else {
+        format!(
+            " (with token_rejected_statuses [{}])",
+            list(&lib.token_rejected_statuses)
+        )
+    }
+}
+
+/// The library's settings with the statuses `refusal` needs added, as a user who followed the
+/// advice would run it.
+pub(crate) fn advised(config: &Config, refusal: &Refusal) -> Config {
+    match refusal.statuses_needed(config) {
+        Some(statuses) => Config {
+            token_rejected_statuses: statuses,
+            ..config.clone()
+        },
+        None => config.clone(),
+    }
 }
 
 /// Statuses as `401, 403`.
