@@ -141,13 +141,23 @@ async fn refused_token(ctx: &Ctx, report: &mut Report, access: &Secret) -> Optio
             ),
         );
         advise_statuses(report, &statuses);
-    } else if matches!(refusal, Refusal::Challenge401(_) | Refusal::Bare401) {
+    } else if ctx
+        .config
+        .token_rejected_statuses
+        .contains(&refusal.status())
+    {
         report.check(Verdict::Pass, NAME, &seen);
+    } else if matches!(&refusal, Refusal::Challenge403(Some(e)) if e == "insufficient_scope") {
+        report.check(Verdict::Warn, NAME, &seen);
+        report.advise(
+            "the route wants a scope the token lacks, which no refresh cures: pass --scope, or \
+             another --probe-url",
+        );
     } else {
         report.check(Verdict::Warn, NAME, &seen);
         report.advise(&format!(
-            "the library cannot take {} as a refused token (no setting makes it refresh for \
-             it); is --probe-url an API route?",
+            "the library would hand this {} to the caller without refreshing; is --probe-url an \
+             API route that refuses bad tokens with 401?",
             refusal.status()
         ));
     }
@@ -192,6 +202,17 @@ pub(crate) async fn previous_token(
         }
     };
     let seen = Refusal::classify(answer.status, &answer.headers);
+    if let Refusal::Other(status) = seen {
+        report.check(
+            Verdict::Skip,
+            NAME,
+            &format!(
+                "the server answered {status} to the access token from before the refresh: \
+                 not a refusal the doctor can read"
+            ),
+        );
+        return false;
+    }
     if !seen.refused() {
         report.check(
             Verdict::Pass,

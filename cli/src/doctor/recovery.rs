@@ -126,8 +126,8 @@ pub(crate) async fn recovery(
             Verdict::Skip,
             name,
             &format!(
-                "the server answered {} to a token it should refuse ({}); no setting makes the \
-                 library refresh for it",
+                "the server answered {} to a token it should refuse ({}): the library does not \
+                 take it as a refused token",
                 refusal.describe(),
                 rejected.how
             ),

@@ -77,20 +77,22 @@ impl Refusal {
     }
 
     /// The `token_rejected_statuses` the library needs to refresh and resend after this
-    /// answer, when `config`'s do not cover it; `None` when they do, or when no setting helps
-    /// (a 2xx, a status outside 4xx, or a 403 `insufficient_scope`, which a new token of the
-    /// same scope cannot cure).
+    /// answer, when `config`'s do not cover it: a 403 added. `None` when they cover it, or when
+    /// no setting should be advised: a 2xx, a 3xx or 5xx (never a refused token), another 4xx
+    /// (a 400 or 404 also answers requests that a new token would not cure; that is the
+    /// operator's call), or a 403 `insufficient_scope` (a new token of the same scope cannot
+    /// cure it).
     pub(crate) fn statuses_needed(&self, config: &Config) -> Option<Vec<u16>> {
-        let status = self.status();
-        let scope = matches!(self, Refusal::Challenge403(Some(e)) if e == "insufficient_scope");
-        if !(400..500).contains(&status)
-            || scope
-            || config.token_rejected_statuses.contains(&status)
-        {
+        let curable = match self {
+            Refusal::Bare403 => true,
+            Refusal::Challenge403(e) => e.as_deref() != Some("insufficient_scope"),
+            _ => false,
+        };
+        if !curable || config.token_rejected_statuses.contains(&403) {
             return None;
         }
         let mut statuses = config.token_rejected_statuses.clone();
-        statuses.push(status);
+        statuses.push(403);
         statuses.sort_unstable();
         statuses.dedup();
         Some(statuses)
@@ -211,6 +213,8 @@ mod tests {
         );
         assert_eq!(answer(200, None).statuses_needed(&c), None);
         assert_eq!(answer(302, None).statuses_needed(&c), None);
+        assert_eq!(answer(400, None).statuses_needed(&c), None);
+        assert_eq!(answer(404, None).statuses_needed(&c), None);
         assert_eq!(answer(500, None).statuses_needed(&c), None);
         let set = Config {
             token_rejected_statuses: vec![401, 403],
