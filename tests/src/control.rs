@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::config::{RetryAfter, RouteKind};
 use crate::counters::Counters;
 use crate::faults::Injected;
+use crate::recorder::Recorded;
 use crate::routes::detail;
 use crate::state::AppState;
 
@@ -101,6 +102,13 @@ impl Control {
         self.0.settings.set_revoke_access_on_rotation(on);
     }
 
+    /// Makes protected routes refuse a missing, invalid, expired or revoked token with a
+    /// bare `403` (no body, no `WWW-Authenticate`; counted as `protected_forbidden`), or
+    /// back to `401` with a Bearer challenge. Injected random 401s stay 401s.
+    pub fn set_bare_403_refusals(&self, on: bool) {
+        self.0.settings.set_bare_403_refusals(on);
+    }
+
     /// Sets the access lifetime of later logins, and of refreshes in families whose login
     /// did not ask for a lifetime.
     pub fn set_access_ttl(&self, ttl: Duration) {
@@ -117,6 +125,17 @@ impl Control {
         self.0.advance_clock(by);
     }
 
+    /// The requests the recorder answered (fallback and `/_record/*`), oldest first, at
+    /// most [`MAX_RECORDED`](crate::MAX_RECORDED).
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.0.recorder.list()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn reset_recorded(&self) {
+        self.0.recorder.clear();
+    }
+
     /// Sets every counter to zero.
     pub fn reset_counters(&self) {
         self.0.counters.reset();
@@ -127,15 +146,17 @@ impl Control {
         self.0.faults.reset();
     }
 
-    /// Restores rotation, reuse detection, lifetimes and the clock to the start-up values.
+    /// Restores rotation, reuse detection, the revocation and refusal styles, lifetimes and
+    /// the clock to the start-up values.
     pub fn reset_settings(&self) {
         self.0.reset_settings();
     }
 
-    /// Counters, faults and settings all back to their start-up state (tokens stay valid
-    /// unless the clock had been advanced past them).
+    /// Counters, faults, settings and the recorder all back to their start-up state (tokens
+    /// stay valid unless the clock had been advanced past them).
     pub fn reset(&self) {
         self.reset_counters();
+        self.reset_recorded();
         self.reset_faults();
         self.reset_settings();
     }
@@ -145,6 +166,7 @@ impl Control {
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/_control/counters", get(counters))
+        .route("/_control/recorded", get(recorded))
         .route("/_control/reset", post(reset))
         .route("/_control/revoke-all", post(revoke_all))
         .route("/_control/faults", post(faults))
@@ -152,6 +174,10 @@ pub(crate) fn routes() -> Router<AppState> {
 
 async fn counters(State(s): State<AppState>) -> Json<Counters> {
     Json(s.counters.snapshot())
+}
+
+async fn recorded(State(s): State<AppState>) -> Json<Vec<Recorded>> {
+    Json(s.recorder.list())
 }
 
 async fn reset(State(s): State<AppState>) -> Json<serde_json::Value> {
@@ -177,6 +203,7 @@ struct FaultsRequest {
     rotation: Option<bool>,
     reuse_detection: Option<bool>,
     revoke_access_on_rotation: Option<bool>,
+    bare_403_refusals: Option<bool>,
     access_ttl_secs: Option<u64>,
     access_ttl_ms: Option<u64>,
     refresh_ttl_secs: Option<u64>,
@@ -312,6 +339,9 @@ fn apply(c: &Control, req: FaultsRequest) -> Result<(), String> {
     }
     if let Some(on) = req.revoke_access_on_rotation {
         c.set_revoke_access_on_rotation(on);
+    }
+    if let Some(on) = req.bare_403_refusals {
+        c.set_bare_403_refusals(on);
     }
     if let Some(s) = req.access_ttl_secs {
         c.set_access_ttl(Duration::from_secs(s));

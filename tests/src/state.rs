@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use crate::config::{RouteKind, ServerConfig};
 use crate::counters::{AtomicCounters, Counter};
 use crate::faults::Faults;
+use crate::recorder::Recorder;
 use crate::tokens::{Policy, Tokens};
 
 /// Settings that tests may change while the server runs.
@@ -19,6 +20,7 @@ pub(crate) struct Settings {
     rotation: AtomicBool,
     reuse_detection: AtomicBool,
     revoke_access_on_rotation: AtomicBool,
+    bare_403_refusals: AtomicBool,
 }
 
 impl Settings {
@@ -29,6 +31,7 @@ impl Settings {
             rotation: AtomicBool::new(c.rotation),
             reuse_detection: AtomicBool::new(c.reuse_detection),
             revoke_access_on_rotation: AtomicBool::new(c.revoke_access_on_rotation),
+            bare_403_refusals: AtomicBool::new(c.bare_403_refusals),
         }
     }
 
@@ -40,6 +43,8 @@ impl Settings {
         self.reuse_detection.store(other.reuse_detection.load(r), r);
         self.revoke_access_on_rotation
             .store(other.revoke_access_on_rotation.load(r), r);
+        self.bare_403_refusals
+            .store(other.bare_403_refusals.load(r), r);
     }
 
     pub(crate) fn set_access_ttl(&self, d: Duration) {
@@ -62,6 +67,15 @@ impl Settings {
 
     pub(crate) fn set_revoke_access_on_rotation(&self, on: bool) {
         self.revoke_access_on_rotation.store(on, Ordering::SeqCst);
+    }
+
+    pub(crate) fn set_bare_403_refusals(&self, on: bool) {
+        self.bare_403_refusals.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether protected routes refuse with a bare 403 right now.
+    pub(crate) fn bare_403_refusals(&self) -> bool {
+        self.bare_403_refusals.load(Ordering::SeqCst)
     }
 
     /// The policy in force right now.
@@ -87,6 +101,7 @@ pub(crate) struct Shared {
     pub(crate) counters: AtomicCounters,
     pub(crate) faults: Faults,
     pub(crate) tokens: Tokens,
+    pub(crate) recorder: Recorder,
 }
 
 /// The axum state: one `Arc` per server.
@@ -102,6 +117,7 @@ impl Shared {
             counters: AtomicCounters::default(),
             faults: Faults::default(),
             tokens: Tokens::new(config.secret.clone()),
+            recorder: Recorder::default(),
             config,
         })
     }

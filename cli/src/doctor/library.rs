@@ -1,38 +1,28 @@
-//! The library checks, through `tokenkeeper-reqwest` itself: a short-lived token refreshed
-//! before it expires (no 401 ever seen), and a 401 for a token the library believed valid,
-//! recovered by one refresh and one resend.
+//! The library checks, through `tokenkeeper-reqwest` itself: a token it holds as expired
+//! refreshed before sending, and a short-lived token refreshed before it expires (no 401 ever
+//! seen). The 401 recovery check is in `recovery.rs`.
 
 use std::time::Duration;
 
-use tokenkeeper_core::TokenSet;
 use tokenkeeper_core::dialect::Dialect;
 use tokenkeeper_core::parse::{TokenResponse, parse_token_response};
-use tokenkeeper_core::secret::Secret;
+use tokenkeeper_core::{Config, TokenSet};
+
 use tokenkeeper_reqwest::Keeper;
 use tokio::time::Instant;
 
 use super::facts::{Facts, human, now};
 use super::http::{self as wire_http, describe};
+use super::refusal::with_statuses;
 use super::report::{Report, Verdict};
 use super::{Ctx, DialectKind};
 
 /// Longest an OAuth 2.0 token may live for the proactive check to wait for its expiry.
-const SHORT_ENOUGH: Duration = Duration::from_secs(30);
-
-/// A token the server will refuse although it looks valid to a client: one that expired on
-/// the server, or a copy with a damaged signature.
-#[derive(Debug)]
-pub(crate) struct Rejected {
-    tokens: TokenResponse,
-    /// How the token came to be refused, for the report.
-    how: &'static str,
-    /// When the server will refuse it.
-    refused_from: Instant,
-}
+pub(crate) const SHORT_ENOUGH: Duration = Duration::from_secs(30);
 
 /// A keeper for the library checks: the doctor's timeouts, the token also sent to the probe's
 /// origin.
-fn keeper(ctx: &Ctx, dialect: Dialect) -> Result<Keeper, String> {
+pub(crate) fn keeper(ctx: &Ctx, dialect: Dialect, config: &Config) -> Result<Keeper, String> {
     let api = reqwest::Client::builder()
         .connect_timeout(ctx.timeout)
         .timeout(ctx.timeout)
@@ -46,7 +36,7 @@ fn keeper(ctx: &Ctx, dialect: Dialect) -> Result<Keeper, String> {
         .map_err(|e| e.to_string())?;
     Keeper::builder(dialect)
         .credentials(ctx.credentials.clone())
-        .config(ctx.config.clone())
+        .config(config.clone())
         .client(api)
         .auth_client(auth)
         .allow_origin(ctx.probe.origin().ascii_serialization())
@@ -54,39 +44,7 @@ fn keeper(ctx: &Ctx, dialect: Dialect) -> Result<Keeper, String> {
         .map_err(|e| format!("cannot set up the library: {e}"))
 }
 
-/// Logs in (raw) for the 401 check: on VitalGraph with a short lifetime, so that the token
-/// expires on the server while the proactive check runs; elsewhere, a copy of the token with
-/// a damaged signature.
-pub(crate) async fn prepare_rejected_token(ctx: &Ctx, facts: &Facts) -> Result<Rejected, String> {
-    if ctx.kind == DialectKind::Vitalgraph
-        && let Ok(short) = Dialect::vitalgraph_with_expiry(&ctx.server, ctx.short_secs)
-        && let Ok(tokens) = raw_login(ctx, &short).await
-        && let Some(life) = tokens.expires_in.filter(|l| *l <= SHORT_ENOUGH)
-    {
-        return Ok(Rejected {
-            tokens,
-            how: "it expired on the server",
-            refused_from: Instant::now() + life + Duration::from_millis(300),
-        });
-    }
-    if let Some(life) = facts.lifetime.filter(|l| *l <= Duration::from_secs(5)) {
-        let tokens = raw_login(ctx, &ctx.dialect).await?;
-        return Ok(Rejected {
-            tokens,
-            how: "it expired on the server",
-            refused_from: Instant::now() + life + Duration::from_millis(300),
-        });
-    }
-    let mut tokens = raw_login(ctx, &ctx.dialect).await?;
-    tokens.access_token = damaged(&tokens.access_token);
-    Ok(Rejected {
-        tokens,
-        how: "its signature was damaged, as a revoked or foreign token would be refused",
-        refused_from: Instant::now(),
-    })
-}
-
-async fn raw_login(ctx: &Ctx, dialect: &Dialect) -> Result<TokenResponse, String> {
+pub(crate) async fn raw_login(ctx: &Ctx, dialect: &Dialect) -> Result<TokenResponse, String> {
     let request = dialect
         .login_request(&ctx.credentials)
         .ok_or("cannot build a login request")?;
@@ -99,25 +57,9 @@ async fn raw_login(ctx: &Ctx, dialect: &Dialect) -> Result<TokenResponse, String
     parse_token_response(&answer.headers, &answer.body).map_err(|e| format!("login: {e}"))
 }
 
-/// The token with one character of its last segment (a JWT's signature) changed.
-fn damaged(token: &Secret) -> Secret {
-    let t = token.expose();
-    let start = t.rfind('.').map_or(0, |i| i + 1);
-    let at = start + (t.len() - start) / 2;
-    let mut out = String::with_capacity(t.len());
-    for (i, c) in t.char_indices() {
-        out.push(if i == at {
-            if c == 'A' { 'B' } else { 'A' }
-        } else {
-            c
-        });
-    }
-    Secret::new(out)
-}
-
 /// Checks `expired token`, the seed's third diagnostic step: the library is handed a token
 /// it must consider expired (the server would still take it) and refreshes before sending.
-pub(crate) async fn expired_token(ctx: &Ctx, report: &mut Report) {
+pub(crate) async fn expired_token(ctx: &Ctx, report: &mut Report, lib: &Config) {
     const NAME: &str = "expired token";
     let tokens = match raw_login(ctx, &ctx.dialect).await {
         Ok(t) => t,
@@ -126,7 +68,7 @@ pub(crate) async fn expired_token(ctx: &Ctx, report: &mut Report) {
             return;
         }
     };
-    let keeper = match keeper(ctx, ctx.dialect.clone()) {
+    let keeper = match keeper(ctx, ctx.dialect.clone(), lib) {
         Ok(k) => k,
         Err(e) => {
             report.check(Verdict::Fail, NAME, &e);
@@ -189,8 +131,16 @@ pub(crate) async fn expired_token(ctx: &Ctx, report: &mut Report) {
 }
 
 /// Checks `proactive refresh`: requests across several expiries of a short-lived token never
-/// see a 401, because the library refreshes first.
-pub(crate) async fn proactive(ctx: &Ctx, report: &mut Report, facts: &Facts) {
+/// see a 401, because the library refreshes first (on a server that revokes the previous
+/// access token on refresh, `revokes_previous`, a request sent as the refresh runs is refused
+/// and resent: that is expected). The library runs with `lib`.
+pub(crate) async fn proactive(
+    ctx: &Ctx,
+    report: &mut Report,
+    facts: &Facts,
+    lib: &Config,
+    revokes_previous: bool,
+) {
     const NAME: &str = "proactive refresh";
     let dialect = match ctx.kind {
         DialectKind::Vitalgraph => {
@@ -215,7 +165,7 @@ pub(crate) async fn proactive(ctx: &Ctx, report: &mut Report, facts: &Facts) {
             }
         },
     };
-    let keeper = match keeper(ctx, dialect) {
+    let keeper = match keeper(ctx, dialect, lib) {
         Ok(k) => k,
         Err(e) => {
             report.check(Verdict::Fail, NAME, &e);
@@ -273,11 +223,12 @@ pub(crate) async fn proactive(ctx: &Ctx, report: &mut Report, facts: &Facts) {
     let m = keeper.metrics();
     let span = started.elapsed();
     let what = format!(
-        "{} token: {sent} requests over {:.1} s ({:.1} lifetimes), {} refreshes",
+        "{} token: {sent} requests over {:.1} s ({:.1} lifetimes), {} refreshes{}",
         human(lifetime.max(Duration::from_secs(1))),
         span.as_secs_f64(),
         span.as_secs_f64() / lifetime.as_secs_f64().max(0.001),
-        m.refresh_count
+        m.refresh_count,
+        with_statuses(&ctx.config, lib)
     );
     if let Some(first) = failed.first() {
         report.check(
@@ -292,6 +243,16 @@ pub(crate) async fn proactive(ctx: &Ctx, report: &mut Report, facts: &Facts) {
             &format!("{what}, {} re-logins", m.reauthentications),
         );
         report.advise("the library could not refresh; see the refresh check above");
+    } else if m.unauthorized_resends > 0 && revokes_previous {
+        report.check(
+            Verdict::Pass,
+            NAME,
+            &format!(
+                "{what}; all succeeded: the server refused a token superseded by a refresh {} \
+                 time(s) (it revokes the previous one) and the library resent each",
+                m.unauthorized_resends
+            ),
+        );
     } else if m.unauthorized_resends > 0 {
         report.check(
             Verdict::Warn,
@@ -311,127 +272,5 @@ pub(crate) async fn proactive(ctx: &Ctx, report: &mut Report, facts: &Facts) {
             NAME,
             &format!("{what} before expiry, no 401 seen"),
         );
-    }
-}
-
-/// Checks `401 recovery`: the library, holding a token it believes valid that the server
-/// refuses, refreshes and resends once, and the caller sees the 200.
-pub(crate) async fn recovery(ctx: &Ctx, report: &mut Report, rejected: Result<Rejected, String>) {
-    const NAME: &str = "401 recovery";
-    let rejected = match rejected {
-        Ok(r) => r,
-        Err(e) => {
-            report.check(
-                Verdict::Fail,
-                NAME,
-                &format!("could not get a token to test with: {e}"),
-            );
-            return;
-        }
-    };
-    tokio::time::sleep_until(rejected.refused_from).await;
-    let access = rejected.tokens.access_token.expose();
-    match wire_http::get(&ctx.raw, &ctx.probe, Some(access)).await {
-        Ok(a) if a.status.as_u16() == 401 => {}
-        Ok(a) => {
-            report.check(
-                Verdict::Skip,
-                NAME,
-                &format!(
-                    "the server answered {} to a token it should refuse ({})",
-                    a.status, rejected.how
-                ),
-            );
-            return;
-        }
-        Err(e) => {
-            report.check(Verdict::Fail, NAME, &describe(&e, ctx.timeout));
-            return;
-        }
-    }
-    let keeper = match keeper(ctx, ctx.dialect.clone()) {
-        Ok(k) => k,
-        Err(e) => {
-            report.check(Verdict::Fail, NAME, &e);
-            return;
-        }
-    };
-    // The library is told the token is good for another hour, as a client whose clock runs
-    // slow, or whose token was revoked, believes.
-    let at = now();
-    let tokens = TokenSet {
-        access_token: rejected.tokens.access_token.clone(),
-        refresh_token: rejected.tokens.refresh_token.clone(),
-        issued_at: at,
-        expires_at: at.saturating_add(Duration::from_secs(3600)),
-        refresh_expires_at: None,
-    };
-    if let Err(e) = keeper.set_tokens(tokens) {
-        report.check(
-            Verdict::Fail,
-            NAME,
-            &format!("cannot hand the token over: {e}"),
-        );
-        return;
-    }
-    let outcome = keeper.client().get(ctx.probe.clone()).send().await;
-    let m = keeper.metrics();
-    let renewed = if m.refresh_count > 0 {
-        "refreshed"
-    } else {
-        "logged in again"
-    };
-    match outcome {
-        Ok(r) if r.status().is_success() && m.unauthorized_resends > 0 => report.check(
-            Verdict::Pass,
-            NAME,
-            &format!(
-                "the server answered 401 to a token the library believed valid ({}); the \
-                 library {renewed} and resent once → {}",
-                rejected.how,
-                r.status()
-            ),
-        ),
-        Ok(r) if r.status().is_success() => report.check(
-            Verdict::Warn,
-            NAME,
-            &format!("{} without a 401: nothing to recover from", r.status()),
-        ),
-        Ok(r) => {
-            report.check(
-                Verdict::Fail,
-                NAME,
-                &format!(
-                    "the caller got {} after {} resend(s) ({} refreshes, {} re-logins)",
-                    r.status(),
-                    m.unauthorized_resends,
-                    m.refresh_count,
-                    m.reauthentications
-                ),
-            );
-            report.advise("the server refused the renewed token too; see the checks above");
-        }
-        Err(e) => report.check(Verdict::Fail, NAME, &format!("the request failed: {e}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_damaged_token_differs_in_one_signature_character() {
-        let t = Secret::new("aaa.bbb.cccAcc");
-        let d = damaged(&t);
-        assert_ne!(d.expose(), t.expose());
-        assert_eq!(d.expose().len(), t.expose().len());
-        assert!(d.expose().starts_with("aaa.bbb."));
-        let diff = t
-            .expose()
-            .chars()
-            .zip(d.expose().chars())
-            .filter(|(a, b)| a != b)
-            .count();
-        assert_eq!(diff, 1);
     }
 }

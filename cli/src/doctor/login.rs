@@ -2,19 +2,27 @@
 //! and the engine's own parser, so the answer is judged exactly as the library will judge it.
 
 use http::{HeaderMap, StatusCode};
+use tokenkeeper_core::Timestamp;
 use tokenkeeper_core::parse::{InvalidAuthResponse, TokenResponse, parse_token_response};
 
+use super::facts::now;
 use super::http::{self as wire_http, Answer, describe};
+use super::judge::{Judgement, judge};
 use super::report::{Report, Verdict};
 use super::{Ctx, DialectKind};
 
-/// A successful login: the parsed tokens and the answer's headers.
+/// A successful login: the parsed tokens, the answer's headers, and what the library makes of
+/// the answer.
 #[derive(Debug)]
 pub(crate) struct Login {
-    /// The tokens.
+    /// The tokens as the server sent them.
     pub(crate) tokens: TokenResponse,
     /// The answer's headers (`Date`, for the JWT's `exp`).
     pub(crate) headers: HeaderMap,
+    /// When the answer arrived (local clock).
+    pub(crate) received: Timestamp,
+    /// The engine's judgement of the answer (`Err`: it could not be replayed).
+    pub(crate) judgement: Result<Judgement, String>,
 }
 /// Checks `login` and `response shape`. `None` when the rest cannot run.
 pub(crate) async fn login(ctx: &Ctx, report: &mut Report) -> Option<Login> {
@@ -36,6 +44,7 @@ pub(crate) async fn login(ctx: &Ctx, report: &mut Report) -> Option<Login> {
             return None;
         }
     };
+    let received = now();
     if !refusal_checked(ctx, report, NAME, &url, &answer) {
         return None;
     }
@@ -49,9 +58,20 @@ pub(crate) async fn login(ctx: &Ctx, report: &mut Report) -> Option<Login> {
             answer.elapsed.as_millis()
         ),
     );
-    shape(report, &answer).map(|tokens| Login {
+    let tokens = shape(report, &answer)?;
+    let judgement = judge(
+        &ctx.config,
+        &ctx.dialect,
+        &ctx.credentials,
+        None,
+        received,
+        (answer.status, &answer.headers, &answer.body),
+    );
+    Some(Login {
         tokens,
         headers: answer.headers,
+        received,
+        judgement,
     })
 }
 

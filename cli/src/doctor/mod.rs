@@ -1,19 +1,26 @@
 //! `tokenkeeper doctor`: the seed plan's "Diagnostic Steps Before Implementation" against any
-//! server. Wire checks first (login response shape, refresh token, `expires_in`, refresh,
-//! rotation, a protected endpoint), then the library itself (a token it holds as expired
-//! refreshed before sending, a short-lived token refreshed before it expires, and a 401 for a
-//! token it believed valid, recovered).
+//! server. Wire checks first (login response shape, refresh token, the expiry the library
+//! holds, refresh, rotation, a protected endpoint, how it refuses a token, whether a refresh
+//! revokes the previous access token), then the library itself (a token it holds as expired
+//! refreshed before sending, a short-lived token refreshed before it expires, and a refused
+//! token it believed valid, recovered). Login and refresh answers are judged by the engine
+//! (`judge.rs`), never by a reading of the doctor's own.
 //!
-//! Nothing printed holds a token or a password: tokens are described by length and by what
-//! their JWT `exp` says, passwords only by the variable they came from.
+//! Nothing printed holds a token or a password: tokens are described by length and by the
+//! expiry the library resolves, passwords only by the variable they came from.
 
 mod facts;
 mod http;
+mod judge;
 mod library;
 mod login;
 mod probe;
+mod recovery;
 mod refresh;
+mod refusal;
 mod report;
+#[cfg(test)]
+mod testing;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -145,32 +152,38 @@ async fn checks(ctx: &Ctx, report: &mut Report) {
     let Some(first) = login::login(ctx, report).await else {
         return;
     };
-    let facts = facts::token_facts(report, &first);
-    let refreshed = refresh::refresh(ctx, report, &first.tokens).await;
+    let Some(facts) = facts::token_facts(&ctx.config, report, &first) else {
+        return;
+    };
+    let refreshed = refresh::refresh(ctx, report, &first.tokens, &facts.held).await;
     let latest = refreshed
         .as_ref()
         .map_or(&first.tokens.access_token, |t| &t.access_token);
-    if !probe::probe(ctx, report, latest).await {
-        for name in ["expired token", "proactive refresh"] {
+    let Some(refusal) = probe::probe(ctx, report, latest).await else {
+        for name in [
+            "refused token",
+            "previous token",
+            "expired token",
+            "proactive refresh",
+            "401 recovery",
+        ] {
             report.check(
                 Verdict::Skip,
                 name,
                 "needs a protected endpoint (--probe-url)",
             );
         }
-        report.check(
-            Verdict::Skip,
-            "401 recovery",
-            "needs a protected endpoint (--probe-url)",
-        );
         return;
-    }
-    library::expired_token(ctx, report).await;
+    };
+    let revokes = probe::previous_token(ctx, report, &facts, refreshed.as_ref(), &refusal).await;
+    // The library checks run as a user who followed the `refused token` advice would.
+    let lib = refusal::advised(&ctx.config, &refusal);
+    library::expired_token(ctx, report, &lib).await;
     // The token for the 401 check is obtained first, so that it expires while the
     // proactive check runs.
-    let rejected = library::prepare_rejected_token(ctx, &facts).await;
-    library::proactive(ctx, report, &facts).await;
-    library::recovery(ctx, report, rejected).await;
+    let rejected = recovery::prepare_rejected_token(ctx, &facts).await;
+    library::proactive(ctx, report, &facts, &lib, revokes).await;
+    recovery::recovery(ctx, report, &lib, rejected).await;
 }
 
 fn setup(args: &DoctorArgs) -> Result<Ctx, String> {

@@ -2,18 +2,22 @@
 //! whether the server rotates refresh tokens.
 
 use http::StatusCode;
+use tokenkeeper_core::TokenSet;
 use tokenkeeper_core::parse::{TokenResponse, parse_token_response};
 
 use super::Ctx;
-use super::facts::human;
+use super::facts::{human, now};
 use super::http::{self as wire_http, describe};
+use super::judge::{Judgement, judge, source_text};
 use super::report::{Report, Verdict};
 
-/// Checks `refresh` and `rotation`; the refreshed tokens when the refresh worked.
+/// Checks `refresh` and `rotation`; the refreshed tokens when the refresh worked. `held` is
+/// what the library holds after the login whose answer was `first`.
 pub(crate) async fn refresh(
     ctx: &Ctx,
     report: &mut Report,
     first: &TokenResponse,
+    held: &TokenSet,
 ) -> Option<TokenResponse> {
     const NAME: &str = "refresh";
     let Some(old) = first.refresh_token.as_ref() else {
@@ -41,6 +45,7 @@ pub(crate) async fn refresh(
             return None;
         }
     };
+    let received = now();
     let status = answer.status;
     if !status.is_success() {
         let transient = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
@@ -63,26 +68,48 @@ pub(crate) async fn refresh(
         report.check(Verdict::Skip, "rotation", "the refresh did not work");
         return None;
     }
+    let unusable = |report: &mut Report, why: &str| {
+        report.check(
+            Verdict::Fail,
+            NAME,
+            &format!(
+                "POST {url} → {}, but the library refuses the answer: {why}",
+                answer.status
+            ),
+        );
+        report.check(Verdict::Skip, "rotation", "the refresh did not work");
+    };
     let tokens = match parse_token_response(&answer.headers, &answer.body) {
         Ok(t) => t,
         Err(e) => {
-            report.check(
-                Verdict::Fail,
-                NAME,
-                &format!(
-                    "POST {url} → {}, but the answer is unusable: {e}",
-                    answer.status
-                ),
-            );
-            report.check(Verdict::Skip, "rotation", "the refresh did not work");
+            unusable(report, &e.to_string());
+            return None;
+        }
+    };
+    let judged = match judge(
+        &ctx.config,
+        &ctx.dialect,
+        &ctx.credentials,
+        Some(held),
+        received,
+        (answer.status, &answer.headers, &answer.body),
+    ) {
+        Ok(Judgement::Kept(j)) => j,
+        Ok(Judgement::Refused(e)) => {
+            unusable(report, &e.to_string());
+            return None;
+        }
+        Err(e) => {
+            unusable(report, &e);
             return None;
         }
     };
     let same_access = tokens.access_token == first.access_token;
-    let expires = tokens
-        .expires_in
-        .map(|e| format!(", expires_in {}", human(e)))
-        .unwrap_or_default();
+    let expires = format!(
+        ", held {} ({})",
+        human(judged.lifetime()),
+        source_text(judged.source, &answer.headers)
+    );
     report.check(
         if same_access {
             Verdict::Warn

@@ -15,6 +15,8 @@ pub(crate) enum Verdict {
     Fail,
     /// The check could not run (not applicable, or an earlier check failed).
     Skip,
+    /// Worth knowing about the server; nothing to fix (not counted in the summary).
+    Info,
 }
 
 impl fmt::Display for Verdict {
@@ -24,35 +26,46 @@ impl fmt::Display for Verdict {
             Verdict::Warn => "WARN",
             Verdict::Fail => "FAIL",
             Verdict::Skip => "SKIP",
+            Verdict::Info => "INFO",
         })
     }
 }
 
 /// Prints checks as they finish (a slow check must not hide the ones before it) and counts
 /// the verdicts.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Report {
-    /// Print the lines (off in unit tests).
-    print: bool,
+    /// The lines, kept instead of printed ([`Report::capturing`]).
+    kept: Option<Vec<String>>,
     passed: u32,
     warned: u32,
     failed: u32,
     skipped: u32,
 }
 
-impl Default for Report {
-    fn default() -> Self {
+impl Report {
+    /// A report that keeps its lines instead of printing them.
+    #[cfg(test)]
+    pub(crate) fn capturing() -> Self {
         Report {
-            print: true,
-            passed: 0,
-            warned: 0,
-            failed: 0,
-            skipped: 0,
+            kept: Some(Vec::new()),
+            ..Report::default()
         }
     }
-}
 
-impl Report {
+    /// The lines kept by a [`Report::capturing`] report, one string.
+    #[cfg(test)]
+    pub(crate) fn text(&self) -> String {
+        self.kept.as_deref().unwrap_or_default().join("\n")
+    }
+
+    fn emit(&mut self, line: &str) {
+        match &mut self.kept {
+            Some(kept) => kept.push(line.to_owned()),
+            None => say(line),
+        }
+    }
+
     /// Prints one check: verdict, name, what was seen.
     pub(crate) fn check(&mut self, verdict: Verdict, name: &str, detail: &str) {
         match verdict {
@@ -60,17 +73,20 @@ impl Report {
             Verdict::Warn => self.warned += 1,
             Verdict::Fail => self.failed += 1,
             Verdict::Skip => self.skipped += 1,
+            Verdict::Info => {}
         }
-        if self.print {
-            say(&format!("  {verdict}  {name:<18} {detail}"));
-        }
+        self.emit(&format!("  {verdict}  {name:<18} {detail}"));
     }
 
     /// Prints advice under the last check.
-    pub(crate) fn advise(&self, advice: &str) {
-        if self.print {
-            say(&format!("        {:<18} → {advice}", ""));
-        }
+    pub(crate) fn advise(&mut self, advice: &str) {
+        self.emit(&format!("        {:<18} → {advice}", ""));
+    }
+
+    /// Prints a line to copy verbatim (a config snippet) under the last advice, indented two
+    /// columns past the advice text.
+    pub(crate) fn quote(&mut self, line: &str) {
+        self.emit(&format!("        {:<18}     {line}", ""));
     }
 
     /// Whether any check failed.
@@ -93,14 +109,12 @@ mod tests {
 
     #[test]
     fn the_summary_counts_each_verdict() {
-        let mut r = Report {
-            print: false,
-            ..Report::default()
-        };
+        let mut r = Report::capturing();
         r.check(Verdict::Pass, "a", "ok");
         r.check(Verdict::Warn, "b", "hm");
         r.check(Verdict::Fail, "c", "no");
         r.check(Verdict::Skip, "d", "-");
+        r.check(Verdict::Info, "e", "fyi");
         assert!(r.any_failed());
         assert_eq!(r.summary(), "1 passed, 1 warning(s), 1 failed, 1 skipped");
     }

@@ -80,6 +80,12 @@ pub(crate) fn closed_port() -> u16 {
 /// A server that answers every request with `200 OK` and this body and content type, as a
 /// web server, a proxy or a captive portal would. Returns its base URL.
 pub(crate) fn canned_server(content_type: &'static str, body: &'static str) -> String {
+    canned_answer(content_type, body.to_owned(), String::new())
+}
+
+/// A server that answers every request with `200 OK`, this body and content type, and the
+/// header lines in `extra` (each ending in `\r\n`). Returns its base URL.
+pub(crate) fn canned_answer(content_type: &'static str, body: String, extra: String) -> String {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     std::thread::spawn(move || {
@@ -100,13 +106,47 @@ pub(crate) fn canned_server(content_type: &'static str, body: &'static str) -> S
             }
             let answer = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-                 Connection: close\r\n\r\n{body}",
+                 {extra}Connection: close\r\n\r\n{body}",
                 body.len()
             );
             let _ = stream.write_all(answer.as_bytes());
         }
     });
     url
+}
+
+/// A JWT with this `exp` claim (the signature is never checked by a client).
+pub(crate) fn jwt_with_exp(exp: u64) -> String {
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        b64url(br#"{"alg":"HS256","typ":"JWT"}"#),
+        b64url(format!(r#"{{"sub":"doctor","exp":{exp}}}"#).as_bytes())
+    )
+}
+
+/// base64url without padding.
+fn b64url(data: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// Seconds since the Unix epoch, now.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The cells of the demo table's row `label`: the client column, and the server column when

@@ -9,4 +9,6 @@ mod control_http;
 mod faults;
 mod oauth;
 mod protected;
+mod recorder;
+mod refusals;
 mod vitalgraph;
