@@ -126,19 +126,9 @@ pub(crate) fn source_text(source: ExpirySource, headers: &HeaderMap) -> &'static
     }
 }
 
-/// The longest lifetime the engine believes from a server: what it makes of an endless
-/// `expires_in` (its clamp, asked of the engine rather than restated here).
+/// The longest lifetime the engine believes from a server (its clamp).
 pub(crate) fn lifetime_cap() -> Duration {
-    let now = Timestamp::from_secs(1_000_000_000);
-    resolve_expiry(
-        now,
-        Some(Duration::MAX),
-        "",
-        &HeaderMap::new(),
-        Duration::ZERO,
-    )
-    .expires_at
-    .saturating_duration_since(now)
+    tokenkeeper_core::limits::MAX_LIFETIME
 }
 
 #[cfg(test)]

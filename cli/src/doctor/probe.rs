@@ -246,10 +246,9 @@ pub(crate) async fn previous_token(
     report.check(
         Verdict::Info,
         "superseded token",
-        "the library resends a request whose token was superseded by a refresh (a 401 for an \
-         older token generation is resent with the new token; the same will soon hold for a \
-         bare 403), so revocation on refresh costs no failed requests once the statuses are \
-         right",
+        "the library resends a request whose token was superseded by a refresh (a 401, or a \
+         bare 403, for an older token generation is resent with the new token), so revocation \
+         on refresh costs no failed requests once the statuses are right",
     );
     true
 }

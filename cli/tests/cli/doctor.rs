@@ -207,9 +207,9 @@ fn a_server_refusing_with_a_bare_403_gets_the_setting_and_the_library_recovers_w
 
 /// The INFO line about superseded tokens, verbatim.
 const SUPERSEDED: &str = "INFO  superseded token   the library resends a request whose token \
-    was superseded by a refresh (a 401 for an older token generation is resent with the new \
-    token; the same will soon hold for a bare 403), so revocation on refresh costs no failed \
-    requests once the statuses are right";
+    was superseded by a refresh (a 401, or a bare 403, for an older token generation is resent \
+    with the new token), so revocation on refresh costs no failed requests once the statuses \
+    are right";
 
 #[test]
 fn a_server_revoking_the_previous_access_token_on_refresh_is_named() {
