@@ -10,6 +10,7 @@
 
 use zeroize::Zeroize;
 
+use super::decimal::Reading;
 use crate::limits::MAX_JSON_DEPTH;
 
 /// A parsed JSON value.
@@ -105,17 +106,6 @@ impl core::fmt::Display for Error {
             self.what, self.line, self.column
         )
     }
-}
-
-/// A number's literal as a non-negative whole number, if it is one that fits a `u64`.
-pub(crate) fn as_u64(literal: &str) -> Option<u64> {
-    literal.parse().ok()
-}
-
-/// A number's literal as an `f64` (always finite for a literal the reader accepted), as
-/// `str::parse` would give it.
-pub(crate) fn as_f64(literal: &str) -> Option<f64> {
-    super::decimal::parse_f64(literal)
 }
 
 /// Parses one JSON value; whitespace around it is allowed, anything else after it is not.
@@ -440,7 +430,7 @@ impl Reader<'_> {
         }
         // Only ASCII digits, signs, `.` and `e` were consumed.
         let text = core::str::from_utf8(&self.input[start..self.pos]).unwrap_or_default();
-        if !as_f64(text).is_some_and(f64::is_finite) {
+        if !matches!(super::decimal::parse(text), Some(Reading::Number(d)) if !d.overflows_f64()) {
             return Err(self.error("number out of range"));
         }
         Ok(Value::Number(text.into()))
