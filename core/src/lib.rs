@@ -81,6 +81,7 @@ pub mod dialect;
 pub mod error;
 pub mod limits;
 pub mod metrics;
+mod origin;
 pub mod parse;
 pub mod secret;
 pub mod session;

@@ -30,6 +30,8 @@ use crate::slab::Slab;
 use crate::time::Timestamp;
 use crate::tokens::TokenSet;
 
+use crate::origin::Origin;
+
 mod decide;
 mod lease;
 pub mod offer;
@@ -118,65 +120,6 @@ struct Exchange {
 struct Circuit {
     failures: u32,
     open_until: Option<Timestamp>,
-}
-
-/// An origin the access token may be sent to, parsed once.
-#[derive(Clone, Debug)]
-struct Origin {
-    scheme: String,
-    host: String,
-    port: Option<u16>,
-}
-
-impl Origin {
-    fn parse(origin: &str) -> Result<Self, ConfigError> {
-        let invalid = || ConfigError::InvalidUrl {
-            url: origin.to_owned(),
-        };
-        let uri: http::Uri = origin.parse().map_err(|_| invalid())?;
-        let (Some(scheme), Some(auth)) = (uri.scheme_str(), uri.authority()) else {
-            return Err(invalid());
-        };
-        Ok(Origin {
-            scheme: scheme.to_ascii_lowercase(),
-            host: auth
-                .host()
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_ascii_lowercase(),
-            port: auth.port_u16().or_else(|| default_port(scheme)),
-        })
-    }
-}
-
-impl Origin {
-    /// Whether one of `origins` is `scheme://host:port` (`port` `None` means the scheme's
-    /// default; an IPv6 host may keep its brackets). Allocates nothing.
-    fn any_allows(origins: &[Origin], scheme: &str, host: &str, port: Option<u16>) -> bool {
-        let port = port.or_else(|| default_port(scheme));
-        let host = match host.as_bytes() {
-            [b'[', inner @ .., b']'] => &host[1..=inner.len()],
-            _ => host,
-        };
-        // Cheapest comparisons first: the port, then the host's length, then the bytes as
-        // they are (URL parsers hand out lower-case hosts and schemes) before ignoring case.
-        origins.iter().any(|o| {
-            o.port == port
-                && o.host.len() == host.len()
-                && (o.host == host || o.host.eq_ignore_ascii_case(host))
-                && (o.scheme == scheme || o.scheme.eq_ignore_ascii_case(scheme))
-        })
-    }
-}
-
-fn default_port(scheme: &str) -> Option<u16> {
-    if scheme.eq_ignore_ascii_case("https") {
-        Some(443)
-    } else if scheme.eq_ignore_ascii_case("http") {
-        Some(80)
-    } else {
-        None
-    }
 }
 
 /// One identity's token-keeping state machine. See the [crate docs](crate) for the driving
