@@ -31,7 +31,8 @@ pub struct LeaseTerms {
 /// let a request that finds a valid lease go out with the lease's header instead of calling
 /// `start`, then:
 ///
-/// - hand the response over as it is when [`ResponseRules::delivers_as_is`] says so (a
+/// - hand the response over as it is when
+///   [`ResponseRules::delivers_as_is`](super::ResponseRules::delivers_as_is) says so (a
 ///   success, or any status the engine would deliver without a decision), and report the
 ///   counts with [`Session::record_leased`];
 /// - otherwise hand the exchange to the engine with [`Session::adopt`], then report the
