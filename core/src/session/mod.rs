@@ -5,7 +5,7 @@
 //! A [`Session`] holds at most one token set, at most one auth operation (login or refresh) and
 //! any number of exchanges (caller requests with their resends). Every input takes `now`;
 //! every decision is pushed onto an action queue that the driver drains with
-//! [`Session::poll_action`]. Rules it keeps (DESIGN §2.2):
+//! [`Session::poll_action`]. Rules it keeps (the decision table in `core/README.md`):
 //!
 //! - a token it knows to be expired or rejected is never sent;
 //! - at most one auth operation is in flight (single flight) and every exchange waiting for it
