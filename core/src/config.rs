@@ -137,7 +137,8 @@ pub struct Config {
     /// Statuses that mean "this token was rejected" (default 401; some servers answer an expired
     /// token with a bare 403). Without 403 here, a bare 403 is still resent when it answers a
     /// token generation that has since been replaced (a token superseded by a refresh), and
-    /// delivered otherwise.
+    /// delivered otherwise (a 403 listed in `transient_statuses` or `gateway_statuses`
+    /// follows that list instead).
     pub token_rejected_statuses: Vec<u16>,
     /// After a second rejection of a fresh token for the same exchange.
     pub second_rejection: SecondRejection,
