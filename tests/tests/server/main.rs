@@ -14,4 +14,5 @@ mod recorder;
 mod refusals;
 mod scripts_auth;
 mod scripts_connection;
+mod scripts_protected;
 mod vitalgraph;

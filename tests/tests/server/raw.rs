@@ -51,3 +51,9 @@ pub(crate) async fn read_until_end(s: &mut TcpStream, quiet: Duration) -> End {
         }
     }
 }
+
+/// A GET of `path` with a bearer token.
+pub(crate) fn get_request(path: &str, token: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {token}\r\n\r\n")
+        .into_bytes()
+}
