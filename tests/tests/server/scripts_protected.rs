@@ -11,6 +11,9 @@ use tokenkeeper_testserver::{Answer, Body, RouteKind, Script, Times};
 use crate::common::{echo, header, login, start};
 use crate::raw::{self, End};
 
+/// A scripted answer, the status the client must see, and headers it must carry.
+type Row<'a> = (Answer, u16, Vec<(&'a str, &'a str)>);
+
 #[tokio::test]
 async fn every_row_is_one_call_and_the_client_sees_exactly_it() {
     let (s, c) = start().await;
@@ -21,7 +24,7 @@ async fn every_row_is_one_call_and_the_client_sees_exactly_it() {
         .unwrap();
     let challenge = r#"Bearer error="invalid_token""#;
     let elsewhere = "http://127.0.0.2:8002/steal?x=1";
-    let mut rows: Vec<(Answer, u16, Vec<(&str, &str)>)> = vec![
+    let mut rows: Vec<Row> = vec![
         (
             Answer::new(401).header("www-authenticate", challenge),
             401,
