@@ -78,6 +78,16 @@ counters! {
     DroppedConnections => dropped_connections,
     /// Requests that reached `POST /oauth/token`, whatever their outcome.
     TokenEndpointCalls => token_endpoint_calls,
+    /// Logins answered by a script (any kind, `real` ones included: those also count as
+    /// `logins_ok` or `logins_rejected`).
+    LoginsScripted => logins_scripted,
+    /// Refreshes answered by a script (any kind, `real` ones included: those also count as
+    /// `refreshes_accepted` or `refreshes_rejected`).
+    RefreshesScripted => refreshes_scripted,
+    /// Protected requests answered by a script.
+    ProtectedScripted => protected_scripted,
+    /// Connections reset (RST) by a `reset_after_request` script.
+    ConnectionsReset => connections_reset,
     /// Requests answered by the recorder (fallback and `/_record/*`), including those past
     /// the recorder's capacity.
     RecordedRequests => recorded_requests,

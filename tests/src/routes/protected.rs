@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{bearer, detail};
+use super::{bearer, detail, take_script};
 use crate::config::RouteKind;
 use crate::counters::Counter;
 use crate::state::{AppState, ConnHandle};
@@ -55,6 +55,13 @@ async fn authorize(
     headers: &HeaderMap,
 ) -> Result<String, Response> {
     state.gate(RouteKind::Protected, conn).await;
+    take_script(
+        state,
+        conn,
+        RouteKind::Protected,
+        Counter::ProtectedScripted,
+    )
+    .await?;
     match bearer(headers) {
         None => Err(refuse(state, None)),
         Some(token) => match state.tokens.check_access(state.now_ms(), token) {
