@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 
 use crate::config::{RouteKind, ServerConfig};
 use crate::counters::{AtomicCounters, Counter};
-use crate::faults::Faults;
+use crate::faults::{Faults, Random};
 use crate::gauges::LiveGauges;
 use crate::recorder::Recorder;
 use crate::tokens::{Policy, Tokens};
@@ -166,7 +166,8 @@ impl Shared {
             .map(|(_, s)| s.as_str())
     }
 
-    /// Applies the latency and dropped-connection faults for a request of `kind`. When the
+    /// Applies the latency and dropped-connection faults (counted, random ones too) for a
+    /// request of `kind`. When the
     /// connection is to be dropped this never returns: the connection task closes the
     /// socket and cancels the request.
     pub(crate) async fn gate(&self, kind: RouteKind, conn: &ConnHandle) {
@@ -174,7 +175,9 @@ impl Shared {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        if self.faults.take_drop(kind) {
+        let drop = self.faults.take_drop(kind)
+            || (kind == RouteKind::Protected && self.faults.roll(Random::ProtectedDrop).is_some());
+        if drop {
             self.counters.bump(Counter::DroppedConnections);
             conn.kill();
             std::future::pending::<()>().await;
