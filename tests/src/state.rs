@@ -194,6 +194,7 @@ pub(crate) struct ConnHandle(Arc<ConnInner>);
 struct ConnInner {
     killed: Notify,
     reset: AtomicBool,
+    raw: std::sync::Mutex<Option<axum::body::Bytes>>,
 }
 
 impl ConnHandle {
@@ -208,12 +209,32 @@ impl ConnHandle {
         self.0.killed.notify_one();
     }
 
+    /// Asks the connection task to write `bytes` on the socket as they are, then close it.
+    pub(crate) fn write_raw(&self, bytes: axum::body::Bytes) {
+        *self
+            .0
+            .raw
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(bytes);
+        self.0.killed.notify_one();
+    }
+
+    /// The bytes [`ConnHandle::write_raw`] asked to write, if any.
+    pub(crate) fn take_raw(&self) -> Option<axum::body::Bytes> {
+        self.0
+            .raw
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
     /// Whether [`ConnHandle::reset`] was asked for.
     pub(crate) fn wants_reset(&self) -> bool {
         self.0.reset.load(Ordering::SeqCst)
     }
 
-    /// Resolves once [`ConnHandle::kill`] or [`ConnHandle::reset`] has been called.
+    /// Resolves once [`ConnHandle::kill`], [`ConnHandle::reset`] or
+    /// [`ConnHandle::write_raw`] has been called.
     pub(crate) async fn killed(&self) {
         self.0.killed.notified().await;
     }
