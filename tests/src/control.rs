@@ -14,9 +14,11 @@ use crate::state::AppState;
 
 /// A cheap, clonable handle that changes a running server's behaviour.
 ///
-/// Faults (`fail_next_*`, latency, dropped connections, random 401s) are cleared by
-/// [`Control::reset_faults`]; settings (rotation, lifetimes, clock) by
-/// [`Control::reset_settings`].
+/// Faults (`fail_next_*`, latency, dropped connections, random faults, scripts) are
+/// cleared by [`Control::reset_faults`]; settings (rotation, refusal style, lifetimes,
+/// clock) by [`Control::reset_settings`]; the recorder by [`Control::reset_recorded`];
+/// all of them and the counters by [`Control::reset`]. The crate docs list each operation
+/// with its JSON form for `POST /_control/faults`.
 #[derive(Clone)]
 pub struct Control(pub(crate) AppState);
 
