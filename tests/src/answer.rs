@@ -180,8 +180,8 @@ fn streamed(chunks: Chunks, every: Option<Duration>, truncated: bool, held: Held
     HttpBody::from_stream(s)
 }
 
-/// Answers with `p` (a [`Prepared::Answer`]); never returns for [`Prepared::Never`] and
-/// [`Prepared::Reset`] (the connection task ends the request). `Real` answers are the
+/// Answers with `p` (a [`Prepared::Answer`]); never returns for [`Prepared::Never`],
+/// [`Prepared::Reset`] and [`Prepared::Raw`] (the connection task ends the request). `Real` answers are the
 /// routes' business and must not come here.
 pub(crate) async fn play(state: &AppState, conn: &ConnHandle, p: Prepared) -> Response {
     let held = state.gauges.script();
@@ -192,6 +192,10 @@ pub(crate) async fn play(state: &AppState, conn: &ConnHandle, p: Prepared) -> Re
                 .counters
                 .bump(crate::counters::Counter::ConnectionsReset);
             conn.reset();
+            std::future::pending().await
+        }
+        Prepared::Raw(bytes) => {
+            conn.write_raw(bytes);
             std::future::pending().await
         }
         Prepared::Never | Prepared::Real(_) => std::future::pending().await,

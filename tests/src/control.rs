@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::config::{RetryAfter, RouteKind};
 use crate::counters::Counters;
-use crate::faults::Injected;
+use crate::faults::{Injected, Random};
 use crate::gauges::Gauges;
 use crate::recorder::Recorded;
 use crate::script::{self, Script, ScriptError, Times};
@@ -14,9 +14,11 @@ use crate::state::AppState;
 
 /// A cheap, clonable handle that changes a running server's behaviour.
 ///
-/// Faults (`fail_next_*`, latency, dropped connections, random 401s) are cleared by
-/// [`Control::reset_faults`]; settings (rotation, lifetimes, clock) by
-/// [`Control::reset_settings`].
+/// Faults (`fail_next_*`, latency, dropped connections, random faults, scripts) are
+/// cleared by [`Control::reset_faults`]; settings (rotation, refusal style, lifetimes,
+/// clock) by [`Control::reset_settings`]; the recorder by [`Control::reset_recorded`];
+/// all of them and the counters by [`Control::reset`]. The crate docs list each operation
+/// with its JSON form for `POST /_control/faults`.
 #[derive(Clone)]
 pub struct Control(pub(crate) AppState);
 
@@ -104,9 +106,43 @@ impl Control {
     }
 
     /// Refuses a fraction `rate` (0..=1) of otherwise valid protected requests with a 401,
-    /// reproducibly for a given `seed`; 0 turns it off.
+    /// reproducibly for a given `seed`; counted as `protected_injected_401` (and
+    /// `protected_unauthorized`). 0 turns it off.
     pub fn set_random_401_rate(&self, rate: f64, seed: u64) {
-        self.0.faults.set_random_401(rate, seed);
+        self.0
+            .faults
+            .set_random(Random::Protected401, rate, seed, None);
+    }
+
+    /// Answers a fraction `rate` (0..=1) of protected requests (before their token is
+    /// checked) with a 503 and `Retry-After` when given, reproducibly for `seed`; counted
+    /// as `protected_injected_503`. 0 turns it off.
+    pub fn set_random_503_rate(&self, rate: f64, seed: u64, retry_after: Option<RetryAfter>) {
+        self.0
+            .faults
+            .set_random(Random::Protected503, rate, seed, retry_after);
+    }
+
+    /// Closes the connection of a fraction `rate` (0..=1) of protected requests without an
+    /// answer, reproducibly for `seed`; counted as `dropped_connections`. 0 turns it off.
+    pub fn set_random_drop_rate(&self, rate: f64, seed: u64) {
+        self.0
+            .faults
+            .set_random(Random::ProtectedDrop, rate, seed, None);
+    }
+
+    /// Answers a fraction `rate` (0..=1) of refreshes (VitalGraph and the `refresh_token`
+    /// grant; after any `fail_next_refreshes`) with a 503 and `Retry-After` when given,
+    /// reproducibly for `seed`; counted as `refreshes_faulted`. 0 turns it off.
+    pub fn set_random_refresh_503_rate(
+        &self,
+        rate: f64,
+        seed: u64,
+        retry_after: Option<RetryAfter>,
+    ) {
+        self.0
+            .faults
+            .set_random(Random::Refresh503, rate, seed, retry_after);
     }
 
     /// Turns refresh-token rotation on or off for later refreshes.

@@ -64,6 +64,10 @@ struct FaultsRequest {
     drop_next_connections: Option<DropSpec>,
     random_401_rate: Option<f64>,
     random_401_seed: Option<u64>,
+    random_401: Option<RandomSpec>,
+    random_503: Option<RandomSpec>,
+    random_drop: Option<RandomSpec>,
+    random_refresh_503: Option<RandomSpec>,
     rotation: Option<bool>,
     reuse_detection: Option<bool>,
     revoke_access_on_rotation: Option<bool>,
@@ -73,6 +77,33 @@ struct FaultsRequest {
     refresh_ttl_secs: Option<u64>,
     advance_clock_ms: Option<u64>,
     script: Option<OneOrMany<ScriptSpec>>,
+}
+
+/// `{"rate": 0.05, "seed": 7, "retry_after": 1}`: `seed` defaults to 0, `retry_after`
+/// (503 faults only) takes the same forms as in `fail_next_*`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RandomSpec {
+    rate: f64,
+    #[serde(default)]
+    seed: u64,
+    retry_after: Option<RetryAfterSpec>,
+}
+
+type RandomArgs = (f64, u64, Option<RetryAfter>);
+
+impl RandomSpec {
+    /// Checks the rate and resolves `Retry-After` (refused where it means nothing).
+    fn resolve(self, name: &str, takes_retry_after: bool) -> Result<RandomArgs, String> {
+        if !(0.0..=1.0).contains(&self.rate) {
+            return Err(format!("{name}.rate must be between 0 and 1"));
+        }
+        if self.retry_after.is_some() && !takes_retry_after {
+            return Err(format!("{name} takes no retry_after"));
+        }
+        let ra = self.retry_after.map(RetryAfterSpec::resolve).transpose()?;
+        Ok((self.rate, self.seed, ra))
+    }
 }
 
 /// One value or a list of them.
@@ -190,6 +221,22 @@ fn apply(c: &Control, req: FaultsRequest) -> Result<(), String> {
     {
         return Err("random_401_rate must be between 0 and 1".to_owned());
     }
+    let r401 = req
+        .random_401
+        .map(|r| r.resolve("random_401", false))
+        .transpose()?;
+    let r503 = req
+        .random_503
+        .map(|r| r.resolve("random_503", true))
+        .transpose()?;
+    let rdrop = req
+        .random_drop
+        .map(|r| r.resolve("random_drop", false))
+        .transpose()?;
+    let rrefresh = req
+        .random_refresh_503
+        .map(|r| r.resolve("random_refresh_503", true))
+        .transpose()?;
     if let Some((n, status, ra)) = refreshes {
         c.fail_next_refreshes(n, status, ra);
     }
@@ -222,6 +269,18 @@ fn apply(c: &Control, req: FaultsRequest) -> Result<(), String> {
     }
     if let Some(rate) = req.random_401_rate {
         c.set_random_401_rate(rate, req.random_401_seed.unwrap_or(0));
+    }
+    if let Some((rate, seed, _)) = r401 {
+        c.set_random_401_rate(rate, seed);
+    }
+    if let Some((rate, seed, ra)) = r503 {
+        c.set_random_503_rate(rate, seed, ra);
+    }
+    if let Some((rate, seed, _)) = rdrop {
+        c.set_random_drop_rate(rate, seed);
+    }
+    if let Some((rate, seed, ra)) = rrefresh {
+        c.set_random_refresh_503_rate(rate, seed, ra);
     }
     if let Some(on) = req.rotation {
         c.set_rotation(on);

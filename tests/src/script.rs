@@ -39,6 +39,10 @@ pub enum Script {
     /// Read the whole request, then reset the connection: a TCP RST (`SO_LINGER` 0), not a
     /// clean FIN.
     ResetAfterRequest,
+    /// Read the request, write these bytes on the socket as they are (anything: a broken
+    /// status line, two `Content-Length`s, a bare LF, a 1xx before the answer, not HTTP at
+    /// all), then close the connection (FIN).
+    Raw(Vec<u8>),
 }
 
 /// A scripted HTTP answer: status, headers, body, and how the body is sent.
@@ -92,6 +96,13 @@ fn from_base64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Err
     base64::engine::general_purpose::STANDARD
         .decode(s)
         .map_err(serde::de::Error::custom)
+}
+
+/// [`from_base64`] for an optional field.
+pub(crate) fn from_base64_opt<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<u8>>, D::Error> {
+    from_base64(d).map(Some)
 }
 
 /// How to rewrite the JSON answer of a real login or refresh (a [`Script::Real`]).
@@ -259,6 +270,7 @@ pub(crate) enum Prepared {
     Real(Arc<Rewrite>),
     Never,
     Reset,
+    Raw(axum::body::Bytes),
 }
 
 /// A validated [`Answer`]: everything computed once, when it is queued.
@@ -279,6 +291,7 @@ pub(crate) fn prepare(kind: RouteKind, script: Script) -> Result<Prepared, Scrip
     Ok(match script {
         Script::Never => Prepared::Never,
         Script::ResetAfterRequest => Prepared::Reset,
+        Script::Raw(b) => Prepared::Raw(b.into()),
         Script::Real(_) if kind.covers(RouteKind::Protected) => {
             return Err(ScriptError::RealOnProtected);
         }

@@ -33,6 +33,9 @@ pub(crate) struct ScriptSpec {
     delay_ms: Option<u64>,
     connection: Option<ConnectionSpec>,
     real: Option<RealSpec>,
+    raw: Option<String>,
+    #[serde(default, deserialize_with = "crate::script::from_base64_opt")]
+    raw_base64: Option<Vec<u8>>,
 }
 
 /// `N` (the next N requests; default 1) or `"always"` (until reset).
@@ -105,15 +108,29 @@ impl ScriptSpec {
             || self.truncate_at.is_some()
             || self.slow.is_some()
             || self.delay_ms.is_some();
+        let raw = match (self.raw, self.raw_base64) {
+            (Some(_), Some(_)) => return Err("a script has raw or raw_base64, not both".into()),
+            (Some(t), None) => Some(t.into_bytes()),
+            (None, b) => b,
+        };
+        let kinds = usize::from(self.connection.is_some())
+            + usize::from(self.real.is_some())
+            + usize::from(raw.is_some());
+        if kinds > 1 {
+            return Err("a script has at most one of connection, real, raw".into());
+        }
+        if kinds == 1 && answer_fields {
+            return Err(
+                "connection, real and raw scripts take no status, headers or body fields".into(),
+            );
+        }
+        if let Some(bytes) = raw {
+            return Ok((self.route, times, Script::Raw(bytes)));
+        }
         let script = match (self.connection, self.real) {
-            (Some(_), Some(_)) => return Err("a script has connection or real, not both".into()),
-            (Some(_), None) | (None, Some(_)) if answer_fields => {
-                return Err(
-                    "connection and real scripts take no status, headers or body fields".into(),
-                );
-            }
-            (Some(ConnectionSpec::Never), None) => Script::Never,
-            (Some(ConnectionSpec::ResetAfterRequest), None) => Script::ResetAfterRequest,
+            // Both at once was refused above.
+            (Some(ConnectionSpec::Never), _) => Script::Never,
+            (Some(ConnectionSpec::ResetAfterRequest), _) => Script::ResetAfterRequest,
             (None, Some(r)) => Script::Real(Rewrite {
                 set: r.set,
                 remove: r.remove,
@@ -192,6 +209,8 @@ mod tests {
             "set": {"expires_in": "soon"}, "remove": ["refresh_token"], "exp_offset_secs": -5}}))
         .unwrap();
         let Script::Real(r) = s else { panic!() };
+        let (_, _, s) = parse(json!({"route": "login", "raw_base64": "SFRUUA=="})).unwrap();
+        assert!(matches!(s, Script::Raw(b) if b == b"HTTP"));
         assert_eq!(
             r,
             Rewrite::new()
@@ -207,6 +226,9 @@ mod tests {
             json!({"route": "login", "connection": "never", "status": 200}),
             json!({"route": "login", "real": {}, "body": "empty"}),
             json!({"route": "login", "real": {}, "connection": "never"}),
+            json!({"route": "login", "raw": "x", "connection": "never"}),
+            json!({"route": "login", "raw": "x", "raw_base64": "eA=="}),
+            json!({"route": "login", "raw": "x", "status": 200}),
             json!({"route": "login", "count": "sometimes"}),
             json!({"route": "login", "body": {"base64": "!!"}}),
             json!({"route": "login", "bdy": "empty"}),

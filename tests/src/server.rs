@@ -14,6 +14,7 @@ use std::time::Duration;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
@@ -199,8 +200,12 @@ async fn serve_connection(stream: TcpStream, served: Served) {
         // Dropping the connection closes the socket without an answer: a FIN, or an RST
         // when the linger time is zero.
         () = handle.killed() => {
+            let mut io = conn.into_parts().io.into_inner();
             if handle.wants_reset() {
-                let _ = conn.into_parts().io.into_inner().set_zero_linger();
+                let _ = io.set_zero_linger();
+            } else if let Some(raw) = handle.take_raw() {
+                let _ = io.write_all(&raw).await;
+                let _ = io.shutdown().await;
             }
         }
     }

@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 
 use crate::config::{RouteKind, ServerConfig};
 use crate::counters::{AtomicCounters, Counter};
-use crate::faults::Faults;
+use crate::faults::{Faults, Random};
 use crate::gauges::LiveGauges;
 use crate::recorder::Recorder;
 use crate::tokens::{Policy, Tokens};
@@ -166,7 +166,8 @@ impl Shared {
             .map(|(_, s)| s.as_str())
     }
 
-    /// Applies the latency and dropped-connection faults for a request of `kind`. When the
+    /// Applies the latency and dropped-connection faults (counted, random ones too) for a
+    /// request of `kind`. When the
     /// connection is to be dropped this never returns: the connection task closes the
     /// socket and cancels the request.
     pub(crate) async fn gate(&self, kind: RouteKind, conn: &ConnHandle) {
@@ -174,7 +175,9 @@ impl Shared {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        if self.faults.take_drop(kind) {
+        let drop = self.faults.take_drop(kind)
+            || (kind == RouteKind::Protected && self.faults.roll(Random::ProtectedDrop).is_some());
+        if drop {
             self.counters.bump(Counter::DroppedConnections);
             conn.kill();
             std::future::pending::<()>().await;
@@ -191,6 +194,7 @@ pub(crate) struct ConnHandle(Arc<ConnInner>);
 struct ConnInner {
     killed: Notify,
     reset: AtomicBool,
+    raw: std::sync::Mutex<Option<axum::body::Bytes>>,
 }
 
 impl ConnHandle {
@@ -205,12 +209,32 @@ impl ConnHandle {
         self.0.killed.notify_one();
     }
 
+    /// Asks the connection task to write `bytes` on the socket as they are, then close it.
+    pub(crate) fn write_raw(&self, bytes: axum::body::Bytes) {
+        *self
+            .0
+            .raw
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(bytes);
+        self.0.killed.notify_one();
+    }
+
+    /// The bytes [`ConnHandle::write_raw`] asked to write, if any.
+    pub(crate) fn take_raw(&self) -> Option<axum::body::Bytes> {
+        self.0
+            .raw
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
     /// Whether [`ConnHandle::reset`] was asked for.
     pub(crate) fn wants_reset(&self) -> bool {
         self.0.reset.load(Ordering::SeqCst)
     }
 
-    /// Resolves once [`ConnHandle::kill`] or [`ConnHandle::reset`] has been called.
+    /// Resolves once [`ConnHandle::kill`], [`ConnHandle::reset`] or
+    /// [`ConnHandle::write_raw`] has been called.
     pub(crate) async fn killed(&self) {
         self.0.killed.notified().await;
     }

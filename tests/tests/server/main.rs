@@ -9,6 +9,7 @@ mod control_http;
 mod faults;
 mod oauth;
 mod protected;
+mod random_faults;
 mod raw;
 mod recorder;
 mod refusals;

@@ -110,3 +110,32 @@ async fn reset_after_request_is_an_rst() {
     );
     assert!(ctl.wait_scripts_idle(Duration::from_secs(10)).await);
 }
+
+#[tokio::test]
+async fn raw_bytes_go_out_as_they_are_then_the_connection_closes() {
+    let (s, c) = start().await;
+    let ctl = s.control();
+    let raw = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\nhello".to_vec();
+    ctl.script(RouteKind::Login, Times::Next(1), Script::Raw(raw.clone()))
+        .unwrap();
+    let mut conn = raw::send(s.addr(), &raw::login_request()).await;
+    let end = raw::read_until_end(&mut conn, Duration::from_secs(10)).await;
+    assert!(matches!(&end, End::Eof(got) if *got == raw), "{end:?}");
+
+    let r = c
+        .post(format!("{}/_control/faults", s.url()))
+        .json(&serde_json::json!({"script": {"route": "login", "raw": "not http at all\n"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let err = c
+        .post(format!("{}/api/login", s.url()))
+        .form(&ADMIN)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(!err.is_status() && !err.is_timeout(), "{err:?}");
+    assert_eq!(s.counters().logins_scripted, 2);
+    assert!(ctl.wait_scripts_idle(Duration::from_secs(10)).await);
+}
