@@ -206,7 +206,7 @@ fn check(
             if let (Some(bound), Some(EngineError::AuthUnavailable { retry_at, .. })) =
                 (expect["retry_at_within_ms"].as_u64(), e.engine())
             {
-                let at = retry_at.map_or(0, |t| t.as_millis());
+                let at = retry_at.map_or(0, tokenkeeper_core::Timestamp::as_millis);
                 if at > s.clock.now().as_millis() + bound {
                     bad.push(format!("retry_at {at} is more than {bound} ms away"));
                 }
