@@ -77,6 +77,8 @@ mod backoff;
 pub mod config;
 pub mod dialect;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz_api;
 pub mod metrics;
 pub mod parse;
 pub mod secret;
