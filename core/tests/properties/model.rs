@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use tokenkeeper_core::dialect::Credentials;
-use tokenkeeper_core::parse::format_http_date;
+use tokenkeeper_core::parse::{format_http_date, parse_bearer_challenge, parse_token_response};
 use tokenkeeper_core::session::SendFailure;
 use tokenkeeper_core::tokens::refresh_margin;
 use tokenkeeper_core::{
@@ -116,6 +116,9 @@ pub(crate) struct Driver {
     next_token: u32,
     /// The first invariant violation seen.
     pub(crate) failure: Option<String>,
+    /// Tokens that no `Debug` or `Display` text of an action or of the session may hold (set
+    /// by the fuzz target, whose raw auth answers carry them).
+    pub(crate) secrets: Vec<String>,
 }
 
 impl Driver {
@@ -143,6 +146,7 @@ impl Driver {
             rejected: HashSet::new(),
             next_token: 0,
             failure: None,
+            secrets: Vec::new(),
         }
     }
 
@@ -204,7 +208,12 @@ impl Driver {
 
     fn new_token(&mut self, prefix: &str, info: TokenInfo) -> String {
         self.next_token += 1;
-        let name = format!("{prefix}{}", self.next_token);
+        let mut name = format!("{prefix}{}", self.next_token);
+        while self.tokens.contains_key(&name) {
+            // A raw auth answer (`Op::AuthRaw`) installed this name already.
+            self.next_token += 1;
+            name = format!("{prefix}{}", self.next_token);
+        }
         self.tokens.insert(name.clone(), info);
         name
     }
@@ -220,6 +229,7 @@ impl Driver {
     }
 
     fn on_action(&mut self, action: Action) {
+        self.check_secrets(&action);
         match action {
             Action::Send { id, authorization } => {
                 let token = authorization
@@ -311,6 +321,24 @@ impl Driver {
                 self.superseded.push(id);
             }
             other => self.transcript.push(format!("  {other:?}")),
+        }
+    }
+
+    /// No known secret in the action's `Debug`, a failure's `Display` or the session's `Debug`.
+    fn check_secrets(&mut self, action: &Action) {
+        if self.secrets.is_empty() {
+            return;
+        }
+        let mut texts = vec![format!("{action:?}"), format!("{:?}", self.session)];
+        if let Action::Fail { error, .. } = action {
+            texts.push(error.to_string());
+        }
+        let leaked = texts
+            .iter()
+            .find(|t| self.secrets.iter().any(|s| t.contains(s.as_str())));
+        if let Some(text) = leaked {
+            let what = format!("a token in a Debug/Display text: {text}");
+            self.violation("secrets", &what);
         }
     }
 
@@ -536,19 +564,20 @@ impl Driver {
                 retry_after,
                 insufficient_scope,
             } => {
-                let flying = self.in_flight();
-                let n = flying.len() + self.leased.len();
-                if n == 0 {
-                    return self.after_step();
-                }
                 let headers = self.headers(retry_after);
-                if let Some(&id) = flying.get(pick % n) {
-                    self.respond(id, status, headers, insufficient_scope);
-                } else {
-                    let leased = self.leased.remove(pick % n - flying.len());
-                    self.respond_leased(leased, status, headers, insufficient_scope);
-                }
+                self.respond_pick(pick, status, headers, insufficient_scope);
             }
+            Op::RespondRaw {
+                pick,
+                status,
+                ref headers,
+            } => self.respond_pick(pick, status, headers.clone(), false),
+            Op::AuthRaw {
+                status,
+                ref headers,
+                ref body,
+                superseded,
+            } => self.auth_raw(status, headers, body, superseded),
             Op::RespondAll { status } => {
                 for id in self.in_flight() {
                     self.respond(id, status, HeaderMap::new(), false);
@@ -809,6 +838,27 @@ impl Driver {
         self.respond(id, status, headers, insufficient_scope);
     }
 
+    /// A request in flight (started or leased), picked by index, gets a response.
+    fn respond_pick(
+        &mut self,
+        pick: usize,
+        status: u16,
+        headers: HeaderMap,
+        insufficient_scope: bool,
+    ) {
+        let flying = self.in_flight();
+        let n = flying.len() + self.leased.len();
+        if n == 0 {
+            return;
+        }
+        if let Some(&id) = flying.get(pick % n) {
+            self.respond(id, status, headers, insufficient_scope);
+        } else {
+            let leased = self.leased.remove(pick % n - flying.len());
+            self.respond_leased(leased, status, headers, insufficient_scope);
+        }
+    }
+
     fn respond(
         &mut self,
         id: ExchangeId,
@@ -823,6 +873,10 @@ impl Driver {
                 HeaderValue::from_static(r#"Bearer error="insufficient_scope", scope="admin""#),
             );
         }
+        // The engine reads the challenge with the public parser (checked on its own in
+        // `tests/differential.rs`); raw headers (`Op::RespondRaw`) may hold any challenge.
+        let insufficient_scope = parse_bearer_challenge(&headers)
+            .is_some_and(|c| c.error.as_deref() == Some("insufficient_scope"));
         let must_end = self.classify(id, status, insufficient_scope);
         self.session.handle_response(
             self.now,
@@ -963,6 +1017,53 @@ impl Driver {
             &headers,
             body.as_bytes(),
         );
+    }
+
+    /// Answers the auth operation in flight (or, with `superseded`, an obsolete one) with a raw
+    /// response. Tokens the engine installs from it are learned from `Session::tokens`; an
+    /// answer whose access token the model already knows is not given (the model tells token
+    /// generations apart by their strings).
+    fn auth_raw(&mut self, status: u16, headers: &HeaderMap, body: &[u8], superseded: bool) {
+        let code = StatusCode::from_u16(status).unwrap();
+        if superseded && !self.superseded.is_empty() {
+            let op = self.superseded.remove(0);
+            self.session
+                .handle_auth_response(self.now, op, code, headers, body);
+            if self.drain() > 0 && self.checks.single_flight {
+                self.violation(
+                    "single_flight",
+                    "an answer to a superseded auth operation was acted on",
+                );
+            }
+            return;
+        }
+        let Some((op, _)) = self.auth else {
+            return;
+        };
+        if code.is_success()
+            && let Ok(resp) = parse_token_response(headers, body)
+            && self.tokens.contains_key(resp.access_token.expose())
+        {
+            self.transcript
+                .push("  (not given: a token the model knows)".to_owned());
+            return;
+        }
+        self.auth = None;
+        let before = self.session.tokens().map(|t| t.access_token.clone());
+        self.session
+            .handle_auth_response(self.now, op, code, headers, body);
+        if let Some(set) = self.session.tokens()
+            && before.as_ref() != Some(&set.access_token)
+        {
+            let name = set.access_token.expose().to_owned();
+            let info = TokenInfo {
+                issued_at: set.issued_at,
+                expires_at: set.expires_at,
+            };
+            self.tokens.insert(name.clone(), info);
+            self.current = Some(name);
+        }
+        self.drain();
     }
 
     fn fire_timer(&mut self) -> bool {
