@@ -303,6 +303,31 @@ fn www_authenticate_tricky_inputs() {
     }
 }
 
+/// The secret check itself: which tokens count as known, and that a leak is caught.
+#[test]
+fn known_secrets_are_found_and_a_leak_is_caught() {
+    use checks::secrets::{assert_hidden, known_secrets, with_secrets};
+    let body = with_secrets(
+        br#"{"access_token":"$A","refresh_token":"$R","scope":"x"}"#,
+        0,
+    );
+    let secrets = known_secrets(&body);
+    assert_eq!(secrets.len(), 2, "{secrets:?}");
+    // A token copied into a kept field is the server's text there, not a known secret.
+    let copied = with_secrets(br#"{"access_token":"$A","scope":"$A"}"#, 0);
+    assert!(known_secrets(&copied).is_empty());
+    assert!(known_secrets(&with_secrets(br#"{"access_token":"plain"}"#, 0)).is_empty());
+    let leak = std::panic::catch_unwind(|| {
+        assert_hidden(
+            &[format!("TokenResponse {{ {} }}", secrets[0])],
+            &secrets,
+            &body,
+        );
+    });
+    assert!(leak.is_err(), "a leaked token must be caught");
+    assert_hidden(&["[redacted]".to_owned()], &secrets, &body);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
 
