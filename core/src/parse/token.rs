@@ -34,7 +34,11 @@ pub struct TokenResponse {
 /// - `token_type`: optional; when present it must be `bearer`, in any case.
 /// - `expires_in`: optional (`null` counts as absent); a JSON number or a numeric string
 ///   (`"3600"`), in seconds, fractions allowed and read to the millisecond (later digits are
-///   dropped). Zero (or less than a millisecond) is refused (`"zero"`): a token that expires on
+///   dropped). A string is trimmed and read with the grammar of Rust's `f64` parser: an
+///   optional sign, `5`, `5.`, `.5`, an exponent (`"+60"`, `"1e3"` are 60 and 1000 seconds);
+///   `inf`, `infinity` and `nan` are refused as not finite. The value is read exactly from the
+///   digits, never rounded through an `f64` (`-1e-400` is negative, `1e-9` is zero).
+///   Zero (or less than a millisecond) is refused (`"zero"`): a token that expires on
 ///   arrival would make every request refresh first. Negative, non-finite, non-numeric and more
 ///   than 10 years ([`MAX_LIFETIME`](crate::limits::MAX_LIFETIME), compared exactly) are
 ///   refused too.

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use http::HeaderMap;
 use proptest::prelude::*;
 use tokenkeeper_core::dialect::{ClientAuth, Credentials, Dialect};
 use tokenkeeper_core::{Backoff, CircuitBreaker, Config, Margin, SecondRejection};
@@ -137,6 +138,23 @@ pub(crate) enum Op {
     Logout,
     /// `provide_credentials` with this answer (asked for or not).
     Provide { answer: Answer },
+    /// Like `Respond`, with any status and these headers (drawn by the fuzz target, `fuzz/`;
+    /// the strategies here do not draw it).
+    #[allow(dead_code)]
+    RespondRaw {
+        pick: usize,
+        status: u16,
+        headers: HeaderMap,
+    },
+    /// Like `Auth`, with any status, headers and body (drawn by the fuzz target, `fuzz/`; the
+    /// strategies here do not draw it).
+    #[allow(dead_code)]
+    AuthRaw {
+        status: u16,
+        headers: HeaderMap,
+        body: Vec<u8>,
+        superseded: bool,
+    },
 }
 
 /// A random case: a configuration, a dialect, the session's jitter seed and the steps.

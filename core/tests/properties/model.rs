@@ -135,6 +135,9 @@ pub(crate) struct Driver {
     next_token: u32,
     /// The first invariant violation seen.
     pub(crate) failure: Option<String>,
+    /// Secrets that no `Debug` or `Display` text of an action or of the session may hold (set
+    /// by the fuzz target, whose raw auth answers carry them).
+    pub(crate) secrets: Vec<String>,
 }
 
 impl Driver {
@@ -165,6 +168,7 @@ impl Driver {
             rejected: HashSet::new(),
             next_token: 0,
             failure: None,
+            secrets: Vec::new(),
         }
     }
 
@@ -228,7 +232,12 @@ impl Driver {
 
     fn new_token(&mut self, prefix: &str, info: TokenInfo) -> String {
         self.next_token += 1;
-        let name = format!("{prefix}{}", self.next_token);
+        let mut name = format!("{prefix}{}", self.next_token);
+        while self.tokens.contains_key(&name) {
+            // A raw auth answer (`Op::AuthRaw`) installed this name already.
+            self.next_token += 1;
+            name = format!("{prefix}{}", self.next_token);
+        }
         self.tokens.insert(name.clone(), info);
         name
     }

@@ -34,19 +34,20 @@ impl Driver {
                 retry_after,
                 insufficient_scope,
             } => {
-                let flying = self.in_flight();
-                let n = flying.len() + self.leased.len();
-                if n == 0 {
-                    return self.after_step();
-                }
                 let headers = self.headers(retry_after);
-                if let Some(&id) = flying.get(pick % n) {
-                    self.respond(id, status, headers, insufficient_scope);
-                } else {
-                    let leased = self.leased.remove(pick % n - flying.len());
-                    self.respond_leased(leased, status, headers, insufficient_scope);
-                }
+                self.respond_pick(pick, status, headers, insufficient_scope);
             }
+            Op::RespondRaw {
+                pick,
+                status,
+                ref headers,
+            } => self.respond_pick(pick, status, headers.clone(), false),
+            Op::AuthRaw {
+                status,
+                ref headers,
+                ref body,
+                superseded,
+            } => self.auth_raw(status, headers, body, superseded),
             Op::RespondAll { status } => {
                 for id in self.in_flight() {
                     self.respond(id, status, HeaderMap::new(), false);
