@@ -578,17 +578,21 @@ fn dated_form(imf: &str, form: usize, weekday: usize) -> String {
     }
 }
 
-/// Known bug: kept server strings are documented to have "surrounding whitespace trimmed", but
-/// only spaces are trimmed at the start (`sanitize` in `src/parse/mod.rs`), so a leading U+3000
-/// or U+00A0 stays while a trailing one goes.
+/// Found by fuzzing: kept server strings are documented to have "surrounding whitespace
+/// trimmed", but only spaces were trimmed at the start (`sanitize` in `src/parse/mod.rs`), so a
+/// leading U+3000 or U+00A0 stayed (and `invalid_grant` was not recognised) while a trailing one
+/// went.
 #[test]
-#[ignore = "known bug, reported: sanitize trims only spaces at the start"]
 fn kept_server_strings_lose_leading_unicode_whitespace() {
     use tokenkeeper_core::parse::{AuthErrorBody, parse_auth_error};
     for body in [
         r#"{"error":"\u3000invalid_grant"}"#,
         r#"{"error":"\u00a0invalid_grant\u00a0"}"#,
     ] {
+        assert!(
+            parse_auth_error(body.as_bytes()).is_invalid_grant(),
+            "{body}"
+        );
         assert_eq!(
             parse_auth_error(body.as_bytes()),
             AuthErrorBody::OAuth {

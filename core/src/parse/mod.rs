@@ -114,8 +114,9 @@ impl fmt::Display for InvalidAuthResponse {
 impl core::error::Error for InvalidAuthResponse {}
 
 /// Makes a server string safe to keep in errors and logs: control characters removed (line
-/// breaks and tabs become spaces), bidirectional overrides removed, surrounding whitespace
-/// trimmed, at most `max` characters ([`MAX_SERVER_TEXT`](crate::limits::MAX_SERVER_TEXT) or
+/// breaks and tabs become spaces), bidirectional overrides removed, surrounding whitespace of
+/// every kind (Unicode `White_Space`: spaces, U+00A0, U+3000...) trimmed, at most `max`
+/// characters ([`MAX_SERVER_TEXT`](crate::limits::MAX_SERVER_TEXT) or
 /// [`MAX_TOKEN_TYPE`](crate::limits::MAX_TOKEN_TYPE)).
 pub(crate) fn sanitize(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max));
@@ -127,7 +128,7 @@ pub(crate) fn sanitize(s: &str, max: usize) -> String {
             '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => continue,
             c => c,
         };
-        if count == 0 && c == ' ' {
+        if count == 0 && c.is_whitespace() {
             continue;
         }
         if count == max {
@@ -188,6 +189,10 @@ mod tests {
             ("héllo wörld", 4, "héll"),
             ("", 200, ""),
             ("\n\n", 200, ""),
+            ("\u{3000}invalid_grant", 200, "invalid_grant"),
+            ("\u{a0}\u{2003} both \u{a0}\u{3000}", 200, "both"),
+            ("\u{3000}\u{3000}abcdef", 3, "abc"),
+            ("a\u{3000}b", 200, "a\u{3000}b"),
         ];
         for (input, max, want) in table {
             assert_eq!(sanitize(input, *max), *want, "input {input:?}");

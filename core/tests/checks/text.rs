@@ -1,13 +1,8 @@
 //! The documented treatment of server strings that are kept (error codes, descriptions,
 //! challenge parameters), written from `parse/mod.rs`'s description rather than its code:
 //! control characters removed (line breaks and tabs become spaces), bidirectional controls
-//! removed, surrounding whitespace trimmed, at most `max` characters.
-//!
-//! One known difference from that description is mirrored here so the checks stay green:
-//! leading whitespace other than spaces (after the mapping above: U+00A0, U+3000, ...) is kept
-//! while trailing whitespace of every kind is trimmed. The `#[ignore]`d regression test
-//! `kept_server_strings_lose_leading_unicode_whitespace` (`tests/differential.rs`) pins it;
-//! when it is fixed, trim both ends with `trim`.
+//! removed, surrounding whitespace of every kind (Unicode `White_Space`) trimmed, at most `max`
+//! characters (counted after the leading whitespace is gone).
 
 /// A server string as the parsers keep it.
 pub(crate) fn sanitized(s: &str, max: usize) -> String {
@@ -20,6 +15,6 @@ pub(crate) fn sanitized(s: &str, max: usize) -> String {
             c => Some(c),
         })
         .collect();
-    let kept: String = cleaned.trim_start_matches(' ').chars().take(max).collect();
+    let kept: String = cleaned.trim_start().chars().take(max).collect();
     kept.trim_end().to_owned()
 }
