@@ -140,6 +140,10 @@ fn token_response_tricky_inputs() {
         r#"{"access_token":"$A","scope":[]}"#,
         r#"{"access_token":"$A","scope":"$R","refresh_token":"$R"}"#,
         r#"{"access_token":"$A","refresh_token":"$R","token_type":"mac"}"#,
+        r#"{"access_token":"$A","refresh_token":"$R","token_type":"$A"}"#,
+        r#"{"access_token":"$A","refresh_token":"$R","token_type":"mac $R"}"#,
+        r#"{"token_type":"Bearer$R","access_token":"$A","refresh_token":"$R"}"#,
+        r#"{"access_token":"$A","refresh_token":"$R","token_type":"$R$A"}"#,
         r#"{"access_token":"$A","refresh_token":"$R","expires_in":"soon"}"#,
         r#"{"access_token":"$A","refresh_token":"$R x"}"#,
         r#"{"access_token":"$A x","refresh_token":"$R"}"#,
@@ -378,6 +382,9 @@ fn known_secrets_are_found_and_a_leak_is_caught() {
     // A token copied into a kept field is the server's text there, not a known secret.
     let copied = with_secrets(br#"{"access_token":"$A","scope":"$A"}"#, 0);
     assert!(known_secrets(&copied).is_empty());
+    // ... except in the token type, which is shown with the response's own tokens redacted.
+    let typed = with_secrets(br#"{"access_token":"$A","token_type":"x $A"}"#, 0);
+    assert_eq!(known_secrets(&typed).len(), 1);
     assert!(known_secrets(&with_secrets(br#"{"access_token":"plain"}"#, 0)).is_empty());
     let leak = std::panic::catch_unwind(|| {
         assert_hidden(

@@ -108,3 +108,62 @@ fn every_target_has_a_corpus() {
         assert!(corpus(t).is_dir(), "no corpus for {t}");
     }
 }
+
+/// The engine check on a hand-built case: the password, the client secret and the tokens held,
+/// echoed by the auth endpoint, are redacted from the errors (the model fills in `$P`, `$C`,
+/// `$a`, `$r`); and the check catches a text that does show a secret.
+#[test]
+fn echoed_secrets_are_redacted_and_a_leak_is_caught() {
+    use http::HeaderMap;
+    use inputs::{Answer, Case, Op};
+    let start = Op::Start {
+        post: false,
+        replayable: true,
+        leased: false,
+    };
+    let raw = |status: u16, body: &str| Op::AuthRaw {
+        status,
+        headers: HeaderMap::new(),
+        body: body.as_bytes().to_vec(),
+        superseded: false,
+    };
+    let tokens =
+        r#"{"access_token":"a1-SECRET-tok","refresh_token":"r1-SECRET-tok","expires_in":60}"#;
+    let case = Case {
+        policy: 0,
+        dialect: 2, // OAuth 2 password grant with a Basic client secret
+        ask: false,
+        seed: 1,
+        ops: vec![
+            start.clone(),
+            raw(401, r#"{"detail":"bad password $P"}"#),
+            Op::Provide {
+                answer: Answer::Good,
+            },
+            start.clone(),
+            raw(400, r#"{"error":"invalid_client $C"}"#),
+            Op::Provide {
+                answer: Answer::Good,
+            },
+            start.clone(),
+            raw(200, tokens),
+            Op::RespondAll { status: 200 },
+            Op::Advance { ms: 120_000 },
+            start,
+            raw(403, r#"{"detail":"token $r (access $a)"}"#),
+        ],
+    };
+    let secrets = checks::secrets::known_secrets(tokens.as_bytes());
+    assert_eq!(secrets.len(), 2);
+    let transcript = engine::run(&case, &secrets);
+    let redacted: Vec<&String> = transcript
+        .iter()
+        .filter(|l| l.contains(r#"reason: Some("[redacted]")"#))
+        .collect();
+    assert_eq!(redacted.len(), 3, "{}", transcript.join("\n"));
+    let leak = std::panic::catch_unwind(|| engine::run(&case, &["login refused".to_owned()]));
+    assert!(
+        leak.is_err(),
+        "a secret shown in a failure's Display must be caught"
+    );
+}

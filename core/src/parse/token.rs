@@ -4,7 +4,7 @@ use core::time::Duration;
 
 use super::decimal::{self, Reading};
 use super::json::{self, Value};
-use super::{InvalidAuthResponse, MAX_AUTH_BODY, MAX_LIFETIME, is_header_token, sanitize};
+use super::{InvalidAuthResponse, MAX_AUTH_BODY, MAX_LIFETIME, is_header_token, redact, sanitize};
 use crate::limits::MAX_TOKEN_TYPE;
 use crate::secret::Secret;
 
@@ -84,8 +84,11 @@ fn fields(map: &mut Value) -> Result<TokenResponse, InvalidAuthResponse> {
         None | Some(Value::Null) => {}
         Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
         Some(Value::String(t)) => {
+            // The response's own tokens never show, even copied into the token type.
+            let refresh = map.get("refresh_token").and_then(Value::as_str);
+            let own = [access_token.expose(), refresh.unwrap_or("")];
             return Err(InvalidAuthResponse::BadTokenType {
-                token_type: sanitize(t, MAX_TOKEN_TYPE),
+                token_type: redact(sanitize(t, MAX_TOKEN_TYPE), &own),
             });
         }
         Some(other) => {
@@ -423,6 +426,16 @@ mod tests {
             format!(r#"["{TOKEN}"]"#),
             format!("<p>{TOKEN}</p>"),
             format!(r#"{{"access_token":"{TOKEN}","expires_in":{TOKEN}}}"#),
+            // A token type that echoes the response's own tokens.
+            format!(r#"{{"access_token":"{TOKEN}","token_type":"{TOKEN}"}}"#),
+            format!(r#"{{"access_token":"{TOKEN}","token_type":"Bearer {TOKEN}"}}"#),
+            format!(r#"{{"access_token":"{REFRESH}","token_type":"{REFRESH}"}}"#),
+            format!(
+                r#"{{"access_token":"{TOKEN}","refresh_token":"{REFRESH}","token_type":"x{REFRESH}"}}"#
+            ),
+            format!(
+                r#"{{"token_type":"{REFRESH}","refresh_token":"{REFRESH}","access_token":"{TOKEN}"}}"#
+            ),
         ];
         for body in &bodies {
             let err = parse(body).unwrap_err();

@@ -5,9 +5,12 @@
 //!
 //! Beyond the property tests' strategies, the operations here carry any status, raw response
 //! headers (`Retry-After`, `WWW-Authenticate`, `Date`, `Content-Type`) and raw auth answers
-//! (any status, headers and body, or a token response whose access token may be a JWT). Every
-//! token an auth answer carries in its `access_token`/`refresh_token` only (see `secrets.rs`)
-//! must stay out of every action's `Debug`, every failure's `Display` and the session's `Debug`.
+//! (any status, headers and body, a token response whose access token may be a JWT, or an
+//! error body echoing what the session was given or holds). Every token an auth answer carries
+//! in its `access_token`/`refresh_token` only (see `secrets.rs`), the passwords and the client
+//! secret must stay out of every action's `Debug`, every failure's `Display` and the session's
+//! `Debug`, whatever the server echoes (`$P`, `$C`, `$a`, `$r` in a body: the model fills them
+//! in, `model/server.rs`).
 //!
 //! Included with `#[path]` by a crate that also has the model's `inputs` and `model` modules
 //! at its root (`tests/fuzz_corpus.rs`, `fuzz/fuzz_targets/engine.rs`).
@@ -20,8 +23,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::checks::secrets::{known_secrets, with_secrets};
 use crate::inputs::{
-    Answer, AuthReply, Case, DIALECTS, LIFETIMES, MALFORMED, Op, POLICIES, RefreshKind, RetryAfter,
-    STATUSES,
+    Answer, AuthReply, CLIENT_SECRET, Case, DIALECTS, GIVEN_PASSWORD, LIFETIMES, MALFORMED, Op,
+    POLICIES, RefreshKind, RetryAfter, STATUSES, dialect,
 };
 use crate::model::{Checks, Driver, T0};
 
@@ -173,8 +176,12 @@ enum HeaderKind {
 /// A raw auth answer's body.
 #[derive(Arbitrary, Debug)]
 enum Body {
-    /// Any bytes; `$A` and `$R` become tokens.
+    /// Any bytes; `$A` and `$R` become new tokens, `$P`, `$C`, `$a` and `$r` what the session
+    /// was given or holds (the password, the client secret, the access and refresh token).
     Raw(Vec<u8>),
+    /// An error body (or a token type) that echoes one of those (`ECHOES`), in one of the shapes
+    /// the engine keeps text from (`ECHO_SHAPES`).
+    Echo { shape: u8, what: u8 },
     /// A token response; the access token is a JWT expiring `jwt_exp` s after the start of
     /// fake time, if given.
     Token {
@@ -207,7 +214,7 @@ pub(crate) fn check_engine(data: &[u8]) {
 }
 
 /// Runs the case with every check on; panics at the first violation.
-fn run(case: &Case, secrets: &[String]) -> Vec<String> {
+pub(crate) fn run(case: &Case, secrets: &[String]) -> Vec<String> {
     let checks = Checks {
         single_flight: true,
         endings: true,
@@ -220,6 +227,12 @@ fn run(case: &Case, secrets: &[String]) -> Vec<String> {
     };
     let mut d = Driver::new(case, checks);
     d.secrets = secrets.to_vec();
+    // What the session is given: whatever the server echoes, no text shows it.
+    let (_, credentials) = dialect(case.dialect);
+    d.secrets
+        .extend(credentials.password.map(|p| p.expose().to_owned()));
+    d.secrets
+        .extend([CLIENT_SECRET, GIVEN_PASSWORD].map(str::to_owned));
     for op in &case.ops {
         d.step(op);
         if let Some(failure) = &d.failure {
@@ -305,6 +318,7 @@ fn op(i: usize, op: FuzzOp, secrets: &mut Vec<String>) -> Op {
         } => {
             let body = match body {
                 Body::Raw(bytes) => with_secrets(&bytes, i),
+                Body::Echo { shape, what } => echo_body(i, shape, what),
                 Body::Token {
                     refresh,
                     expires_in,
@@ -412,6 +426,30 @@ fn headers(raw: &[Header]) -> HeaderMap {
         }
     }
     map
+}
+
+/// What an echo body repeats: placeholders for the password, the client secret, the access
+/// and refresh token held, a new access and refresh token.
+const ECHOES: [&str; 6] = ["$P", "$C", "$a", "$r", "$A", "$R"];
+
+/// Where an echo goes (`{X}`): the `detail` and `error` the engine keeps, a validation list, a
+/// nested detail, a token type, and a detail cut by the length limit inside the echo.
+const ECHO_SHAPES: [&str; 6] = [
+    r#"{"detail":"bad password {X}"}"#,
+    r#"{"error":"{X}","error_description":"{X}"}"#,
+    r#"{"detail":[{"loc":["body","password"],"msg":"{X} is wrong"}]}"#,
+    r#"{"detail":{"error":"invalid_client: {X}"}}"#,
+    r#"{"access_token":"$A","token_type":"Bearer {X}"}"#,
+    r#"{"detail":"{CUT} {X}"}"#,
+];
+
+/// An echo body with new tokens made unique by `i`.
+fn echo_body(i: usize, shape: u8, what: u8) -> Vec<u8> {
+    let x = ECHOES[usize::from(what) % ECHOES.len()];
+    let body = ECHO_SHAPES[usize::from(shape) % ECHO_SHAPES.len()]
+        .replace("{X}", x)
+        .replace("{CUT}", &"x".repeat(190));
+    with_secrets(body.as_bytes(), i)
 }
 
 /// A token response with secret tokens made unique by `i`.

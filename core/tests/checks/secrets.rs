@@ -2,9 +2,12 @@
 //!
 //! A corpus body says where a token goes with a placeholder (`$A` for an access token, `$R` for
 //! a refresh token); [`with_secrets`] puts a distinctive secret there. A secret is checked when
-//! the body, read by `serde_json`, holds it only as the top-level `access_token` or
-//! `refresh_token` string: then no parser has a reason to show it (a server string that is kept,
-//! like `scope` or `error`, may hold anything, so a secret copied there is not checked).
+//! the body, read by `serde_json`, holds it as the top-level `access_token` or `refresh_token`
+//! string and nowhere else but in `token_type`: then no parser has a reason to show it (the
+//! token type is kept in an error, but with the response's own tokens redacted; other server
+//! strings, like `scope` or `error`, may hold anything, so a secret copied there is not
+//! checked). The engine check (`engine.rs`) adds the secrets the session was given or sent
+//! (password, client secret), which every text must hide whatever the server echoes.
 
 use serde_json::Value;
 
@@ -48,7 +51,7 @@ pub(crate) fn known_secrets(body: &[u8]) -> Vec<String> {
 }
 
 /// The `access_token`/`refresh_token` strings holding [`MARKER`] that no other string of the
-/// document (key or value, at any depth) contains.
+/// document (key or value, at any depth) contains, a `token_type` string aside.
 pub(crate) fn exclusive(value: &Value) -> Vec<String> {
     let Value::Object(map) = value else {
         return Vec::new();
@@ -61,7 +64,8 @@ pub(crate) fn exclusive(value: &Value) -> Vec<String> {
     let mut others = Vec::new();
     for (k, v) in map {
         others.push(k.as_str());
-        if !(k == "access_token" || k == "refresh_token") || !v.is_string() {
+        let own = ["access_token", "refresh_token", "token_type"].contains(&k.as_str());
+        if !own || !v.is_string() {
             strings(v, &mut others);
         }
     }

@@ -18,3 +18,14 @@ pub(crate) fn sanitized(s: &str, max: usize) -> String {
     let kept: String = cleaned.trim_start().chars().take(max).collect();
     kept.trim_end().to_owned()
 }
+
+/// A kept server string as documented for secrets (`Error`'s "Server text"): `[redacted]` when
+/// it contains the first 8 characters of any of `secrets` (all of a shorter one), each taken as
+/// `sanitized` keeps it; empty secrets count for nothing.
+pub(crate) fn redacted(text: String, secrets: &[&str]) -> String {
+    let held = secrets.iter().any(|s| {
+        let start = sanitized(s, 8);
+        !start.is_empty() && text.contains(&start)
+    });
+    if held { "[redacted]".to_owned() } else { text }
+}

@@ -1,7 +1,8 @@
 //! `parse_token_response` against a reading of the same body with `serde_json`, following the
 //! rules its documentation states (checks in order: empty, too large, HTML, JSON, then the
-//! fields), plus the secret check: the result's `Debug` and the error's `Debug`/`Display` never
-//! hold a known token (see `secrets.rs`).
+//! fields; a refused `token_type` redacted when it holds the response's own tokens), plus the
+//! secret check: the result's `Debug` and the error's `Debug`/`Display` never hold a known
+//! token (see `secrets.rs`).
 //!
 //! Input: the body, optionally preceded by a line `Content-Type: <value>`; `$A` and `$R` in the
 //! body become known secrets. Compared: the verdict, every field of a success, and the error;
@@ -17,7 +18,7 @@ use tokenkeeper_core::parse::{InvalidAuthResponse, MAX_AUTH_BODY, parse_token_re
 use super::number::{self, Reading, raw_member};
 use super::secrets::{assert_hidden, known_secrets, with_secrets};
 use super::shown;
-use super::text::sanitized;
+use super::text::{redacted, sanitized};
 
 /// The longest lifetime believed (10 years of 365 days), as documented.
 const MAX_LIFETIME_SECS: u64 = 10 * 365 * 86_400;
@@ -122,8 +123,14 @@ fn expected(headers: &HeaderMap, body: &[u8]) -> Result<Fields, InvalidAuthRespo
         None | Some(Value::Null) => {}
         Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
         Some(Value::String(t)) => {
+            // The response's own tokens are redacted from it.
+            let refresh = map.get("refresh_token").and_then(Value::as_str);
+            let own: Vec<&str> = [Some(access_token.as_str()), refresh]
+                .into_iter()
+                .flatten()
+                .collect();
             return Err(InvalidAuthResponse::BadTokenType {
-                token_type: sanitized(t, 40),
+                token_type: redacted(sanitized(t, 40), &own),
             });
         }
         Some(other) => {

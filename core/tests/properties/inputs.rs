@@ -247,6 +247,12 @@ pub(crate) fn policy(i: usize) -> Config {
 }
 
 /// The dialects (with their credentials) under test.
+/// The client secret of the OAuth 2 dialects. The secrets here hold `-SECRET-` so that the fuzz
+/// target's leak check (`tests/checks/engine.rs`) can look for them in every text.
+pub(crate) const CLIENT_SECRET: &str = "s3cret-SECRET-app";
+/// The password `Op::Provide` gives (`Answer::Good`).
+pub(crate) const GIVEN_PASSWORD: &str = "p-SECRET-given";
+
 pub(crate) fn dialect(i: usize) -> (Dialect, Credentials) {
     let token_url = format!("{BASE}/oauth/token");
     match i {
@@ -256,19 +262,19 @@ pub(crate) fn dialect(i: usize) -> (Dialect, Credentials) {
                 &token_url,
                 ClientAuth::Basic {
                     client_id: "app".into(),
-                    client_secret: "s3cret".into(),
+                    client_secret: CLIENT_SECRET.into(),
                 },
                 Some("read"),
             )
             .unwrap(),
-            Credentials::password("alice", "pw"),
+            Credentials::password("alice", "pw-SECRET-alice"),
         ),
         3 => (
             Dialect::oauth2_client_credentials(
                 &token_url,
                 ClientAuth::Body {
                     client_id: "svc".into(),
-                    client_secret: Some("s3cret".into()),
+                    client_secret: Some(CLIENT_SECRET.into()),
                 },
                 None,
             )
@@ -277,11 +283,11 @@ pub(crate) fn dialect(i: usize) -> (Dialect, Credentials) {
         ),
         4 => (
             Dialect::vitalgraph_with_expiry(BASE, 60).unwrap(),
-            Credentials::password("admin", "admin"),
+            Credentials::password("admin", "admin-SECRET-pw"),
         ),
         _ => (
             Dialect::vitalgraph(BASE).unwrap(),
-            Credentials::password("admin", "admin"),
+            Credentials::password("admin", "admin-SECRET-pw"),
         ),
     }
 }

@@ -138,6 +138,8 @@ pub(crate) struct Driver {
     /// Secrets that no `Debug` or `Display` text of an action or of the session may hold (set
     /// by the fuzz target, whose raw auth answers carry them).
     pub(crate) secrets: Vec<String>,
+    /// The password the session holds (for `$P` in raw auth answers).
+    password: Option<String>,
 }
 
 impl Driver {
@@ -147,6 +149,7 @@ impl Driver {
             ..policy(case.policy)
         };
         let (dialect, credentials) = dialect(case.dialect);
+        let password = credentials.password.as_ref().map(|p| p.expose().to_owned());
         Driver {
             session: Session::new(cfg.clone(), dialect, credentials, case.seed).unwrap(),
             cfg,
@@ -169,6 +172,7 @@ impl Driver {
             next_token: 0,
             failure: None,
             secrets: Vec::new(),
+            password,
         }
     }
 

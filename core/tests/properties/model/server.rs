@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, StatusCode};
+use tokenkeeper_core::dialect::ClientAuth;
 use tokenkeeper_core::limits::MAX_AUTH_RETRY_AFTER;
 use tokenkeeper_core::parse::{parse_bearer_challenge, parse_retry_after, parse_token_response};
 use tokenkeeper_core::session::SendFailure;
-use tokenkeeper_core::{AuthId, AuthKind, ExchangeId, RequestMeta};
+use tokenkeeper_core::{AuthId, AuthKind, ExchangeId, RequestMeta, Secret};
 
 use super::*;
 
@@ -322,9 +323,9 @@ impl Driver {
     }
 
     /// Answers the auth operation in flight (or, with `superseded`, an obsolete one) with a raw
-    /// response. Tokens the engine installs from it are learned from `Session::tokens`; an
-    /// answer whose access token the model already knows is not given (the model tells token
-    /// generations apart by their strings).
+    /// response, its placeholders filled ([`Driver::fill`]). Tokens the engine installs from it
+    /// are learned from `Session::tokens`; an answer whose access token the model already knows
+    /// is not given (the model tells token generations apart by their strings).
     pub(super) fn auth_raw(
         &mut self,
         status: u16,
@@ -332,6 +333,7 @@ impl Driver {
         body: &[u8],
         superseded: bool,
     ) {
+        let body = &self.fill(body)[..];
         let code = StatusCode::from_u16(status).unwrap();
         if superseded && !self.superseded.is_empty() {
             let op = self.superseded.remove(0);
@@ -374,5 +376,48 @@ impl Driver {
             self.last_issued = Some(set.issued_at);
         }
         self.drain();
+    }
+}
+
+impl Driver {
+    /// `body` with what the session was given or holds in place of placeholders, as an
+    /// endpoint that echoes its input would send it: `$P` the password, `$C` the client
+    /// secret, `$a` and `$r` the access and refresh token held (empty when there is none).
+    fn fill(&self, body: &[u8]) -> Vec<u8> {
+        let tokens = self.session.tokens();
+        let client_secret = [
+            &self.session.dialect().login,
+            &self.session.dialect().refresh,
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|e| match &e.client_auth {
+            ClientAuth::Basic { client_secret, .. } => Some(client_secret),
+            ClientAuth::Body { client_secret, .. } => client_secret.as_ref(),
+            ClientAuth::None => None,
+        });
+        let values: [(&[u8], Option<&str>); 4] = [
+            (b"$P", self.password.as_deref()),
+            (b"$C", client_secret.map(Secret::expose)),
+            (b"$a", tokens.map(|t| t.access_token.expose())),
+            (
+                b"$r",
+                tokens.and_then(|t| t.refresh_token.as_ref().map(Secret::expose)),
+            ),
+        ];
+        let mut out = Vec::with_capacity(body.len());
+        let mut i = 0;
+        'bytes: while i < body.len() {
+            for (placeholder, value) in &values {
+                if body[i..].starts_with(placeholder) {
+                    out.extend_from_slice(value.unwrap_or("").as_bytes());
+                    i += placeholder.len();
+                    continue 'bytes;
+                }
+            }
+            out.push(body[i]);
+            i += 1;
+        }
+        out
     }
 }

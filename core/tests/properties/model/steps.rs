@@ -208,6 +208,9 @@ impl Driver {
                 self.supersede_auth();
                 self.asked = false;
                 self.current = None;
+                if self.cfg.ask_for_credentials {
+                    self.password = None;
+                }
                 self.session.logout();
                 self.drain();
             }
@@ -219,13 +222,16 @@ impl Driver {
     /// Answers `NeedCredentials` (or gives credentials unasked, which only keeps them).
     pub(super) fn provide(&mut self, answer: Answer) {
         let credentials = match answer {
-            Answer::Good => Some(Credentials::password("u", "p")),
+            Answer::Good => Some(Credentials::password("u", GIVEN_PASSWORD)),
             Answer::Incomplete => Some(Credentials {
                 username: Some("u".to_owned()),
                 password: None,
             }),
             Answer::Nothing => None,
         };
+        if let Some(c) = &credentials {
+            self.password = c.password.as_ref().map(|p| p.expose().to_owned());
+        }
         self.asked = false;
         self.session.provide_credentials(self.now, credentials);
         self.drain();
