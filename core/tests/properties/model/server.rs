@@ -263,8 +263,10 @@ impl Driver {
                 if let Some(s) = expires_in {
                     v["expires_in"] = s.into();
                 }
-                if live {
-                    // The answer to the live operation installs the token.
+                if live && expires_at > now {
+                    // The answer to the live operation installs the token, unless it expires
+                    // on arrival: at the end of time (`now` saturated) `now + lifetime` is
+                    // `now`, and the engine refuses it as already expired.
                     self.current = Some(name);
                     self.last_issued = Some(now);
                 }
