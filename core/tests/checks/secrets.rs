@@ -51,7 +51,9 @@ pub(crate) fn known_secrets(body: &[u8]) -> Vec<String> {
 }
 
 /// The `access_token`/`refresh_token` strings holding [`MARKER`] that no other string of the
-/// document (key or value, at any depth) contains, a `token_type` string aside.
+/// document (key or value, at any depth) contains, a `token_type` string aside. A string is
+/// also looked at as `Debug` shows it: a kept string is shown escaped, and an escape can spell
+/// a secret (a carriage return before `0-SECRET-…` shows as `\r0-SECRET-…`).
 pub(crate) fn exclusive(value: &Value) -> Vec<String> {
     let Value::Object(map) = value else {
         return Vec::new();
@@ -69,9 +71,12 @@ pub(crate) fn exclusive(value: &Value) -> Vec<String> {
             strings(v, &mut others);
         }
     }
+    let shown: Vec<String> = others.iter().map(|o| format!("{o:?}")).collect();
+    let held =
+        |c: &str| others.iter().any(|o| o.contains(c)) || shown.iter().any(|o| o.contains(c));
     candidates
         .into_iter()
-        .filter(|c| !others.iter().any(|o| o.contains(c)))
+        .filter(|c| !held(c))
         .map(str::to_owned)
         .collect()
 }
