@@ -62,6 +62,7 @@ mod fast;
 mod io;
 mod keeper;
 mod middleware;
+pub mod settings;
 mod state;
 mod stripes;
 mod tasks;
