@@ -62,6 +62,7 @@ mod fast;
 mod io;
 mod keeper;
 mod middleware;
+pub mod prometheus;
 pub mod settings;
 mod state;
 mod stripes;
