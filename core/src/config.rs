@@ -4,6 +4,9 @@ use core::time::Duration;
 
 use crate::error::ConfigError;
 
+/// [`Config::peer_wait`]'s default.
+pub(crate) const DEFAULT_PEER_WAIT: Duration = Duration::from_secs(1);
+
 /// How long before expiry a token counts as "stale" (due for refresh).
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Margin {
@@ -191,7 +194,7 @@ impl Default for Config {
             refresh_ahead: false,
             allow_insecure_http: false,
             ask_for_credentials: false,
-            peer_wait: crate::session::DEFAULT_PEER_WAIT,
+            peer_wait: DEFAULT_PEER_WAIT,
         }
     }
 }

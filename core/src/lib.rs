@@ -84,6 +84,7 @@ pub mod limits;
 pub mod metrics;
 mod origin;
 pub mod parse;
+mod quote;
 pub mod secret;
 pub mod session;
 mod slab;

@@ -42,7 +42,6 @@ mod response;
 pub use classify::ResponseRules;
 pub use lease::{Lease, LeaseTerms};
 pub use offer::AuthGate;
-pub(crate) use offer::DEFAULT_PEER_WAIT;
 use offer::PeerNote;
 
 /// How a request failed to produce a response, as far as the driver can tell.
