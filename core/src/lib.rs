@@ -93,7 +93,8 @@ pub mod time;
 pub mod tokens;
 
 pub use action::{
-    Action, AuthId, AuthKind, AuthRequest, Event, ExchangeId, RequestMeta, TimerKind,
+    Action, AuthId, AuthKind, AuthReason, AuthRequest, Event, ExchangeId, RequestMeta,
+    ResendReason, TimerKind,
 };
 pub use config::{Backoff, CircuitBreaker, Config, Margin, SecondRejection};
 pub use error::{ConfigError, Error, TransportStop};
