@@ -50,16 +50,6 @@ impl Keeper {
         }
     }
 
-    /// Starts building a keeper from settings (a YAML or TOML file, environment variables):
-    /// the dialect, the engine's configuration, the credentials (secrets read from the
-    /// environment or files now), the request timeout and the allowed origins. See
-    /// [`settings`](crate::settings) and `docs/CONFIG.md`.
-    pub fn from_settings(
-        settings: &crate::settings::Settings,
-    ) -> Result<KeeperBuilder, crate::settings::SettingsError> {
-        Ok(settings.resolve()?.builder())
-    }
-
     /// A snapshot of the counters and token state (cheap: one short lock).
     pub fn metrics(&self) -> Metrics {
         self.shared.metrics()

@@ -59,6 +59,15 @@ fn the_seed_yaml_loads_unchanged_and_means_what_it_says() {
 }
 
 #[test]
+fn the_setting_the_doctor_prints_loads_as_printed() {
+    // `tokenkeeper doctor` advises this for servers that refuse tokens with a bare 403.
+    let s =
+        Settings::from_yaml("client:\n  token_refresh:\n    token_rejected_statuses: [401, 403]")
+            .unwrap();
+    assert_eq!(s.config().unwrap().token_rejected_statuses, vec![401, 403]);
+}
+
+#[test]
 fn toml_says_the_same_as_yaml() {
     let toml = "\
 [server]

@@ -173,17 +173,15 @@ fn the_demo_serves_prometheus_metrics_while_it_runs() {
             body.contains("# TYPE tokenkeeper_requests_total counter\n"),
             "{body}"
         );
-        assert_eq!(
-            sample(&body, "tokenkeeper_logins_total"),
-            Some(1.0),
-            "{body}"
-        );
-        assert!(
-            sample(&body, "tokenkeeper_token_expiry_timestamp_seconds").is_some(),
-            "{body}"
-        );
+        // The endpoint is up before the first login; without faults there is one.
+        let logins = sample(&body, "tokenkeeper_logins_total").unwrap();
+        assert!(logins <= 1.0, "{body}");
         let refreshes = sample(&body, "tokenkeeper_refreshes_total").unwrap();
-        if refreshes >= 1.0 {
+        if logins >= 1.0 && refreshes >= 1.0 {
+            assert!(
+                sample(&body, "tokenkeeper_token_expiry_timestamp_seconds").is_some(),
+                "{body}"
+            );
             refreshed = Some((
                 refreshes,
                 sample(&body, "tokenkeeper_requests_total").unwrap(),

@@ -192,6 +192,17 @@ impl Settings {
     }
 }
 
+impl Keeper {
+    /// Starts building a keeper from settings (a YAML or TOML file, environment variables):
+    /// the dialect, the engine's configuration, the credentials (secrets read from the
+    /// environment or files now), the request timeout and the allowed origins. Add hooks,
+    /// clients or a credentials provider, then `build()`. See the [module docs](self) and
+    /// `docs/CONFIG.md`.
+    pub fn from_settings(settings: &Settings) -> Result<KeeperBuilder, SettingsError> {
+        Ok(settings.resolve()?.builder())
+    }
+}
+
 /// What a keeper is built from, as [`Settings::resolve`] reads it (secrets included: `Debug`
 /// redacts them).
 #[derive(Debug, Clone)]
