@@ -33,6 +33,7 @@ mod crosstab;
 mod error;
 mod exchange;
 mod keeper;
+mod options;
 mod outgoing;
 mod store;
 mod sys;
@@ -44,7 +45,7 @@ use tokenkeeper_core::{Config, ConfigError, Event, Metrics, TokenSet};
 use web_sys::Response;
 
 pub use error::KeeperError;
-pub use keeper::{CredentialsFuture, CredentialsProvider, Options};
+pub use options::{CredentialsFuture, CredentialsProvider, Options};
 pub use store::Storage;
 pub use tokenkeeper_core;
 
@@ -148,7 +149,15 @@ impl Keeper {
 
     /// A snapshot of the engine's counters and token state now.
     pub fn metrics(&self) -> Metrics {
-        self.shared.borrow().session.metrics(sys::now())
+        let inner = self.shared.borrow();
+        inner.session.metrics((inner.clock)())
+    }
+
+    /// Test hook: runs what the engine's timers have due at the clock's `now` (see
+    /// [`Options::clock`]), as the `setTimeout` does when it fires.
+    #[cfg(feature = "test-clock")]
+    pub fn fire_timer(&self) {
+        input(&self.shared, |inner, now| inner.session.handle_timeout(now));
     }
 
     /// Calls `handler` with every engine event (tokens changed, refreshed, logged in, session
