@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::config::{RetryAfter, RouteKind};
 use crate::counters::Counters;
 use crate::faults::Injected;
+use crate::recorder::Recorded;
 use crate::routes::detail;
 use crate::state::AppState;
 
@@ -117,6 +118,17 @@ impl Control {
         self.0.advance_clock(by);
     }
 
+    /// The requests the recorder answered (fallback and `/_record/*`), oldest first, at
+    /// most [`MAX_RECORDED`](crate::MAX_RECORDED).
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.0.recorder.list()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn reset_recorded(&self) {
+        self.0.recorder.clear();
+    }
+
     /// Sets every counter to zero.
     pub fn reset_counters(&self) {
         self.0.counters.reset();
@@ -132,10 +144,11 @@ impl Control {
         self.0.reset_settings();
     }
 
-    /// Counters, faults and settings all back to their start-up state (tokens stay valid
-    /// unless the clock had been advanced past them).
+    /// Counters, faults, settings and the recorder all back to their start-up state (tokens
+    /// stay valid unless the clock had been advanced past them).
     pub fn reset(&self) {
         self.reset_counters();
+        self.reset_recorded();
         self.reset_faults();
         self.reset_settings();
     }
@@ -145,6 +158,7 @@ impl Control {
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/_control/counters", get(counters))
+        .route("/_control/recorded", get(recorded))
         .route("/_control/reset", post(reset))
         .route("/_control/revoke-all", post(revoke_all))
         .route("/_control/faults", post(faults))
@@ -152,6 +166,10 @@ pub(crate) fn routes() -> Router<AppState> {
 
 async fn counters(State(s): State<AppState>) -> Json<Counters> {
     Json(s.counters.snapshot())
+}
+
+async fn recorded(State(s): State<AppState>) -> Json<Vec<Recorded>> {
+    Json(s.recorder.list())
 }
 
 async fn reset(State(s): State<AppState>) -> Json<serde_json::Value> {

@@ -18,8 +18,10 @@
 //! | `GET /api/slow?ms=N` | protected: answers after `N` ms |
 //! | `GET /api/spaces` | protected: a small VitalGraph-like list |
 //! | `GET /health` | `{"status":"ok"}` |
+//! | any other path, any method on `/_record/*` | the recorder: `200 {"recorded":true}` |
 //! | `GET /_control/counters` | [`Counters`] as JSON |
-//! | `POST /_control/reset` | counters, faults and settings back to start-up values |
+//! | `GET /_control/recorded` | what the recorder saw: a JSON array of [`Recorded`] |
+//! | `POST /_control/reset` | counters, faults, settings and the recorder back to start |
 //! | `POST /_control/revoke-all` | revoke every token issued so far |
 //! | `POST /_control/faults` | inject faults, change settings (below) |
 //!
@@ -47,6 +49,15 @@
 //! is a number (any route) or `{"count", "route"}` with `route` one of `any`, `login`,
 //! `refresh`, `protected` (see [`RouteKind`]).
 //!
+//! The recorder answers every request no route matches (and any method on `/_record` and
+//! `/_record/*`) with `200 {"recorded":true}` and keeps, for each, `{"method", "path"
+//! (with the query), "authorization" (bool), "scheme" ("Bearer", or null), "origin"}`:
+//! never the credential. With CORS on (the default) every `OPTIONS` request is answered as
+//! a preflight allowing any origin, the methods GET, POST, PUT, PATCH, DELETE, HEAD, and
+//! whatever request headers are asked for (`Authorization` included), so a page on one
+//! loopback origin can send credentials to a server on another (`--host 127.0.0.2`);
+//! preflights are not recorded.
+//!
 //! Tokens are HS256 JWTs with claims `sub`, `typ` (`access`/`refresh`), `fam`, `jti`,
 //! `iat`, `exp` and `exp_ms`; expiry is checked to the millisecond against the server's
 //! clock, which [`Control::advance_clock`] can move forward so tests never sleep.
@@ -58,6 +69,7 @@ mod control;
 mod counters;
 mod faults;
 mod jwt;
+mod recorder;
 mod routes;
 mod server;
 mod state;
@@ -66,4 +78,5 @@ mod tokens;
 pub use config::{RetryAfter, RouteKind, ServerConfig};
 pub use control::Control;
 pub use counters::Counters;
+pub use recorder::{MAX_RECORDED, Recorded};
 pub use server::TestServer;

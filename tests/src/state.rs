@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use crate::config::{RouteKind, ServerConfig};
 use crate::counters::{AtomicCounters, Counter};
 use crate::faults::Faults;
+use crate::recorder::Recorder;
 use crate::tokens::{Policy, Tokens};
 
 /// Settings that tests may change while the server runs.
@@ -87,6 +88,7 @@ pub(crate) struct Shared {
     pub(crate) counters: AtomicCounters,
     pub(crate) faults: Faults,
     pub(crate) tokens: Tokens,
+    pub(crate) recorder: Recorder,
 }
 
 /// The axum state: one `Arc` per server.
@@ -102,6 +104,7 @@ impl Shared {
             counters: AtomicCounters::default(),
             faults: Faults::default(),
             tokens: Tokens::new(config.secret.clone()),
+            recorder: Recorder::default(),
             config,
         })
     }

@@ -17,8 +17,8 @@ struct Args {
     /// Port to listen on (0: chosen by the system, see the printed URL).
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Loopback address to listen on: `127.0.0.1`, `::1`, `localhost` (this server is for
-    /// tests: no other address).
+    /// Loopback address to listen on: any of 127.0.0.0/8 (`127.0.0.2` makes a second
+    /// origin), `::1`, `localhost` (this server is for tests: no other address).
     #[arg(long, default_value = "127.0.0.1", value_parser = parse_host)]
     host: IpAddr,
     /// Access-token lifetime in seconds.

@@ -11,11 +11,12 @@ mod vitalgraph;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde_json::json;
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 
 use crate::control;
+use crate::recorder;
 use crate::state::AppState;
 
 /// Builds the router for one server.
@@ -38,7 +39,10 @@ pub(crate) fn router(state: AppState) -> Router {
             "/health",
             get(|| async { axum::Json(json!({"status": "ok"})) }),
         )
+        .route("/_record", any(recorder::record))
+        .route("/_record/{*rest}", any(recorder::record))
         .merge(control::routes())
+        .fallback(recorder::record)
         .with_state(state);
     if cors { r.layer(cors_layer()) } else { r }
 }
@@ -51,12 +55,20 @@ fn cors_layer() -> CorsLayer {
             Method::POST,
             Method::PUT,
             Method::DELETE,
+            Method::PATCH,
+            Method::HEAD,
             Method::OPTIONS,
         ])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        // Whatever the page asks to send (Authorization, Content-Type, custom headers):
+        // without credentials mode, mirroring is as open as `*` but also admits
+        // `Authorization`, which `*` does not.
+        .allow_headers(AllowHeaders::mirror_request())
+        .allow_private_network(true)
         .expose_headers([
             header::WWW_AUTHENTICATE,
             header::RETRY_AFTER,
+            header::LOCATION,
+            header::DATE,
             header::HeaderName::from_static("x-echo-subject"),
             header::HeaderName::from_static("x-echo-method"),
         ])

@@ -63,6 +63,43 @@ fn binary_prints_its_url_and_serves() {
     assert!(c.get(format!("{url}/health")).send().is_err());
 }
 
+/// Any 127.0.0.0/8 address: two binaries can be two origins.
+#[test]
+fn binary_listens_on_another_loopback_address() {
+    let mut child = Command::new(BIN)
+        .args(["--host", "127.0.0.2"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim_end()
+        .strip_prefix("tokenkeeper-testserver listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.2:"), "{url}");
+    let c = reqwest::blocking::Client::new();
+    let r = c
+        .get(format!("{url}/anything"))
+        .bearer_auth("t")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = c
+        .get(format!("{url}/_control/recorded"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(v[0]["path"], "/anything");
+    assert_eq!(v[0]["scheme"], "Bearer");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn binary_refuses_a_non_loopback_host() {
     let out = Command::new(BIN)

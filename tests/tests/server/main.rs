@@ -9,4 +9,5 @@ mod control_http;
 mod faults;
 mod oauth;
 mod protected;
+mod recorder;
 mod vitalgraph;
