@@ -48,8 +48,16 @@ impl Outgoing {
     pub(crate) fn new(input: &JsValue, init: &JsValue) -> Result<Self, JsValue> {
         let no_body = sys::prop(init, "body").is_none();
         if no_body && (input.is_string() || input.is_instance_of::<ParsedUrl>()) {
+            let url = sys::parse_url(input)?;
+            if !url.username().is_empty() || !url.password().is_empty() {
+                // `fetch` refuses a URL with credentials: fail as it does, before the engine
+                // is asked for a token (the `Request` throws the platform's own TypeError).
+                return Err(sys::new_request(&url, init)
+                    .err()
+                    .unwrap_or(JsValue::UNDEFINED));
+            }
             return Ok(Outgoing::Direct {
-                url: sys::parse_url(input)?,
+                url,
                 init: init.clone(),
             });
         }

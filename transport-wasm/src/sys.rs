@@ -73,6 +73,14 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     pub(crate) fn port(this: &ParsedUrl) -> String;
 
+    /// `url.username`.
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn username(this: &ParsedUrl) -> String;
+
+    /// `url.password`.
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn password(this: &ParsedUrl) -> String;
+
     /// `url.origin` (`"null"` for an opaque origin).
     #[wasm_bindgen(method, getter)]
     pub(crate) fn origin(this: &ParsedUrl) -> String;
