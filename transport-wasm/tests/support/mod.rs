@@ -74,6 +74,48 @@ pub async fn reset_at(base: &str) {
     assert_eq!(r.status(), 200);
 }
 
+/// `POST /_control/faults` with this JSON (faults, settings, scripted answers).
+pub async fn faults(json: &str) {
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(json));
+    let headers = web_sys::Headers::new().unwrap();
+    headers.set("content-type", "application/json").unwrap();
+    init.set_headers(&headers);
+    let url = format!("{}/_control/faults", server());
+    let req = Request::new_with_str_and_init(&url, &init).unwrap();
+    let r: Response = JsFuture::from(global_fetch(&req))
+        .await
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(r.status(), 200, "faults {json}: {}", text(&r).await);
+}
+
+/// One of the server's gauges (`scripts_in_progress`, `open_connections`): what it is doing
+/// now.
+pub async fn gauge(name: &str) -> u64 {
+    let r = plain("GET", "/_control/gauges").await;
+    assert_eq!(r.status(), 200);
+    let v = JsFuture::from(r.json().unwrap()).await.unwrap();
+    Reflect::get(&v, &JsValue::from_str(name))
+        .unwrap()
+        .as_f64()
+        .unwrap() as u64
+}
+
+/// Waits (checking every 10 ms, up to 5 s) until the server has no scripted answer in
+/// progress: every client given a never-sent or streaming answer has gone away. `false` if
+/// one is still running after 5 s.
+pub async fn scripts_idle() -> bool {
+    for _ in 0..500 {
+        if gauge("scripts_in_progress").await == 0 {
+            return true;
+        }
+        sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = fetch)]
