@@ -184,7 +184,9 @@ async fn perform(
 /// which ends the request. Each chunk is wiped in JS once copied.
 async fn read_capped(stream: &ReadableStream) -> Result<Zeroizing<Vec<u8>>, JsValue> {
     let reader = ReadableStreamDefaultReader::new(stream)?;
-    let mut body = Zeroizing::new(Vec::new());
+    // Room for the most ever kept, so the buffer never moves (a reallocation would leave an
+    // unzeroized copy of the tokens behind).
+    let mut body = Zeroizing::new(Vec::with_capacity(MAX_AUTH_BODY + 1));
     loop {
         let step = JsFuture::from(reader.read()).await?;
         if sys::prop(&step, "done").is_some_and(|d| d.as_bool() == Some(true)) {
@@ -195,7 +197,6 @@ async fn read_capped(stream: &ReadableStream) -> Result<Zeroizing<Vec<u8>>, JsVa
             .dyn_into()?;
         let len = chunk.length();
         let take = (len as usize).min(MAX_AUTH_BODY + 1 - body.len());
-        grow(&mut body, take);
         let at = body.len();
         body.resize(at + take, 0);
         chunk.subarray(0, take as u32).copy_to(&mut body[at..]);
@@ -204,18 +205,6 @@ async fn read_capped(stream: &ReadableStream) -> Result<Zeroizing<Vec<u8>>, JsVa
             sys::ignore_rejection(&reader.cancel());
             return Ok(body);
         }
-    }
-}
-
-/// Makes room for `additional` bytes without leaving an unzeroized copy behind (a plain
-/// `Vec` reallocation would free the old buffer as it is).
-fn grow(body: &mut Zeroizing<Vec<u8>>, additional: usize) {
-    if body.capacity() - body.len() < additional {
-        let mut bigger = Zeroizing::new(Vec::with_capacity(
-            (body.len() + additional).max(body.len() * 2),
-        ));
-        bigger.extend_from_slice(body);
-        *body = bigger;
     }
 }
 

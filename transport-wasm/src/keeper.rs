@@ -258,7 +258,7 @@ impl Inner {
         {
             return *answer;
         }
-        let scheme = url.protocol();
+        let scheme = protocol.as_string().unwrap_or_default();
         let scheme = scheme.strip_suffix(':').unwrap_or(&scheme);
         let port = url.port();
         // `URL.port` is empty for the scheme's default port, else the port's digits.

@@ -49,7 +49,7 @@ impl Outgoing {
         let no_body = sys::prop(init, "body").is_none();
         if no_body && (input.is_string() || input.is_instance_of::<ParsedUrl>()) {
             let url = sys::parse_url(input)?;
-            if !url.username().is_empty() || !url.password().is_empty() {
+            if url.has_credentials() {
                 // `fetch` refuses a URL with credentials: fail as it does, before the engine
                 // is asked for a token (the `Request` throws the platform's own TypeError).
                 return Err(sys::new_request(&url, init)

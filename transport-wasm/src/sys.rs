@@ -61,10 +61,6 @@ extern "C" {
     #[wasm_bindgen(method, getter, js_name = host)]
     pub(crate) fn host_js(this: &ParsedUrl) -> JsValue;
 
-    /// `url.protocol`.
-    #[wasm_bindgen(method, getter)]
-    pub(crate) fn protocol(this: &ParsedUrl) -> String;
-
     /// `url.hostname` (lower-case, IDNA to ASCII, IPv4 in dotted decimal, IPv6 in brackets).
     #[wasm_bindgen(method, getter)]
     pub(crate) fn hostname(this: &ParsedUrl) -> String;
@@ -73,17 +69,13 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     pub(crate) fn port(this: &ParsedUrl) -> String;
 
-    /// `url.username`.
-    #[wasm_bindgen(method, getter)]
-    pub(crate) fn username(this: &ParsedUrl) -> String;
+    /// `url.username`, left in JS (empty when there is none).
+    #[wasm_bindgen(method, getter, js_name = username)]
+    pub(crate) fn username_js(this: &ParsedUrl) -> JsValue;
 
-    /// `url.password`.
-    #[wasm_bindgen(method, getter)]
-    pub(crate) fn password(this: &ParsedUrl) -> String;
-
-    /// `url.origin` (`"null"` for an opaque origin).
-    #[wasm_bindgen(method, getter)]
-    pub(crate) fn origin(this: &ParsedUrl) -> String;
+    /// `url.password`, left in JS (empty when there is none).
+    #[wasm_bindgen(method, getter, js_name = password)]
+    pub(crate) fn password_js(this: &ParsedUrl) -> JsValue;
 
     /// A `Request` or a `Response`, for its `url`.
     type WithUrl;
@@ -115,6 +107,13 @@ pub(crate) fn new_request(input: &JsValue, init: &JsValue) -> Result<Request, Js
     AnyRequest::new(input, init).map(JsCast::unchecked_into)
 }
 
+impl ParsedUrl {
+    /// Whether the URL has a username or password in it (`fetch` refuses such a URL).
+    pub(crate) fn has_credentials(&self) -> bool {
+        self.username_js().is_truthy() || self.password_js().is_truthy()
+    }
+}
+
 /// Parses `input` (a string or anything `fetch` converts to one) as `fetch` does: a relative
 /// URL against [`base_url`], so the URL checked is the URL sent.
 pub(crate) fn parse_url(input: &JsValue) -> Result<ParsedUrl, JsValue> {
@@ -142,10 +141,10 @@ pub(crate) fn url_of_response(response: &Response) -> Option<ParsedUrl> {
 /// `http://127.0.0.1:8080`, `https://BÜCHER.example:443/x` is `https://xn--bcher-kva.example`);
 /// `None` when it does not parse or its origin is opaque.
 pub(crate) fn normalised_origin(url: &str) -> Option<String> {
-    let origin = ParsedUrl::new(&JsValue::from_str(url), &JsValue::UNDEFINED)
-        .ok()?
-        .origin();
-    (origin != "null").then_some(origin)
+    let parsed = ParsedUrl::new(&JsValue::from_str(url), &JsValue::UNDEFINED).ok()?;
+    prop(&parsed, "origin")?
+        .as_string()
+        .filter(|origin| origin != "null")
 }
 
 /// Where `fetch` finds the base URL of a relative URL: the document's base URL in a page
