@@ -32,6 +32,11 @@ pub struct ServerConfig {
     pub reuse_detection: bool,
     /// Revoke the family's previous access token on each refresh. Default: `false`.
     pub revoke_access_on_rotation: bool,
+    /// Refuse a protected request whose token is missing, invalid, expired or revoked with
+    /// a bare `403` (empty body, no `WWW-Authenticate`), as django-oauth-toolkit's
+    /// `protected_resource` does, instead of `401` with a Bearer challenge.
+    /// Default: `false`.
+    pub bare_403_refusals: bool,
     /// HS256 signing key. Default: a fixed, public test key (this server guards nothing).
     pub secret: Vec<u8>,
     /// Answer CORS preflights and add `Access-Control-*` headers (browser tests).
@@ -49,6 +54,7 @@ impl Default for ServerConfig {
             rotation: false,
             reuse_detection: true,
             revoke_access_on_rotation: false,
+            bare_403_refusals: false,
             secret: b"tokenkeeper-testserver: not a secret".to_vec(),
             cors: true,
         }
@@ -106,6 +112,25 @@ impl ServerConfig {
         self
     }
 
+    /// Refuses bad tokens on protected routes with a bare 403 instead of a 401 challenge.
+    #[must_use]
+    pub fn with_bare_403_refusals(mut self, on: bool) -> Self {
+        self.bare_403_refusals = on;
+        self
+    }
+
+    /// django-oauth-toolkit's defaults on top of `self`: refresh tokens rotate, the
+    /// previous access token is revoked on each refresh, a retired refresh token is refused
+    /// without revoking its family (no reuse detection), and protected routes refuse with a
+    /// bare 403.
+    #[must_use]
+    pub fn django_oauth_toolkit(self) -> Self {
+        self.with_rotation(true)
+            .with_reuse_detection(false)
+            .with_revoke_access_on_rotation(true)
+            .with_bare_403_refusals(true)
+    }
+
     /// Turns CORS headers on or off.
     #[must_use]
     pub fn with_cors(mut self, on: bool) -> Self {
@@ -126,6 +151,7 @@ impl fmt::Debug for ServerConfig {
             .field("rotation", &self.rotation)
             .field("reuse_detection", &self.reuse_detection)
             .field("revoke_access_on_rotation", &self.revoke_access_on_rotation)
+            .field("bare_403_refusals", &self.bare_403_refusals)
             .field("secret", &"<redacted>")
             .field("cors", &self.cors)
             .finish()

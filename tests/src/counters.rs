@@ -71,10 +71,23 @@ counters! {
     /// Protected requests answered 401 (missing, invalid, expired, revoked or randomly
     /// refused token).
     ProtectedUnauthorized => protected_unauthorized,
+    /// Protected requests refused with a bare 403 (missing, invalid, expired or revoked
+    /// token while `bare_403_refusals` is on).
+    ProtectedForbidden => protected_forbidden,
     /// Connections closed without an answer by an injected fault.
     DroppedConnections => dropped_connections,
     /// Requests that reached `POST /oauth/token`, whatever their outcome.
     TokenEndpointCalls => token_endpoint_calls,
+    /// Logins answered by a script (any kind, `real` ones included: those also count as
+    /// `logins_ok` or `logins_rejected`).
+    LoginsScripted => logins_scripted,
+    /// Refreshes answered by a script (any kind, `real` ones included: those also count as
+    /// `refreshes_accepted` or `refreshes_rejected`).
+    RefreshesScripted => refreshes_scripted,
+    /// Protected requests answered by a script.
+    ProtectedScripted => protected_scripted,
+    /// Connections reset (RST) by a `reset_after_request` script.
+    ConnectionsReset => connections_reset,
     /// Requests answered by the recorder (fallback and `/_record/*`), including those past
     /// the recorder's capacity.
     RecordedRequests => recorded_requests,

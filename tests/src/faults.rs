@@ -1,9 +1,12 @@
-//! Injected faults: failing auth answers, latency, dropped connections, random 401s.
+//! Injected faults: failing auth answers, latency, dropped connections, random 401s, and
+//! the queues of scripted answers.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::config::{RetryAfter, RouteKind};
+use crate::script::{Prepared, Times};
 
 /// An injected failure to answer instead of doing the work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +47,18 @@ struct State {
     latency_protected: Duration,
     drops: Option<(u32, RouteKind)>,
     random_401: Option<(f64, SplitMix64)>,
+    /// Scripts queued for login, refresh and protected requests, in that order.
+    scripts: [VecDeque<(Times, Prepared)>; 3],
+}
+
+/// The script queue of route kind `kind` (`Any` has none of its own).
+fn queue_index(kind: RouteKind) -> Option<usize> {
+    match kind {
+        RouteKind::Login => Some(0),
+        RouteKind::Refresh => Some(1),
+        RouteKind::Protected => Some(2),
+        RouteKind::Any => None,
+    }
 }
 
 /// The fault plan, shared by every request; each decision is taken under one short lock so
@@ -96,6 +111,38 @@ impl Faults {
             *slot = None;
         }
         Some(what)
+    }
+
+    /// Queues `script` for the requests of `kind` (`Any`: login, refresh and protected each
+    /// get it, counted separately), after the scripts already queued there.
+    pub(crate) fn push_script(&self, kind: RouteKind, times: Times, script: &Prepared) {
+        if times == Times::Next(0) {
+            return;
+        }
+        let mut s = self.lock();
+        for k in [RouteKind::Login, RouteKind::Refresh, RouteKind::Protected] {
+            if kind.covers(k)
+                && let Some(i) = queue_index(k)
+            {
+                s.scripts[i].push_back((times, script.clone()));
+            }
+        }
+    }
+
+    /// Takes the script that answers this request of `kind`, if one is queued.
+    pub(crate) fn take_script(&self, kind: RouteKind) -> Option<Prepared> {
+        let i = queue_index(kind)?;
+        let mut s = self.lock();
+        let q = &mut s.scripts[i];
+        let (times, script) = q.front_mut()?;
+        let script = script.clone();
+        if let Times::Next(n) = times {
+            *n -= 1;
+            if *n == 0 {
+                q.pop_front();
+            }
+        }
+        Some(script)
     }
 
     /// Sets the delay added before answering requests of `kind` (`Any`: all kinds).
@@ -183,6 +230,39 @@ mod tests {
         assert_eq!(f.take_failure(RouteKind::Refresh), Some(what));
         assert_eq!(f.take_failure(RouteKind::Refresh), Some(what));
         assert_eq!(f.take_failure(RouteKind::Refresh), None);
+    }
+
+    #[test]
+    fn scripts_are_taken_in_order_and_always_stays() {
+        let f = Faults::default();
+        f.push_script(RouteKind::Refresh, Times::Next(2), &Prepared::Never);
+        f.push_script(RouteKind::Refresh, Times::Next(0), &Prepared::Never);
+        f.push_script(RouteKind::Refresh, Times::Always, &Prepared::Reset);
+        f.push_script(RouteKind::Any, Times::Next(1), &Prepared::Never);
+        assert!(matches!(
+            f.take_script(RouteKind::Login),
+            Some(Prepared::Never)
+        ));
+        assert!(f.take_script(RouteKind::Login).is_none());
+        assert!(matches!(
+            f.take_script(RouteKind::Protected),
+            Some(Prepared::Never)
+        ));
+        assert!(f.take_script(RouteKind::Any).is_none());
+        for _ in 0..2 {
+            assert!(matches!(
+                f.take_script(RouteKind::Refresh),
+                Some(Prepared::Never)
+            ));
+        }
+        for _ in 0..5 {
+            assert!(matches!(
+                f.take_script(RouteKind::Refresh),
+                Some(Prepared::Reset)
+            ));
+        }
+        f.reset();
+        assert!(f.take_script(RouteKind::Refresh).is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use crate::config::{RouteKind, ServerConfig};
 use crate::counters::{AtomicCounters, Counter};
 use crate::faults::Faults;
+use crate::gauges::LiveGauges;
 use crate::recorder::Recorder;
 use crate::tokens::{Policy, Tokens};
 
@@ -20,6 +21,7 @@ pub(crate) struct Settings {
     rotation: AtomicBool,
     reuse_detection: AtomicBool,
     revoke_access_on_rotation: AtomicBool,
+    bare_403_refusals: AtomicBool,
 }
 
 impl Settings {
@@ -30,6 +32,7 @@ impl Settings {
             rotation: AtomicBool::new(c.rotation),
             reuse_detection: AtomicBool::new(c.reuse_detection),
             revoke_access_on_rotation: AtomicBool::new(c.revoke_access_on_rotation),
+            bare_403_refusals: AtomicBool::new(c.bare_403_refusals),
         }
     }
 
@@ -41,6 +44,8 @@ impl Settings {
         self.reuse_detection.store(other.reuse_detection.load(r), r);
         self.revoke_access_on_rotation
             .store(other.revoke_access_on_rotation.load(r), r);
+        self.bare_403_refusals
+            .store(other.bare_403_refusals.load(r), r);
     }
 
     pub(crate) fn set_access_ttl(&self, d: Duration) {
@@ -65,6 +70,15 @@ impl Settings {
         self.revoke_access_on_rotation.store(on, Ordering::SeqCst);
     }
 
+    pub(crate) fn set_bare_403_refusals(&self, on: bool) {
+        self.bare_403_refusals.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether protected routes refuse with a bare 403 right now.
+    pub(crate) fn bare_403_refusals(&self) -> bool {
+        self.bare_403_refusals.load(Ordering::SeqCst)
+    }
+
     /// The policy in force right now.
     pub(crate) fn policy(&self) -> Policy {
         let r = Ordering::SeqCst;
@@ -74,6 +88,7 @@ impl Settings {
             rotation: self.rotation.load(r),
             reuse_detection: self.reuse_detection.load(r),
             revoke_access_on_rotation: self.revoke_access_on_rotation.load(r),
+            access_exp_offset_secs: 0,
         }
     }
 }
@@ -89,6 +104,7 @@ pub(crate) struct Shared {
     pub(crate) faults: Faults,
     pub(crate) tokens: Tokens,
     pub(crate) recorder: Recorder,
+    pub(crate) gauges: LiveGauges,
 }
 
 /// The axum state: one `Arc` per server.
@@ -105,6 +121,7 @@ impl Shared {
             faults: Faults::default(),
             tokens: Tokens::new(config.secret.clone()),
             recorder: Recorder::default(),
+            gauges: LiveGauges::default(),
             config,
         })
     }
@@ -166,18 +183,35 @@ impl Shared {
 }
 
 /// A handle on the connection a request arrived on, put in the request's extensions by the
-/// accept loop so a handler can have the connection closed without an answer.
+/// accept loop so a handler can have the connection closed (or reset) without an answer.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ConnHandle(Arc<Notify>);
+pub(crate) struct ConnHandle(Arc<ConnInner>);
+
+#[derive(Debug, Default)]
+struct ConnInner {
+    killed: Notify,
+    reset: AtomicBool,
+}
 
 impl ConnHandle {
-    /// Asks the connection task to close the socket now.
+    /// Asks the connection task to close the socket now (a FIN).
     pub(crate) fn kill(&self) {
-        self.0.notify_one();
+        self.0.killed.notify_one();
     }
 
-    /// Resolves once [`ConnHandle::kill`] has been called.
+    /// Asks the connection task to reset the connection now (an RST).
+    pub(crate) fn reset(&self) {
+        self.0.reset.store(true, Ordering::SeqCst);
+        self.0.killed.notify_one();
+    }
+
+    /// Whether [`ConnHandle::reset`] was asked for.
+    pub(crate) fn wants_reset(&self) -> bool {
+        self.0.reset.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once [`ConnHandle::kill`] or [`ConnHandle::reset`] has been called.
     pub(crate) async fn killed(&self) {
-        self.0.notified().await;
+        self.0.killed.notified().await;
     }
 }

@@ -33,6 +33,10 @@ struct Args {
     /// Revoke the previous access token of a session on each refresh.
     #[arg(long)]
     revoke_access_on_rotation: bool,
+    /// Refuse bad tokens on protected routes with a bare 403 (no WWW-Authenticate), as
+    /// django-oauth-toolkit does.
+    #[arg(long)]
+    bare_403_refusals: bool,
     /// A user as `name:password` (repeatable; replaces the default admin:admin).
     #[arg(long = "user", value_name = "USER:PASS")]
     users: Vec<String>,
@@ -64,6 +68,7 @@ fn config(args: &Args) -> Result<ServerConfig, String> {
         .with_refresh_ttl(Duration::from_secs(args.refresh_ttl_secs))
         .with_rotation(args.rotation)
         .with_revoke_access_on_rotation(args.revoke_access_on_rotation)
+        .with_bare_403_refusals(args.bare_403_refusals)
         .with_cors(!args.no_cors);
     if !args.users.is_empty() {
         c.users = args

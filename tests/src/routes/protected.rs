@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{bearer, detail};
+use super::{bearer, detail, take_script};
 use crate::config::RouteKind;
 use crate::counters::Counter;
 use crate::state::{AppState, ConnHandle};
@@ -36,26 +36,43 @@ fn challenge(description: Option<&str>) -> Response {
     r
 }
 
+/// A refused token: the 401 challenge, or a bare 403 (django-oauth-toolkit's
+/// `protected_resource`) when the server is set so. Counted here.
+fn refuse(state: &AppState, description: Option<&str>) -> Response {
+    if state.settings.bare_403_refusals() {
+        state.counters.bump(Counter::ProtectedForbidden);
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    state.counters.bump(Counter::ProtectedUnauthorized);
+    challenge(description)
+}
+
 /// Applies the protected-route faults and checks the access token; returns its subject or
-/// the 401 to send (already counted).
+/// the refusal to send (already counted).
 async fn authorize(
     state: &AppState,
     conn: &ConnHandle,
     headers: &HeaderMap,
 ) -> Result<String, Response> {
     state.gate(RouteKind::Protected, conn).await;
-    let result = match bearer(headers) {
-        None => Err(challenge(None)),
+    take_script(
+        state,
+        conn,
+        RouteKind::Protected,
+        Counter::ProtectedScripted,
+    )
+    .await?;
+    match bearer(headers) {
+        None => Err(refuse(state, None)),
         Some(token) => match state.tokens.check_access(state.now_ms(), token) {
-            Err(e) => Err(challenge(Some(&e.to_string()))),
-            Ok(_) if state.faults.roll_401() => Err(challenge(Some("token rejected (injected)"))),
+            Err(e) => Err(refuse(state, Some(&e.to_string()))),
+            Ok(_) if state.faults.roll_401() => {
+                state.counters.bump(Counter::ProtectedUnauthorized);
+                Err(challenge(Some("token rejected (injected)")))
+            }
             Ok(claims) => Ok(claims.sub),
         },
-    };
-    if result.is_err() {
-        state.counters.bump(Counter::ProtectedUnauthorized);
     }
-    result
 }
 
 /// `GET` / `DELETE /api/echo`: `{"subject", "method", "query", "raw_query"}`.

@@ -67,7 +67,7 @@ fn binary_prints_its_url_and_serves() {
 #[test]
 fn binary_listens_on_another_loopback_address() {
     let mut child = Command::new(BIN)
-        .args(["--host", "127.0.0.2"])
+        .args(["--host", "127.0.0.2", "--bare-403-refusals"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("binary starts");
@@ -96,6 +96,9 @@ fn binary_listens_on_another_loopback_address() {
         .unwrap();
     assert_eq!(v[0]["path"], "/anything");
     assert_eq!(v[0]["scheme"], "Bearer");
+    let r = c.get(format!("{url}/api/echo")).send().unwrap();
+    assert_eq!(r.status(), 403, "--bare-403-refusals");
+    assert!(r.headers().get("www-authenticate").is_none());
     child.kill().unwrap();
     child.wait().unwrap();
 }
