@@ -411,3 +411,43 @@ async fn allowed_origins_are_read_by_the_platform_parser() {
         );
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_redirect_to_another_origin_carries_no_token_and_is_handed_over() {
+    let k = keeper("urls-redirect", Vec::new());
+    k.login().await.unwrap();
+    support::reset().await;
+    let target = format!("{}/redirected", recorder());
+    for status in [301, 302, 307, 308] {
+        support::faults(&format!(
+            r#"{{"script": {{"route": "protected", "status": {status}, "headers": {{"location": "{target}"}}}}}}"#
+        ))
+        .await;
+        let before = recorded(recorder()).await.len();
+        let engine = k.metrics();
+        let r = k
+            .fetch(
+                // One URL each: browsers cache permanent redirects.
+                &JsValue::from_str(&format!("{}/api/spaces?status={status}", server())),
+                &JsValue::UNDEFINED,
+            )
+            .await
+            .unwrap();
+        let seen = recorded(recorder()).await.split_off(before);
+        assert!(r.redirected() && r.url() == target, "{status}: {}", r.url());
+        assert_eq!(
+            r.status(),
+            200,
+            "{status}: the recorder's answer is handed over"
+        );
+        assert_eq!(seen.len(), 1, "{status}: {seen:?}");
+        assert!(
+            !seen[0].authorization,
+            "{status}: the token followed the redirect"
+        );
+        let m = k.metrics();
+        assert_eq!(m.delivered, engine.delivered + 1, "{status}");
+        assert_eq!(m.refresh_count, engine.refresh_count, "{status}");
+    }
+    assert_eq!(support::counter("protected_scripted").await, 4);
+}
