@@ -87,7 +87,8 @@ pub(crate) struct Inner {
     pub(crate) session: Session,
     pub(crate) slots: Slots,
     /// The auth operation the engine wants performed; `None` once it was dropped by
-    /// `set_tokens` or `logout` (then its task must not send or report it).
+    /// `set_tokens` or `logout`, or aborted at its deadline (then its task must not send or
+    /// report it).
     pub(crate) current_auth: Option<AuthId>,
     /// Aborts the `fetch` of the auth operation in flight (the engine's `AbortAuth`).
     auth_abort: Option<(AuthId, AbortController)>,

@@ -48,7 +48,10 @@ impl Outgoing {
     pub(crate) fn new(input: &JsValue, init: &JsValue) -> Result<Self, JsValue> {
         let no_body = sys::prop(init, "body").is_none();
         if no_body && (input.is_string() || input.is_instance_of::<ParsedUrl>()) {
-            let url = sys::parse_url(input)?;
+            // What does not parse fails with the error `fetch` gives (its `Request` throws it;
+            // Node's `URL` throws another, with a `code`).
+            let url = sys::parse_url(input)
+                .map_err(|e| sys::new_request(input, init).err().unwrap_or(e))?;
             if url.has_credentials() {
                 // `fetch` refuses a URL with credentials: fail as it does, before the engine
                 // is asked for a token (the `Request` throws the platform's own TypeError).
