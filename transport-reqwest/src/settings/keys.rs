@@ -150,7 +150,7 @@ keys! {
     "client.token_refresh.margin_jitter", Float, Takes("marginJitter"), "`Config::margin_jitter`", "0.0", "0.25";
     "client.token_refresh.expiry_floor_ms", Float, Takes("expiryFloorMs"), "`Config::expiry_floor`", "500", "250";
     "client.token_refresh.default_lifetime_seconds", Float, Takes("defaultLifetimeSeconds"), "`Config::default_lifetime`", "300", "600";
-    "client.token_refresh.auth_timeout_ms", Float, New("authTimeoutMs"), "`Config::auth_timeout`", "30000", "15000";
+    "client.token_refresh.auth_timeout_ms", Float, Takes("authTimeoutMs"), "`Config::auth_timeout`", "30000", "15000";
     "client.token_refresh.max_auth_retries_per_exchange", Int, Takes("maxAuthRetriesPerExchange"), "`Config::max_auth_retries_per_exchange`", "1", "2";
     "client.token_refresh.max_stale_generation_resends", Int, Takes("maxStaleGenerationResends"), "`Config::max_stale_generation_resends`", "3", "5";
     "client.token_refresh.reauth_on_refresh_rejected", Bool, Takes("reauthOnRefreshRejected"), "`Config::reauth_on_refresh_rejected`", "true", "false";
