@@ -16,7 +16,7 @@ use crate::control::Control;
 use crate::counters::Counters;
 use crate::gauges::Gauges;
 use crate::recorder::Recorded;
-use crate::routes::detail;
+use crate::reply::detail;
 use crate::script;
 use crate::script_json::ScriptSpec;
 use crate::state::AppState;
