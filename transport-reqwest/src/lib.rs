@@ -63,6 +63,7 @@ mod io;
 mod keeper;
 mod middleware;
 mod state;
+pub mod store;
 mod stripes;
 mod tasks;
 
