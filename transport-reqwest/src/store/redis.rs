@@ -509,3 +509,56 @@ async fn subscribe(inner: &Inner) -> Result<redis::aio::PubSubStream, StoreError
         Err(_) => Err(unavailable("watch", "no answer in time".to_owned())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_not_sent_in_clear_to_another_machine_unless_allowed() {
+        let e =
+            RedisStore::new(RedisOptions::new("redis://:pw-SECRET@10.1.2.3:6379/")).unwrap_err();
+        let text = format!("{e} {e:?}");
+        assert!(
+            matches!(e, StoreError::Config { field: "url", .. }),
+            "{text}"
+        );
+        assert!(!text.contains("SECRET"), "{text}");
+        let mut o = RedisOptions::new("redis://:pw-SECRET@10.1.2.3:6379/");
+        o.allow_insecure = true;
+        let store = RedisStore::new(o.clone()).unwrap();
+        for text in [format!("{store:?}"), format!("{o:?}")] {
+            assert!(!text.contains("SECRET"), "{text}");
+        }
+        for url in [
+            "redis://127.0.0.1:1/",
+            "redis://localhost/",
+            "redis://[::1]:6379/",
+            "unix:///run/redis.sock",
+        ] {
+            assert!(RedisStore::new(RedisOptions::new(url)).is_ok(), "{url}");
+        }
+        let e = RedisStore::new(RedisOptions::new("http://pw-SECRET@x/")).unwrap_err();
+        assert!(!format!("{e} {e:?}").contains("SECRET"));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_fails_fast_and_is_not_retried_at_once() {
+        // A loopback port nothing listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let store =
+            RedisStore::new(RedisOptions::new(format!("redis://127.0.0.1:{port}/"))).unwrap();
+        let e = store.load().await.unwrap_err();
+        assert!(matches!(e, StoreError::Unavailable { .. }), "{e}");
+        assert!(
+            !e.to_string().contains(&port.to_string()),
+            "no address in messages: {e}"
+        );
+        let e = store.try_lock().await.unwrap_err();
+        assert!(e.to_string().contains("reconnecting later"), "{e}");
+    }
+}
