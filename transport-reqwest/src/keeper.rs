@@ -72,7 +72,8 @@ impl Keeper {
     }
 
     /// Installs tokens obtained elsewhere (a store, another process). Requests waiting for a
-    /// login or refresh resume with them.
+    /// login or refresh resume with them. They are not written to the keeper's token store
+    /// ([`KeeperBuilder::store`]), which saves the sets the keeper obtains itself.
     pub fn set_tokens(&self, tokens: TokenSet) -> Result<(), Error> {
         let (result, jobs) = self.shared.locked(|st, now, work| {
             st.driver

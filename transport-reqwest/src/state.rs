@@ -6,6 +6,9 @@
 //! - every input goes through [`Shared::locked`], which returns the [`Jobs`] the input left
 //!   (tasks to wake, an auth request to perform, events...) for the caller to carry out with
 //!   the lock released ([`crate::tasks::carry_out`]); nothing is spawned from here;
+//! - with a token store, the tokens an input changed (`TokensChanged`, `SessionExpired`) are
+//!   numbered under the lock and handed over as [`Jobs::persist`], so saves keep the engine's
+//!   order;
 //! - after every input the lease is republished ([`crate::stripes`]), auth requests whose
 //!   deadline passed are aborted, and when the next timer moved earlier every waiting exchange
 //!   is woken to sleep on it again (waiting exchanges sleep on the engine's timers

@@ -60,6 +60,10 @@ struct Args {
     /// wait for the refresh at expiry.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     proactive: bool,
+    /// Also print every successful request's start (ms since the Unix epoch) and latency
+    /// (µs), and when each set this process held was issued, in the report.
+    #[arg(long)]
+    samples: bool,
 }
 
 fn main() -> ExitCode {
@@ -112,19 +116,26 @@ async fn run(args: Args) -> Result<(), String> {
     let client = keeper.client();
     let url = format!("{}/api/echo", args.server);
     let latencies = Arc::new(Mutex::new(Vec::<u64>::new()));
+    // (start, ms since the Unix epoch; latency, µs) of every successful request.
+    let timed = Arc::new(Mutex::new(Vec::<(u64, u64)>::new()));
     let errors = Arc::new(Mutex::new(Vec::<String>::new()));
     let end = Instant::now() + Duration::from_millis(args.duration_ms);
     let loops: Vec<_> = (0..args.tasks)
         .map(|_| {
             let (client, url) = (client.clone(), url.clone());
             let (latencies, errors) = (latencies.clone(), errors.clone());
+            let timed = timed.clone();
             tokio::spawn(async move {
                 while Instant::now() < end {
                     let t0 = Instant::now();
+                    let started = wall_ms();
                     let r = client.get(&url).send().await;
                     let us = t0.elapsed().as_micros() as u64;
                     match r {
-                        Ok(r) if r.status().is_success() => latencies.lock().unwrap().push(us),
+                        Ok(r) if r.status().is_success() => {
+                            latencies.lock().unwrap().push(us);
+                            timed.lock().unwrap().push((started, us));
+                        }
                         Ok(r) => errors
                             .lock()
                             .unwrap()
@@ -136,9 +147,28 @@ async fn run(args: Args) -> Result<(), String> {
             })
         })
         .collect();
+    // When each set this process held was issued (a login or refresh, its own or adopted):
+    // the moments of the fleet's expiries.
+    let issued = tokio::spawn({
+        let keeper = keeper.clone();
+        async move {
+            let mut seen: Vec<u64> = Vec::new();
+            while Instant::now() < end {
+                if let Some(t) = keeper.tokens() {
+                    let at = t.issued_at.as_millis();
+                    if seen.last() != Some(&at) {
+                        seen.push(at);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            seen
+        }
+    });
     for l in loops {
         l.await.map_err(|e| e.to_string())?;
     }
+    let issued = issued.await.map_err(|e| e.to_string())?;
     let mut lat = std::mem::take(&mut *latencies.lock().unwrap());
     lat.sort_unstable();
     let errors = std::mem::take(&mut *errors.lock().unwrap());
@@ -149,7 +179,7 @@ async fn run(args: Args) -> Result<(), String> {
         let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
         lat[i]
     };
-    let report = json!({
+    let mut report = json!({
         "pid": std::process::id(),
         "ok": lat.len(),
         "failures": errors.len(),
@@ -158,6 +188,16 @@ async fn run(args: Args) -> Result<(), String> {
         "metrics": keeper.metrics(),
         "store": keeper.store_metrics(),
     });
+    if args.samples {
+        report["samples"] = json!(*timed.lock().unwrap());
+        report["issued_ms"] = json!(issued);
+    }
     println!("{report}");
     Ok(())
+}
+
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
