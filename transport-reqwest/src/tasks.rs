@@ -10,7 +10,7 @@
 //! exchange, which runs on a runtime, takes it.
 //!
 //! With a token store ([`crate::store`]), the auth task does the store's part of the lock
-//! protocol around the request ([`crate::store::protocol`]): look, lock, look again, ask the
+//! protocol around the request ([`lock_protocol`]): look, lock, look again, ask the
 //! engine's gate, perform, report, save the new tokens, release. Other inputs' saves run on
 //! tasks of their own.
 
@@ -27,7 +27,9 @@ use zeroize::Zeroize as _;
 use crate::clock::Sleep;
 use crate::io::{self, AuthAnswer};
 use crate::state::{Jobs, Shared};
-use crate::store::protocol::{self, Before};
+use lock_protocol::Before;
+
+mod lock_protocol;
 
 /// Does what an input left to do (see the module docs).
 pub(crate) fn carry_out(shared: &Arc<Shared>, jobs: Jobs) {
@@ -38,9 +40,9 @@ pub(crate) fn carry_out(shared: &Arc<Shared>, jobs: Jobs) {
     } = jobs;
     if let Some(store) = &shared.store {
         if let Some(p) = persist {
-            protocol::spawn_save(store, p);
+            lock_protocol::spawn_save(store, p);
         }
-        protocol::start_watch(shared);
+        lock_protocol::start_watch(shared);
     }
     if let Some(auth) = work.auth.take() {
         spawn_auth(shared, auth);
@@ -60,7 +62,7 @@ pub(crate) fn carry_out(shared: &Arc<Shared>, jobs: Jobs) {
 pub(crate) fn carry_out_in_drop(shared: &Shared, jobs: Jobs) {
     let mut work = jobs.work;
     if let (Some(store), Some(p)) = (&shared.store, jobs.persist) {
-        protocol::spawn_save(store, p);
+        lock_protocol::spawn_save(store, p);
     }
     if work.auth.is_some() || work.ask {
         let auth = work.auth.take();
@@ -109,7 +111,7 @@ fn spawn_auth(shared: &Arc<Shared>, auth: AuthRequest) {
 async fn perform(mut guard: AuthGuard, mut auth: AuthRequest) {
     let shared = Arc::clone(&guard.shared);
     let op = auth.id;
-    let lock = match protocol::before(&shared, op).await {
+    let lock = match lock_protocol::before(&shared, op).await {
         Before::Send(lock) => lock,
         Before::Ended => {
             // Adopted from the store, or dropped: the request (its body holds the password
@@ -154,7 +156,7 @@ async fn perform(mut guard: AuthGuard, mut auth: AuthRequest) {
     // released, so the next holder finds them.
     let persist = jobs.persist.take();
     carry_out(&shared, jobs);
-    protocol::after(&shared, persist, lock).await;
+    lock_protocol::after(&shared, persist, lock).await;
 }
 
 /// Reports the auth operation abandoned if its task is dropped before it reported an outcome

@@ -40,7 +40,6 @@ mod error;
 mod file;
 pub(crate) mod handle;
 mod memory;
-pub(crate) mod protocol;
 #[cfg(feature = "redis")]
 mod redis;
 

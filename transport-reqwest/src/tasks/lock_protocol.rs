@@ -12,10 +12,10 @@ use futures::StreamExt as _;
 use futures::future::{AbortHandle, Abortable};
 use tokenkeeper_core::{AuthGate, AuthId, TokenSet};
 
-use super::StoreLock;
-use super::handle::{Persist, StoreHandle};
+use super::carry_out;
 use crate::state::Shared;
-use crate::tasks::carry_out;
+use crate::store::StoreLock;
+use crate::store::handle::{Persist, StoreHandle};
 
 /// What the auth task does after the store's part.
 pub(crate) enum Before {
