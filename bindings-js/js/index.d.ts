@@ -53,6 +53,8 @@ interface CommonOptions {
   expiryFloorMs?: number;
   /** Lifetime assumed when the server says nothing (default 300). */
   defaultLifetimeSeconds?: number;
+  /** A login or refresh still running after this long is aborted and retried (default 30000). */
+  authTimeoutMs?: number;
   maxAuthRetriesPerExchange?: number;
   maxRefreshAttempts?: number;
   maxTransientResends?: number;

@@ -204,6 +204,7 @@ fn config(o: &JsValue) -> Result<Config, ConfigError> {
     }
     c.margin_jitter = number(o, "marginJitter")?.unwrap_or(c.margin_jitter);
     c.expiry_floor = millis(o, "expiryFloorMs")?.unwrap_or(c.expiry_floor);
+    c.auth_timeout = millis(o, "authTimeoutMs")?.unwrap_or(c.auth_timeout);
     c.default_lifetime = seconds(o, "defaultLifetimeSeconds")?.unwrap_or(c.default_lifetime);
     let counts: [(&'static str, &mut u32); 4] = [
         (

@@ -4,6 +4,9 @@ use core::time::Duration;
 
 use crate::error::ConfigError;
 
+/// [`Config::peer_wait`]'s default.
+pub(crate) const DEFAULT_PEER_WAIT: Duration = Duration::from_secs(1);
+
 /// How long before expiry a token counts as "stale" (due for refresh).
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Margin {
@@ -137,7 +140,8 @@ pub struct Config {
     /// Statuses that mean "this token was rejected" (default 401; some servers answer an expired
     /// token with a bare 403). Without 403 here, a bare 403 is still resent when it answers a
     /// token generation that has since been replaced (a token superseded by a refresh), and
-    /// delivered otherwise.
+    /// delivered otherwise (a 403 listed in `transient_statuses` or `gateway_statuses`
+    /// follows that list instead).
     pub token_rejected_statuses: Vec<u16>,
     /// After a second rejection of a fresh token for the same exchange.
     pub second_rejection: SecondRejection,
@@ -190,7 +194,7 @@ impl Default for Config {
             refresh_ahead: false,
             allow_insecure_http: false,
             ask_for_credentials: false,
-            peer_wait: crate::session::DEFAULT_PEER_WAIT,
+            peer_wait: DEFAULT_PEER_WAIT,
         }
     }
 }

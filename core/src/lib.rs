@@ -5,7 +5,7 @@
 //! request ("exchange") in flight. It refreshes before expiry, refreshes and resends once after
 //! a 401, logs in again when the refresh token is gone or rejected, backs off on 429/5xx, and
 //! does all of it with exactly one auth operation at a time however many exchanges wait. The
-//! decisions follow the table in DESIGN §2.2; [`session`] states the rules it keeps.
+//! decisions follow the decision table in `core/README.md`; [`session`] states the rules it keeps.
 //!
 //! # Driving contract
 //!
@@ -82,7 +82,9 @@ pub mod driver;
 pub mod error;
 pub mod limits;
 pub mod metrics;
+mod origin;
 pub mod parse;
+mod quote;
 pub mod secret;
 pub mod session;
 mod slab;
@@ -91,7 +93,8 @@ pub mod time;
 pub mod tokens;
 
 pub use action::{
-    Action, AuthId, AuthKind, AuthRequest, Event, ExchangeId, RequestMeta, TimerKind,
+    Action, AuthId, AuthKind, AuthReason, AuthRequest, Event, ExchangeId, RequestMeta,
+    ResendReason, TimerKind,
 };
 pub use config::{Backoff, CircuitBreaker, Config, Margin, SecondRejection};
 pub use error::{ConfigError, Error, TransportStop};

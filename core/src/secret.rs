@@ -87,7 +87,7 @@ impl<'de> serde::Deserialize<'de> for Secret {
 }
 
 /// Owner of a header's bytes that wipes them when the last `Bytes` handle is dropped.
-struct ZeroOnDrop(Zeroizing<Vec<u8>>);
+pub(crate) struct ZeroOnDrop(pub(crate) Zeroizing<Vec<u8>>);
 
 impl AsRef<[u8]> for ZeroOnDrop {
     fn as_ref(&self) -> &[u8] {

@@ -86,7 +86,9 @@ test('the auth endpoint stays at 503: AuthUnavailableError after the attempts', 
 
 test('a token URL that answers 404: AuthRejectedError', async () => {
   await server.reset();
-  const k = new TokenKeeper({ dialect: 'oauth2-client-credentials', tokenUrl: `${server.url}/no/such/endpoint`, clientId: 'cli', clientSecret: 'cli-secret' });
+  // (Unknown paths are the server's recorder, which answers 200: script the 404.)
+  await server.faults({ script: { route: 'login', status: 404, body: { text: 'no such endpoint' } } });
+  const k = new TokenKeeper({ dialect: 'oauth2-client-credentials', tokenUrl: `${server.url}/oauth/token`, clientId: 'cli', clientSecret: 'cli-secret' });
   const e = await k.login().then(() => null, (e) => e);
   assert.ok(e instanceof AuthRejectedError, String(e));
   assert.equal(e.code, 'AUTH_REJECTED');

@@ -1,29 +1,24 @@
-//! Steering a running server: the [`Control`] handle for Rust tests, and the same
-//! operations over HTTP under `/_control/` for JS and browser tests.
+//! Steering a running server: the [`Control`] handle for Rust tests (the same operations
+//! over HTTP under `/_control/` are in `control_http.rs`).
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
-
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use std::time::Duration;
 
 use crate::config::{RetryAfter, RouteKind};
 use crate::counters::Counters;
-use crate::faults::Injected;
+use crate::faults::{Injected, Random};
+use crate::gauges::Gauges;
 use crate::recorder::Recorded;
-use crate::routes::detail;
+use crate::script::{self, Script, ScriptError, Times};
 use crate::state::AppState;
 
 /// A cheap, clonable handle that changes a running server's behaviour.
 ///
-/// Faults (`fail_next_*`, latency, dropped connections, random 401s) are cleared by
-/// [`Control::reset_faults`]; settings (rotation, lifetimes, clock) by
-/// [`Control::reset_settings`].
+/// Faults (`fail_next_*`, latency, dropped connections, random faults, scripts) are
+/// cleared by [`Control::reset_faults`]; settings (rotation, refusal style, lifetimes,
+/// clock) by [`Control::reset_settings`]; the recorder by [`Control::reset_recorded`];
+/// all of them and the counters by [`Control::reset`]. The crate docs list each operation
+/// with its JSON form for `POST /_control/faults`.
 #[derive(Clone)]
 pub struct Control(pub(crate) AppState);
 
@@ -70,6 +65,35 @@ impl Control {
         );
     }
 
+    /// Queues `script` for the requests of route kind `kind` (`Any`: login, refresh and
+    /// protected each get it), after any script already queued there: the next `n`
+    /// requests (or all, until reset) get it instead of the usual answer. Scripts come
+    /// before `fail_next_*` faults; latency and dropped connections come first. A `Real`
+    /// script for protected routes (or `Any`) is refused, as is an invalid answer; then
+    /// nothing is queued.
+    pub fn script(
+        &self,
+        kind: RouteKind,
+        times: Times,
+        script: impl Into<Script>,
+    ) -> Result<(), ScriptError> {
+        let p = script::prepare(kind, script.into())?;
+        self.0.faults.push_script(kind, times, &p);
+        Ok(())
+    }
+
+    /// What the server is doing right now: open connections, scripted answers in progress.
+    pub fn gauges(&self) -> Gauges {
+        self.0.gauges.snapshot()
+    }
+
+    /// Waits until no scripted answer is in progress (every client given a delayed,
+    /// never-sent, streaming or reset answer has read it or gone away); `false` if
+    /// `timeout` passed first.
+    pub async fn wait_scripts_idle(&self, timeout: Duration) -> bool {
+        self.0.gauges.scripts_idle(timeout).await
+    }
+
     /// Delays every answer on routes of `kind` by `delay` (zero turns it off).
     pub fn set_latency(&self, kind: RouteKind, delay: Duration) {
         self.0.faults.set_latency(kind, delay);
@@ -82,9 +106,43 @@ impl Control {
     }
 
     /// Refuses a fraction `rate` (0..=1) of otherwise valid protected requests with a 401,
-    /// reproducibly for a given `seed`; 0 turns it off.
+    /// reproducibly for a given `seed`; counted as `protected_injected_401` (and
+    /// `protected_unauthorized`). 0 turns it off.
     pub fn set_random_401_rate(&self, rate: f64, seed: u64) {
-        self.0.faults.set_random_401(rate, seed);
+        self.0
+            .faults
+            .set_random(Random::Protected401, rate, seed, None);
+    }
+
+    /// Answers a fraction `rate` (0..=1) of protected requests (before their token is
+    /// checked) with a 503 and `Retry-After` when given, reproducibly for `seed`; counted
+    /// as `protected_injected_503`. 0 turns it off.
+    pub fn set_random_503_rate(&self, rate: f64, seed: u64, retry_after: Option<RetryAfter>) {
+        self.0
+            .faults
+            .set_random(Random::Protected503, rate, seed, retry_after);
+    }
+
+    /// Closes the connection of a fraction `rate` (0..=1) of protected requests without an
+    /// answer, reproducibly for `seed`; counted as `dropped_connections`. 0 turns it off.
+    pub fn set_random_drop_rate(&self, rate: f64, seed: u64) {
+        self.0
+            .faults
+            .set_random(Random::ProtectedDrop, rate, seed, None);
+    }
+
+    /// Answers a fraction `rate` (0..=1) of refreshes (VitalGraph and the `refresh_token`
+    /// grant; after any `fail_next_refreshes`) with a 503 and `Retry-After` when given,
+    /// reproducibly for `seed`; counted as `refreshes_faulted`. 0 turns it off.
+    pub fn set_random_refresh_503_rate(
+        &self,
+        rate: f64,
+        seed: u64,
+        retry_after: Option<RetryAfter>,
+    ) {
+        self.0
+            .faults
+            .set_random(Random::Refresh503, rate, seed, retry_after);
     }
 
     /// Turns refresh-token rotation on or off for later refreshes.
@@ -120,6 +178,14 @@ impl Control {
         self.0.settings.set_refresh_ttl(ttl);
     }
 
+    /// Stops the server's clock where it is: from then on it moves only with
+    /// [`Control::advance_clock`] (until reset), so a client on a manual clock started at the
+    /// returned time (milliseconds since the Unix epoch) sees tokens expire exactly when the
+    /// server does, without anyone waiting.
+    pub fn freeze_clock(&self) -> u64 {
+        self.0.freeze_clock()
+    }
+
     /// Moves the server's clock forward: tokens expire without the test sleeping.
     pub fn advance_clock(&self, by: Duration) {
         self.0.advance_clock(by);
@@ -141,7 +207,7 @@ impl Control {
         self.0.counters.reset();
     }
 
-    /// Clears every injected fault.
+    /// Clears every injected fault and queued script.
     pub fn reset_faults(&self) {
         self.0.faults.reset();
     }
@@ -160,200 +226,4 @@ impl Control {
         self.reset_faults();
         self.reset_settings();
     }
-}
-
-/// The `/_control` routes and `GET /health`'s sibling endpoints.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/_control/counters", get(counters))
-        .route("/_control/recorded", get(recorded))
-        .route("/_control/reset", post(reset))
-        .route("/_control/revoke-all", post(revoke_all))
-        .route("/_control/faults", post(faults))
-}
-
-async fn counters(State(s): State<AppState>) -> Json<Counters> {
-    Json(s.counters.snapshot())
-}
-
-async fn recorded(State(s): State<AppState>) -> Json<Vec<Recorded>> {
-    Json(s.recorder.list())
-}
-
-async fn reset(State(s): State<AppState>) -> Json<serde_json::Value> {
-    Control(s).reset();
-    Json(json!({ "ok": true }))
-}
-
-async fn revoke_all(State(s): State<AppState>) -> Json<serde_json::Value> {
-    s.tokens.revoke_all();
-    Json(json!({ "ok": true }))
-}
-
-/// Body of `POST /_control/faults`; every field is optional and only present ones change.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FaultsRequest {
-    fail_next_refreshes: Option<FailSpec>,
-    fail_next_logins: Option<FailSpec>,
-    latency_ms: Option<LatencySpec>,
-    drop_next_connections: Option<DropSpec>,
-    random_401_rate: Option<f64>,
-    random_401_seed: Option<u64>,
-    rotation: Option<bool>,
-    reuse_detection: Option<bool>,
-    revoke_access_on_rotation: Option<bool>,
-    bare_403_refusals: Option<bool>,
-    access_ttl_secs: Option<u64>,
-    access_ttl_ms: Option<u64>,
-    refresh_ttl_secs: Option<u64>,
-    advance_clock_ms: Option<u64>,
-}
-
-/// `{"count": N, "status": 503, "retry_after": 1 | "<http-date>" | {"http_date_in_secs": N}}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FailSpec {
-    count: u32,
-    #[serde(default = "default_status")]
-    status: u16,
-    retry_after: Option<RetryAfterSpec>,
-}
-
-fn default_status() -> u16 {
-    503
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RetryAfterSpec {
-    Seconds(u64),
-    Date(String),
-    In { http_date_in_secs: u64 },
-}
-
-impl RetryAfterSpec {
-    fn resolve(self) -> Result<RetryAfter, String> {
-        match self {
-            RetryAfterSpec::Seconds(s) => Ok(RetryAfter::Seconds(s)),
-            RetryAfterSpec::Date(d) => httpdate::parse_http_date(&d)
-                .map(RetryAfter::HttpDate)
-                .map_err(|_| format!("retry_after {d:?} is not an HTTP date")),
-            RetryAfterSpec::In { http_date_in_secs } => Ok(RetryAfter::HttpDate(
-                SystemTime::now() + Duration::from_secs(http_date_in_secs),
-            )),
-        }
-    }
-}
-
-/// A number (every route kind) or `{"login": ms, "refresh": ms, "protected": ms}`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum LatencySpec {
-    All(u64),
-    PerKind {
-        login: Option<u64>,
-        refresh: Option<u64>,
-        protected: Option<u64>,
-    },
-}
-
-/// A number (any route) or `{"count": N, "route": "login"|"refresh"|"protected"|"any"}`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum DropSpec {
-    Count(u32),
-    Spec {
-        count: u32,
-        #[serde(default)]
-        route: RouteKind,
-    },
-}
-
-async fn faults(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
-    let req: FaultsRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return detail(StatusCode::BAD_REQUEST, &format!("bad faults request: {e}")),
-    };
-    match apply(&Control(s), req) {
-        Ok(()) => Json(json!({ "ok": true })).into_response(),
-        Err(e) => detail(StatusCode::BAD_REQUEST, &e),
-    }
-}
-
-fn fail_args(spec: FailSpec) -> Result<(u32, u16, Option<RetryAfter>), String> {
-    if StatusCode::from_u16(spec.status).is_err() {
-        return Err(format!("status {} is not an HTTP status", spec.status));
-    }
-    let ra = spec.retry_after.map(RetryAfterSpec::resolve).transpose()?;
-    Ok((spec.count, spec.status, ra))
-}
-
-fn apply(c: &Control, req: FaultsRequest) -> Result<(), String> {
-    // Validate everything before changing anything.
-    let refreshes = req.fail_next_refreshes.map(fail_args).transpose()?;
-    let logins = req.fail_next_logins.map(fail_args).transpose()?;
-    if let Some(rate) = req.random_401_rate
-        && !(0.0..=1.0).contains(&rate)
-    {
-        return Err("random_401_rate must be between 0 and 1".to_owned());
-    }
-    if let Some((n, status, ra)) = refreshes {
-        c.fail_next_refreshes(n, status, ra);
-    }
-    if let Some((n, status, ra)) = logins {
-        c.fail_next_logins(n, status, ra);
-    }
-    match req.latency_ms {
-        None => {}
-        Some(LatencySpec::All(ms)) => c.set_latency(RouteKind::Any, Duration::from_millis(ms)),
-        Some(LatencySpec::PerKind {
-            login,
-            refresh,
-            protected,
-        }) => {
-            for (kind, ms) in [
-                (RouteKind::Login, login),
-                (RouteKind::Refresh, refresh),
-                (RouteKind::Protected, protected),
-            ] {
-                if let Some(ms) = ms {
-                    c.set_latency(kind, Duration::from_millis(ms));
-                }
-            }
-        }
-    }
-    match req.drop_next_connections {
-        None => {}
-        Some(DropSpec::Count(n)) => c.drop_next_connections(n, RouteKind::Any),
-        Some(DropSpec::Spec { count, route }) => c.drop_next_connections(count, route),
-    }
-    if let Some(rate) = req.random_401_rate {
-        c.set_random_401_rate(rate, req.random_401_seed.unwrap_or(0));
-    }
-    if let Some(on) = req.rotation {
-        c.set_rotation(on);
-    }
-    if let Some(on) = req.reuse_detection {
-        c.set_reuse_detection(on);
-    }
-    if let Some(on) = req.revoke_access_on_rotation {
-        c.set_revoke_access_on_rotation(on);
-    }
-    if let Some(on) = req.bare_403_refusals {
-        c.set_bare_403_refusals(on);
-    }
-    if let Some(s) = req.access_ttl_secs {
-        c.set_access_ttl(Duration::from_secs(s));
-    }
-    if let Some(ms) = req.access_ttl_ms {
-        c.set_access_ttl(Duration::from_millis(ms));
-    }
-    if let Some(s) = req.refresh_ttl_secs {
-        c.set_refresh_ttl(Duration::from_secs(s));
-    }
-    if let Some(ms) = req.advance_clock_ms {
-        c.advance_clock(Duration::from_millis(ms));
-    }
-    Ok(())
 }

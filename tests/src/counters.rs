@@ -62,7 +62,8 @@ counters! {
     RefreshesAccepted => refreshes_accepted,
     /// Refreshes refused: invalid, expired, revoked or reused refresh token, wrong token type.
     RefreshesRejected => refreshes_rejected,
-    /// Refreshes answered with an injected failure.
+    /// Refreshes answered with an injected failure (`fail_next_refreshes` or the random
+    /// refresh 503).
     RefreshesFaulted => refreshes_faulted,
     /// Retired refresh tokens presented again (each revoked a family).
     ReuseDetections => reuse_detections,
@@ -71,13 +72,29 @@ counters! {
     /// Protected requests answered 401 (missing, invalid, expired, revoked or randomly
     /// refused token).
     ProtectedUnauthorized => protected_unauthorized,
+    /// Valid protected requests refused with 401 by the random-401 fault (also counted in
+    /// `protected_unauthorized`).
+    ProtectedInjected401 => protected_injected_401,
+    /// Protected requests answered 503 by the random-503 fault.
+    ProtectedInjected503 => protected_injected_503,
     /// Protected requests refused with a bare 403 (missing, invalid, expired or revoked
     /// token while `bare_403_refusals` is on).
     ProtectedForbidden => protected_forbidden,
-    /// Connections closed without an answer by an injected fault.
+    /// Connections closed without an answer (FIN) by an injected fault:
+    /// `drop_next_connections` or the random protected drop.
     DroppedConnections => dropped_connections,
     /// Requests that reached `POST /oauth/token`, whatever their outcome.
     TokenEndpointCalls => token_endpoint_calls,
+    /// Logins answered by a script (any kind, `real` ones included: those also count as
+    /// `logins_ok` or `logins_rejected`).
+    LoginsScripted => logins_scripted,
+    /// Refreshes answered by a script (any kind, `real` ones included: those also count as
+    /// `refreshes_accepted` or `refreshes_rejected`).
+    RefreshesScripted => refreshes_scripted,
+    /// Protected requests answered by a script.
+    ProtectedScripted => protected_scripted,
+    /// Connections reset (RST) by a `reset_after_request` script.
+    ConnectionsReset => connections_reset,
     /// Requests answered by the recorder (fallback and `/_record/*`), including those past
     /// the recorder's capacity.
     RecordedRequests => recorded_requests,

@@ -1,9 +1,12 @@
-//! Injected faults: failing auth answers, latency, dropped connections, random 401s.
+//! Injected faults: failing auth answers, latency, dropped connections, random 401s, and
+//! the queues of scripted answers.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::config::{RetryAfter, RouteKind};
+use crate::script::{Prepared, Times};
 
 /// An injected failure to answer instead of doing the work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +23,7 @@ struct Pending {
     what: Injected,
 }
 
-/// SplitMix64: a tiny seeded generator, enough for reproducible random 401s.
+/// SplitMix64: a tiny seeded generator, enough for reproducible random faults.
 #[derive(Debug, Clone, Copy)]
 struct SplitMix64(u64);
 
@@ -35,6 +38,34 @@ impl SplitMix64 {
     }
 }
 
+/// A fault given to a random fraction of requests, reproducibly for a seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Random {
+    /// A valid protected request refused with 401 and a challenge.
+    Protected401,
+    /// A protected request answered 503 (with `Retry-After` if set).
+    Protected503,
+    /// A protected request's connection closed without an answer.
+    ProtectedDrop,
+    /// A refresh answered 503 (with `Retry-After` if set).
+    Refresh503,
+}
+
+/// A random fault drawn for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hit {
+    /// The `Retry-After` to send with it, if any.
+    pub(crate) retry_after: Option<RetryAfter>,
+}
+
+/// One random fault's rate, generator and `Retry-After`.
+#[derive(Debug, Clone, Copy)]
+struct Draw {
+    rate: f64,
+    rng: SplitMix64,
+    retry_after: Option<RetryAfter>,
+}
+
 #[derive(Debug, Default)]
 struct State {
     logins: Option<Pending>,
@@ -43,7 +74,19 @@ struct State {
     latency_refresh: Duration,
     latency_protected: Duration,
     drops: Option<(u32, RouteKind)>,
-    random_401: Option<(f64, SplitMix64)>,
+    random: [Option<Draw>; 4],
+    /// Scripts queued for login, refresh and protected requests, in that order.
+    scripts: [VecDeque<(Times, Prepared)>; 3],
+}
+
+/// The script queue of route kind `kind` (`Any` has none of its own).
+fn queue_index(kind: RouteKind) -> Option<usize> {
+    match kind {
+        RouteKind::Login => Some(0),
+        RouteKind::Refresh => Some(1),
+        RouteKind::Protected => Some(2),
+        RouteKind::Any => None,
+    }
 }
 
 /// The fault plan, shared by every request; each decision is taken under one short lock so
@@ -81,21 +124,64 @@ impl Faults {
         }
     }
 
-    /// Takes one pending injected failure for a request of `kind`, if any is left.
+    /// Takes one pending injected failure for a request of `kind`, if any is left; for a
+    /// refresh without one, draws the random refresh 503.
     pub(crate) fn take_failure(&self, kind: RouteKind) -> Option<Injected> {
         let mut s = self.lock();
+        let s = &mut *s;
         let slot = match kind {
             RouteKind::Login => &mut s.logins,
             RouteKind::Refresh => &mut s.refreshes,
             RouteKind::Any | RouteKind::Protected => return None,
         };
-        let p = slot.as_mut()?;
+        let Some(p) = slot.as_mut() else {
+            let r = s.random[Random::Refresh503 as usize].as_mut();
+            return r
+                .filter(|_| kind == RouteKind::Refresh)
+                .and_then(|r| (r.rng.next_f64() < r.rate).then_some(r.retry_after))
+                .map(|retry_after| Injected {
+                    status: 503,
+                    retry_after,
+                });
+        };
         p.remaining -= 1;
         let what = p.what;
         if p.remaining == 0 {
             *slot = None;
         }
         Some(what)
+    }
+
+    /// Queues `script` for the requests of `kind` (`Any`: login, refresh and protected each
+    /// get it, counted separately), after the scripts already queued there.
+    pub(crate) fn push_script(&self, kind: RouteKind, times: Times, script: &Prepared) {
+        if times == Times::Next(0) {
+            return;
+        }
+        let mut s = self.lock();
+        for k in [RouteKind::Login, RouteKind::Refresh, RouteKind::Protected] {
+            if kind.covers(k)
+                && let Some(i) = queue_index(k)
+            {
+                s.scripts[i].push_back((times, script.clone()));
+            }
+        }
+    }
+
+    /// Takes the script that answers this request of `kind`, if one is queued.
+    pub(crate) fn take_script(&self, kind: RouteKind) -> Option<Prepared> {
+        let i = queue_index(kind)?;
+        let mut s = self.lock();
+        let q = &mut s.scripts[i];
+        let (times, script) = q.front_mut()?;
+        let script = script.clone();
+        if let Times::Next(n) = times {
+            *n -= 1;
+            if *n == 0 {
+                q.pop_front();
+            }
+        }
+        Some(script)
     }
 
     /// Sets the delay added before answering requests of `kind` (`Any`: all kinds).
@@ -144,19 +230,37 @@ impl Faults {
         }
     }
 
-    /// Refuses a fraction `rate` (0..=1) of valid protected requests with a 401, drawn from
-    /// a generator seeded with `seed`. A rate of 0 turns it off.
-    pub(crate) fn set_random_401(&self, rate: f64, seed: u64) {
-        let rate = rate.clamp(0.0, 1.0);
-        self.lock().random_401 = (rate > 0.0).then_some((rate, SplitMix64(seed)));
+    /// Gives random fault `which` to a fraction `rate` (0..=1) of the requests it applies
+    /// to, drawn from a generator seeded with `seed` (each fault draws from its own, so
+    /// equal seeds do not make them fire together). A rate of 0 turns it off.
+    pub(crate) fn set_random(
+        &self,
+        which: Random,
+        rate: f64,
+        seed: u64,
+        retry_after: Option<RetryAfter>,
+    ) {
+        let rate = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
+        // Random401 keeps the plain seed: its sequence predates the others.
+        let stream = (which as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        self.lock().random[which as usize] = (rate > 0.0).then_some(Draw {
+            rate,
+            rng: SplitMix64(seed ^ stream),
+            retry_after,
+        });
     }
 
-    /// Draws whether to refuse this otherwise valid protected request.
-    pub(crate) fn roll_401(&self) -> bool {
-        match &mut self.lock().random_401 {
-            Some((rate, rng)) => rng.next_f64() < *rate,
-            None => false,
-        }
+    /// Draws whether this request gets random fault `which`.
+    pub(crate) fn roll(&self, which: Random) -> Option<Hit> {
+        let mut s = self.lock();
+        let r = s.random[which as usize].as_mut()?;
+        (r.rng.next_f64() < r.rate).then_some(Hit {
+            retry_after: r.retry_after,
+        })
     }
 }
 
@@ -186,6 +290,39 @@ mod tests {
     }
 
     #[test]
+    fn scripts_are_taken_in_order_and_always_stays() {
+        let f = Faults::default();
+        f.push_script(RouteKind::Refresh, Times::Next(2), &Prepared::Never);
+        f.push_script(RouteKind::Refresh, Times::Next(0), &Prepared::Never);
+        f.push_script(RouteKind::Refresh, Times::Always, &Prepared::Reset);
+        f.push_script(RouteKind::Any, Times::Next(1), &Prepared::Never);
+        assert!(matches!(
+            f.take_script(RouteKind::Login),
+            Some(Prepared::Never)
+        ));
+        assert!(f.take_script(RouteKind::Login).is_none());
+        assert!(matches!(
+            f.take_script(RouteKind::Protected),
+            Some(Prepared::Never)
+        ));
+        assert!(f.take_script(RouteKind::Any).is_none());
+        for _ in 0..2 {
+            assert!(matches!(
+                f.take_script(RouteKind::Refresh),
+                Some(Prepared::Never)
+            ));
+        }
+        for _ in 0..5 {
+            assert!(matches!(
+                f.take_script(RouteKind::Refresh),
+                Some(Prepared::Reset)
+            ));
+        }
+        f.reset();
+        assert!(f.take_script(RouteKind::Refresh).is_none());
+    }
+
+    #[test]
     fn drops_match_their_kind() {
         let f = Faults::default();
         f.drop_next(1, RouteKind::Refresh);
@@ -195,11 +332,37 @@ mod tests {
     }
 
     #[test]
+    fn random_faults_draw_independently_and_carry_their_retry_after() {
+        let f = Faults::default();
+        let ra = Some(RetryAfter::Seconds(2));
+        f.set_random(Random::Protected503, 0.5, 1, ra);
+        f.set_random(Random::Refresh503, 0.5, 1, None);
+        let mut both = 0;
+        let mut hits = 0;
+        for _ in 0..4000 {
+            let a = f.roll(Random::Protected503);
+            let b = f.roll(Random::Refresh503);
+            if let Some(r) = a {
+                assert_eq!(r.retry_after, ra);
+                hits += 1;
+            }
+            both += usize::from(a.is_some() && b.is_some());
+        }
+        assert!((1800..2200).contains(&hits), "{hits}");
+        assert!((800..1200).contains(&both), "independent draws: {both}");
+        assert_eq!(f.roll(Random::ProtectedDrop), None);
+        f.set_random(Random::Protected503, 0.0, 1, ra);
+        assert_eq!(f.roll(Random::Protected503), None);
+    }
+
+    #[test]
     fn random_401s_are_reproducible_and_near_the_rate() {
         let draw = || {
             let f = Faults::default();
-            f.set_random_401(0.25, 7);
-            (0..4000).map(|_| f.roll_401()).collect::<Vec<_>>()
+            f.set_random(Random::Protected401, 0.25, 7, None);
+            (0..4000)
+                .map(|_| f.roll(Random::Protected401).is_some())
+                .collect::<Vec<_>>()
         };
         let a = draw();
         assert_eq!(a, draw());

@@ -31,8 +31,9 @@ pub(crate) struct Claims {
     pub(crate) jti: String,
     /// Issued at, seconds since the Unix epoch (server clock).
     pub(crate) iat: u64,
-    /// Expiry, seconds since the Unix epoch, rounded down.
-    pub(crate) exp: u64,
+    /// Expiry, seconds since the Unix epoch, rounded down; a scripted answer may shift it
+    /// (even below zero) without changing `exp_ms`.
+    pub(crate) exp: i64,
     /// Expiry in milliseconds: the value the server checks.
     pub(crate) exp_ms: u64,
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
@@ -23,7 +24,7 @@ use crate::config::ServerConfig;
 use crate::control::Control;
 use crate::counters::Counters;
 use crate::routes;
-use crate::state::{ConnHandle, Shared};
+use crate::state::{AppState, ConnHandle, Shared};
 
 /// A running reference server. Dropping it closes the listener and every connection.
 pub struct TestServer {
@@ -71,7 +72,10 @@ impl TestServer {
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("tokenkeeper-testserver".to_owned())
-            .spawn(move || run(addr, router, ready_tx, shutdown_rx))?;
+            .spawn({
+                let state = state.clone();
+                move || run(addr, Served { router, state }, ready_tx, shutdown_rx)
+            })?;
         let server = TestServer {
             addr,
             control: Control(state),
@@ -117,11 +121,18 @@ fn thread_died() -> io::Error {
     io::Error::other("the server thread stopped before it was ready")
 }
 
+/// What each connection serves: the router, and the state its gauges live in.
+#[derive(Clone)]
+struct Served {
+    router: Router,
+    state: AppState,
+}
+
 /// The server thread: a runtime, the listener, the accept loop until shutdown. Dropping
 /// the runtime at the end cancels every connection task.
 fn run(
     addr: SocketAddr,
-    router: Router,
+    served: Served,
     ready: oneshot::Sender<io::Result<SocketAddr>>,
     shutdown: oneshot::Receiver<()>,
 ) {
@@ -147,20 +158,20 @@ fn run(
         };
         let _ = ready.send(listener.local_addr());
         tokio::select! {
-            () = accept_loop(listener, router) => {}
+            () = accept_loop(listener, served) => {}
             _ = shutdown => {}
         }
     });
     rt.shutdown_timeout(Duration::from_secs(1));
 }
 
-async fn accept_loop(listener: TcpListener, router: Router) {
+async fn accept_loop(listener: TcpListener, served: Served) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    conns.spawn(serve_connection(stream, router.clone()));
+                    conns.spawn(serve_connection(stream, served.clone()));
                 }
                 // Out of file descriptors and the like: back off briefly, keep serving.
                 Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
@@ -170,21 +181,32 @@ async fn accept_loop(listener: TcpListener, router: Router) {
     }
 }
 
-async fn serve_connection(stream: TcpStream, router: Router) {
+async fn serve_connection(stream: TcpStream, served: Served) {
+    let _open = served.state.gauges.connection();
     let _ = stream.set_nodelay(true);
     let handle = ConnHandle::default();
     let per_request = handle.clone();
+    let router = served.router;
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(per_request.clone());
         router.clone().oneshot(req)
     });
-    let conn = hyper::server::conn::http1::Builder::new()
+    let mut conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .keep_alive(true)
         .serve_connection(TokioIo::new(stream), service);
     tokio::select! {
-        _ = conn => {}
-        // Dropping the connection closes the socket without an answer.
-        () = handle.killed() => {}
+        _ = &mut conn => {}
+        // Dropping the connection closes the socket without an answer: a FIN, or an RST
+        // when the linger time is zero.
+        () = handle.killed() => {
+            let mut io = conn.into_parts().io.into_inner();
+            if handle.wants_reset() {
+                let _ = io.set_zero_linger();
+            } else if let Some(raw) = handle.take_raw() {
+                let _ = io.write_all(&raw).await;
+                let _ = io.shutdown().await;
+            }
+        }
     }
 }

@@ -8,7 +8,8 @@ use tokio::sync::Notify;
 
 use crate::config::{RouteKind, ServerConfig};
 use crate::counters::{AtomicCounters, Counter};
-use crate::faults::Faults;
+use crate::faults::{Faults, Random};
+use crate::gauges::LiveGauges;
 use crate::recorder::Recorder;
 use crate::tokens::{Policy, Tokens};
 
@@ -87,6 +88,7 @@ impl Settings {
             rotation: self.rotation.load(r),
             reuse_detection: self.reuse_detection.load(r),
             revoke_access_on_rotation: self.revoke_access_on_rotation.load(r),
+            access_exp_offset_secs: 0,
         }
     }
 }
@@ -98,10 +100,13 @@ pub(crate) struct Shared {
     initial: Settings,
     pub(crate) settings: Settings,
     clock_offset_ms: AtomicI64,
+    /// The wall-clock time the server's clock stopped at, or -1 while it follows the wall.
+    frozen_ms: AtomicI64,
     pub(crate) counters: AtomicCounters,
     pub(crate) faults: Faults,
     pub(crate) tokens: Tokens,
     pub(crate) recorder: Recorder,
+    pub(crate) gauges: LiveGauges,
 }
 
 /// The axum state: one `Arc` per server.
@@ -114,22 +119,23 @@ impl Shared {
             initial: Settings::from_config(&config),
             settings: Settings::from_config(&config),
             clock_offset_ms: AtomicI64::new(0),
+            frozen_ms: AtomicI64::new(-1),
             counters: AtomicCounters::default(),
             faults: Faults::default(),
             tokens: Tokens::new(config.secret.clone()),
             recorder: Recorder::default(),
+            gauges: LiveGauges::default(),
             config,
         })
     }
 
-    /// The server's notion of now, in milliseconds since the Unix epoch: the wall clock
-    /// shifted by [`Shared::advance_clock`].
+    /// The server's notion of now, in milliseconds since the Unix epoch: the wall clock (or
+    /// the time it was frozen at, see [`Shared::freeze_clock`]) shifted by
+    /// [`Shared::advance_clock`].
     pub(crate) fn now_ms(&self) -> u64 {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as i64;
-        wall.saturating_add(self.clock_offset_ms.load(Ordering::SeqCst))
+        let frozen = self.frozen_ms.load(Ordering::SeqCst);
+        let base = if frozen >= 0 { frozen } else { wall_ms() };
+        base.saturating_add(self.clock_offset_ms.load(Ordering::SeqCst))
             .max(0) as u64
     }
 
@@ -139,10 +145,21 @@ impl Shared {
             .fetch_add(d.as_millis() as i64, Ordering::SeqCst);
     }
 
+    /// Stops the server's clock where it is: from now on it moves only with
+    /// [`Shared::advance_clock`], so a test can keep a client's manual clock in step with it.
+    /// Returns the time it stopped at (ms since the Unix epoch).
+    pub(crate) fn freeze_clock(&self) -> u64 {
+        let now = self.now_ms();
+        self.clock_offset_ms.store(0, Ordering::SeqCst);
+        self.frozen_ms.store(now as i64, Ordering::SeqCst);
+        now
+    }
+
     /// Restores the settings and the clock to what the server started with.
     pub(crate) fn reset_settings(&self) {
         self.settings.load_from(&self.initial);
         self.clock_offset_ms.store(0, Ordering::SeqCst);
+        self.frozen_ms.store(-1, Ordering::SeqCst);
     }
 
     /// Whether `username`/`password` is a known resource owner.
@@ -162,7 +179,8 @@ impl Shared {
             .map(|(_, s)| s.as_str())
     }
 
-    /// Applies the latency and dropped-connection faults for a request of `kind`. When the
+    /// Applies the latency and dropped-connection faults (counted, random ones too) for a
+    /// request of `kind`. When the
     /// connection is to be dropped this never returns: the connection task closes the
     /// socket and cancels the request.
     pub(crate) async fn gate(&self, kind: RouteKind, conn: &ConnHandle) {
@@ -170,7 +188,9 @@ impl Shared {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        if self.faults.take_drop(kind) {
+        let drop = self.faults.take_drop(kind)
+            || (kind == RouteKind::Protected && self.faults.roll(Random::ProtectedDrop).is_some());
+        if drop {
             self.counters.bump(Counter::DroppedConnections);
             conn.kill();
             std::future::pending::<()>().await;
@@ -179,18 +199,64 @@ impl Shared {
 }
 
 /// A handle on the connection a request arrived on, put in the request's extensions by the
-/// accept loop so a handler can have the connection closed without an answer.
+/// accept loop so a handler can have the connection closed (or reset) without an answer.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ConnHandle(Arc<Notify>);
+pub(crate) struct ConnHandle(Arc<ConnInner>);
+
+#[derive(Debug, Default)]
+struct ConnInner {
+    killed: Notify,
+    reset: AtomicBool,
+    raw: std::sync::Mutex<Option<axum::body::Bytes>>,
+}
 
 impl ConnHandle {
-    /// Asks the connection task to close the socket now.
+    /// Asks the connection task to close the socket now (a FIN).
     pub(crate) fn kill(&self) {
-        self.0.notify_one();
+        self.0.killed.notify_one();
     }
 
-    /// Resolves once [`ConnHandle::kill`] has been called.
-    pub(crate) async fn killed(&self) {
-        self.0.notified().await;
+    /// Asks the connection task to reset the connection now (an RST).
+    pub(crate) fn reset(&self) {
+        self.0.reset.store(true, Ordering::SeqCst);
+        self.0.killed.notify_one();
     }
+
+    /// Asks the connection task to write `bytes` on the socket as they are, then close it.
+    pub(crate) fn write_raw(&self, bytes: axum::body::Bytes) {
+        *self
+            .0
+            .raw
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(bytes);
+        self.0.killed.notify_one();
+    }
+
+    /// The bytes [`ConnHandle::write_raw`] asked to write, if any.
+    pub(crate) fn take_raw(&self) -> Option<axum::body::Bytes> {
+        self.0
+            .raw
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    /// Whether [`ConnHandle::reset`] was asked for.
+    pub(crate) fn wants_reset(&self) -> bool {
+        self.0.reset.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once [`ConnHandle::kill`], [`ConnHandle::reset`] or
+    /// [`ConnHandle::write_raw`] has been called.
+    pub(crate) async fn killed(&self) {
+        self.0.killed.notified().await;
+    }
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64
 }

@@ -21,6 +21,9 @@ pub(crate) struct Policy {
     pub(crate) rotation: bool,
     pub(crate) reuse_detection: bool,
     pub(crate) revoke_access_on_rotation: bool,
+    /// Added to the `exp` claim of access tokens (not to `exp_ms`, which the server checks):
+    /// a token whose claim lies about its lifetime.
+    pub(crate) access_exp_offset_secs: i64,
 }
 
 /// What a login asks for.
@@ -134,6 +137,7 @@ impl Tokens {
         typ: TokenType,
         fam: &str,
         ttl: Duration,
+        exp_offset: i64,
     ) -> (String, String) {
         let jti = self.id('t');
         let exp_ms = now_ms.saturating_add(ttl.as_millis() as u64);
@@ -143,7 +147,7 @@ impl Tokens {
             fam: fam.to_owned(),
             jti: jti.clone(),
             iat: now_ms / 1000,
-            exp: exp_ms / 1000,
+            exp: ((exp_ms / 1000) as i64).saturating_add(exp_offset),
             exp_ms,
         };
         (jwt::encode(&self.secret, &claims), jti)
@@ -153,8 +157,14 @@ impl Tokens {
     pub(crate) fn login(&self, now_ms: u64, policy: &Policy, grant: LoginGrant) -> Issued {
         let fam = self.id('f');
         let ttl = grant.access_ttl.unwrap_or(policy.access_ttl);
-        let (access_token, access_jti) =
-            self.sign(now_ms, &grant.subject, TokenType::Access, &fam, ttl);
+        let (access_token, access_jti) = self.sign(
+            now_ms,
+            &grant.subject,
+            TokenType::Access,
+            &fam,
+            ttl,
+            policy.access_exp_offset_secs,
+        );
         let refresh = grant.with_refresh.then(|| {
             self.sign(
                 now_ms,
@@ -162,6 +172,7 @@ impl Tokens {
                 TokenType::Refresh,
                 &fam,
                 policy.refresh_ttl,
+                0,
             )
         });
         let family = Family {
@@ -241,8 +252,14 @@ impl Tokens {
             return Err(TokenError::WrongClient);
         }
         let ttl = fam.access_ttl.unwrap_or(policy.access_ttl);
-        let (access_token, access_jti) =
-            self.sign(now_ms, &fam.subject, TokenType::Access, &claims.fam, ttl);
+        let (access_token, access_jti) = self.sign(
+            now_ms,
+            &fam.subject,
+            TokenType::Access,
+            &claims.fam,
+            ttl,
+            policy.access_exp_offset_secs,
+        );
         if policy.revoke_access_on_rotation
             && let Some(prev) = fam.last_access.take()
         {
@@ -256,6 +273,7 @@ impl Tokens {
                 TokenType::Refresh,
                 &claims.fam,
                 policy.refresh_ttl,
+                0,
             );
             fam.retired_refresh.insert(claims.jti);
             fam.current_refresh = Some(jti);
@@ -306,6 +324,7 @@ mod tests {
             rotation,
             reuse_detection: true,
             revoke_access_on_rotation: false,
+            access_exp_offset_secs: 0,
         }
     }
 

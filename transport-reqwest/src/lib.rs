@@ -43,7 +43,11 @@
 //! - With `Config::refresh_ahead`, a background task renews an idle session's token before the
 //!   next request needs it; otherwise renewal happens as requests arrive (proactively, inside
 //!   the refresh margin, while the old token still works).
-//! - Nothing here logs or formats a token or password; logs are `tracing` events at debug level.
+//! - Nothing here logs or formats a token or password. Every decision of the engine is a
+//!   `tracing` event with its reason and token generation: `info` for logins, refreshes,
+//!   session expiry and the circuit breaker (one line per refresh in steady state), `warn`
+//!   for a login or refresh that failed for good, `debug` for resends, backoffs and aborts;
+//!   each login or refresh runs in a `tokenkeeper_auth` span (see the README).
 //! - While the token is fresh a request takes no lock shared with other threads: it sends with
 //!   the engine's published lease, and only an answer that needs a decision (a 401, 429/5xx, a
 //!   redirect elsewhere) reaches the session. A [`RequestBuilder`] and its `send()` future borrow
@@ -65,10 +69,13 @@ mod fast;
 mod io;
 mod keeper;
 mod middleware;
+pub mod prometheus;
+pub mod settings;
 mod state;
 pub mod store;
 mod stripes;
 mod tasks;
+mod trace;
 
 pub use client::{Client, RequestBuilder};
 pub use error::Error;

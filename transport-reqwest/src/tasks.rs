@@ -24,6 +24,8 @@ use tokenkeeper_core::driver::{AuthOutcome, Work};
 use tokenkeeper_core::{AuthId, AuthRequest, Timestamp};
 use zeroize::Zeroize as _;
 
+use tracing::Instrument as _;
+
 use crate::clock::Sleep;
 use crate::io::{self, AuthAnswer};
 use crate::state::{Jobs, Shared};
@@ -83,6 +85,7 @@ pub(crate) fn carry_out_in_drop(shared: &Shared, jobs: Jobs) {
 fn finish(shared: &Shared, mut work: Work) {
     work.wake();
     for e in &work.events {
+        crate::trace::event(shared, e);
         for l in &shared.listeners {
             l(e);
         }
@@ -97,7 +100,7 @@ fn spawn_auth(shared: &Arc<Shared>, auth: AuthRequest) {
         let ((), jobs) = shared.locked(|st, _, work| st.driver.park_auth(auth, work));
         return carry_out(shared, jobs);
     };
-    tracing::debug!(op = auth.id.as_u64(), kind = ?auth.kind, uri = %auth.request.uri(), "tokenkeeper: auth request");
+    let span = crate::trace::auth_span(shared, &auth);
     let (handle, registration) = AbortHandle::new_pair();
     shared.lock().auth_abort = Some((auth.id, handle));
     let guard = AuthGuard {
@@ -105,7 +108,7 @@ fn spawn_auth(shared: &Arc<Shared>, auth: AuthRequest) {
         op: auth.id,
         reported: false,
     };
-    runtime.spawn(Abortable::new(perform(guard, auth), registration));
+    runtime.spawn(Abortable::new(perform(guard, auth), registration).instrument(span));
 }
 
 async fn perform(mut guard: AuthGuard, mut auth: AuthRequest) {

@@ -32,7 +32,7 @@ pub(crate) async fn fetch(
     init: &JsValue,
 ) -> Result<Response, KeeperError> {
     let mut outgoing = Outgoing::new(input_value, init).map_err(KeeperError::Js)?;
-    let allowed = origin_of(&outgoing.url()).is_some_and(|o| shared.borrow_mut().allows_origin(o));
+    let allowed = shared.borrow_mut().allows_url(outgoing.url());
     if !allowed {
         // Not an origin the token may go to: a plain fetch, without the token.
         let sent = outgoing.send(None).map_err(KeeperError::Js)?;
@@ -239,11 +239,12 @@ impl Drop for AbortHook {
 
 /// Whether the response says nothing about the token: it came from an origin the token was
 /// not sent to (a redirect left the allowed origins; `fetch` dropped `Authorization` on the
-/// way), or it is opaque (status 0: `mode: "no-cors"`, `redirect: "manual"`).
+/// way), or it is opaque (status 0: `mode: "no-cors"`, `redirect: "manual"`). The final URL is
+/// read with the platform's parser, as the request's was.
 fn is_foreign(shared: &Shared, response: &Response) -> bool {
     response.status() == 0
         || (response.redirected()
-            && !origin_of(&response.url()).is_some_and(|o| shared.borrow_mut().allows_origin(o)))
+            && !sys::url_of_response(response).is_some_and(|u| shared.borrow_mut().allows_url(&u)))
 }
 
 /// What the engine needs of a response: its status and the headers it reads.
@@ -270,75 +271,4 @@ fn discard(response: &Response) {
 
 async fn await_response(p: Promise) -> Result<Response, JsValue> {
     JsFuture::from(p).await.map(JsCast::unchecked_into)
-}
-
-/// The scheme, host (without IPv6 brackets) and port of `scheme://host[:port]`.
-pub(crate) fn split_origin(origin: &str) -> Option<(&str, &str, Option<u16>)> {
-    let (scheme, authority) = origin.split_once("://")?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    let (host, port) = match authority.rfind(':') {
-        Some(i) if !authority[i..].contains(']') => {
-            (&authority[..i], Some(authority[i + 1..].parse().ok()?))
-        }
-        _ => (authority, None),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    (!scheme.is_empty() && !host.is_empty()).then_some((scheme, host, port))
-}
-
-/// `scheme://host[:port]` of an absolute URL, for the origin check.
-pub(crate) fn origin_of(url: &str) -> Option<&str> {
-    let start = url.find("://")? + 3;
-    let end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
-    (end > start).then(|| &url[..end])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{origin_of, split_origin};
-
-    #[test]
-    fn origins_of_urls() {
-        let table = [
-            (
-                "http://127.0.0.1:8080/api/echo?x=1",
-                Some("http://127.0.0.1:8080"),
-            ),
-            ("https://api.example.com", Some("https://api.example.com")),
-            (
-                "https://api.example.com?q#f",
-                Some("https://api.example.com"),
-            ),
-            ("https://api.example.com#f", Some("https://api.example.com")),
-            ("data:text/plain,hi", None),
-            ("https:///path", None),
-        ];
-        for (url, want) in table {
-            assert_eq!(origin_of(url), want, "{url}");
-        }
-    }
-
-    #[test]
-    fn origins_split_into_scheme_host_port() {
-        let table = [
-            (
-                "http://127.0.0.1:8080",
-                Some(("http", "127.0.0.1", Some(8080))),
-            ),
-            (
-                "https://api.example.com",
-                Some(("https", "api.example.com", None)),
-            ),
-            ("http://[::1]:3000", Some(("http", "::1", Some(3000)))),
-            ("http://[::1]", Some(("http", "::1", None))),
-            ("http://u:p@host:1", Some(("http", "host", Some(1)))),
-            ("http://host:notaport", None),
-            ("http://", None),
-        ];
-        for (origin, want) in table {
-            assert_eq!(split_origin(origin), want, "{origin}");
-        }
-    }
 }

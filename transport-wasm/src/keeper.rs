@@ -3,65 +3,24 @@
 //! borrow held) tells the event handler.
 
 use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::Waker;
-use std::time::Duration;
 
 use http::HeaderValue;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
+use web_sys::AbortController;
 
-use tokenkeeper_core::dialect::{ClientAuth, Credentials, Dialect};
+use tokenkeeper_core::dialect::{Credentials, Dialect};
 use tokenkeeper_core::{
     Action, AuthId, Config, ConfigError, Error, Event, ExchangeId, Session, TimerKind, Timestamp,
     TokenSet,
 };
 
 use crate::crosstab::CrossTab;
-use crate::store::{self, Storage, Store};
-use crate::sys;
-
-/// What a credentials provider returns: the credentials, or the JS value it failed with.
-pub type CredentialsFuture = Pin<Box<dyn Future<Output = Result<Credentials, JsValue>>>>;
-
-/// Supplies credentials when the keeper needs them (a login form, a secrets store).
-pub type CredentialsProvider = Rc<dyn Fn() -> CredentialsFuture>;
-
-/// How a keeper stores tokens and cooperates with other tabs.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct Options {
-    /// Where tokens are kept (memory by default).
-    pub storage: Storage,
-    /// Cross-tab single flight (Web Locks + `BroadcastChannel`) where the page has them.
-    /// On by default; without those APIs (Node) single flight is per keeper.
-    pub cross_tab: bool,
-    /// The storage key, lock name and channel name. Default: derived from the dialect, the
-    /// token URL and the username or client id, so two identities never share tokens.
-    pub key: Option<String>,
-    /// How long to wait for another tab's login or refresh before going ahead without the lock.
-    pub lock_timeout: Duration,
-    /// More origins (`https://api.example.com`) that may receive the access token; the token
-    /// endpoint's origin always may. Requests to other origins are plain `fetch` calls.
-    pub allowed_origins: Vec<String>,
-    /// Seed for the engine's jitter (default: `Math.random()`).
-    pub seed: Option<u64>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            storage: Storage::Memory,
-            cross_tab: true,
-            key: None,
-            lock_timeout: Duration::from_secs(10),
-            allowed_origins: Vec::new(),
-            seed: None,
-        }
-    }
-}
+use crate::options::{self, CredentialsProvider, Options};
+use crate::store::{self, Store};
+use crate::sys::{self, ParsedUrl};
 
 /// What the engine said an exchange must do next.
 pub(crate) enum Instr {
@@ -128,16 +87,22 @@ pub(crate) struct Inner {
     pub(crate) session: Session,
     pub(crate) slots: Slots,
     /// The auth operation the engine wants performed; `None` once it was dropped by
-    /// `set_tokens` or `logout` (then its task must not send or report it).
+    /// `set_tokens` or `logout`, or aborted at its deadline (then its task must not send or
+    /// report it).
     pub(crate) current_auth: Option<AuthId>,
+    /// Aborts the `fetch` of the auth operation in flight (the engine's `AbortAuth`).
+    auth_abort: Option<(AuthId, AbortController)>,
+    /// The engine's `now` (`Date.now()`, or a test's clock).
+    pub(crate) clock: fn() -> Timestamp,
     pub(crate) store: Store,
     pub(crate) cross: Option<Rc<CrossTab>>,
     pub(crate) provider: Option<Provider>,
     timer: Timer,
     events: Vec<Event>,
     pub(crate) handler: Option<Handler>,
-    /// The last origin checked and the answer (most pages talk to one API origin).
-    last_origin: Option<(String, bool)>,
+    /// The last origin checked (`URL.protocol` and `URL.host`, kept in JS) and the answer:
+    /// most pages talk to one API origin.
+    last_origin: Option<(JsValue, JsValue, bool)>,
 }
 
 /// The user's event handler.
@@ -149,9 +114,9 @@ pub(crate) type Shared = Rc<RefCell<Inner>>;
 /// Applies one input at `now`, drains the engine and re-arms the timer, then reports the
 /// events to the handler once the state is no longer borrowed (so it may call back in).
 pub(crate) fn input<R>(shared: &Shared, f: impl FnOnce(&mut Inner, Timestamp) -> R) -> R {
-    let now = sys::now();
     let (result, events, handler) = {
         let mut inner = shared.borrow_mut();
+        let now = (inner.clock)();
         let result = f(&mut inner, now);
         inner.drain(shared);
         inner.rearm(now);
@@ -172,7 +137,8 @@ pub(crate) fn input<R>(shared: &Shared, f: impl FnOnce(&mut Inner, Timestamp) ->
 }
 
 impl Inner {
-    /// Does what each queued action says (DESIGN §2.1): wake the exchange, start the auth
+    /// Does what each queued action says (the driving contract in the crate docs of
+    /// `tokenkeeper-core` and `core/README.md`): wake the exchange, start or abort the auth
     /// task, persist and broadcast tokens.
     fn drain(&mut self, shared: &Shared) {
         while let Some(action) = self.session.poll_action() {
@@ -196,14 +162,40 @@ impl Inner {
                 }
                 Action::Authenticate(request) => {
                     self.current_auth = Some(request.id);
-                    wasm_bindgen_futures::spawn_local(crate::auth::run(shared.clone(), request));
+                    let abort = AbortController::new().ok();
+                    let signal = abort.as_ref().map(AbortController::signal);
+                    self.auth_abort = abort.map(|c| (request.id, c));
+                    wasm_bindgen_futures::spawn_local(crate::auth::run(
+                        shared.clone(),
+                        request,
+                        signal,
+                    ));
                 }
+                Action::AbortAuth { id } => self.abort_auth(id),
                 Action::Event(event) => {
                     self.persist(&event);
                     self.events.push(event);
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Aborts the auth operation `op` (its deadline passed): its `fetch` is aborted, which ends
+    /// its task (releasing the cross-tab lock), and the task will not report it.
+    fn abort_auth(&mut self, op: AuthId) {
+        if self.current_auth == Some(op) {
+            self.current_auth = None;
+        }
+        if let Some((_, controller)) = self.auth_abort.take_if(|(id, _)| *id == op) {
+            controller.abort();
+        }
+    }
+
+    /// The task of `op` has ended: its abort handle goes.
+    pub(crate) fn auth_ended(&mut self, op: AuthId) {
+        if self.auth_abort.as_ref().is_some_and(|(id, _)| *id == op) {
+            self.auth_abort = None;
         }
     }
 
@@ -257,16 +249,27 @@ impl Inner {
         }
     }
 
-    /// Whether the token may be sent to `origin` (`scheme://host[:port]`), as the engine says.
-    pub(crate) fn allows_origin(&mut self, origin: &str) -> bool {
-        if let Some((last, answer)) = &self.last_origin
-            && last == origin
+    /// Whether the token may be sent to `url` (parsed by the platform, and the very URL that
+    /// is sent): its scheme, host and port, as the engine's [`Session::allows`] says.
+    pub(crate) fn allows_url(&mut self, url: &ParsedUrl) -> bool {
+        let (protocol, host) = (url.protocol_js(), url.host_js());
+        if let Some((p, h, answer)) = &self.last_origin
+            && *p == protocol
+            && *h == host
         {
             return *answer;
         }
-        let answer = crate::exchange::split_origin(origin)
-            .is_some_and(|(scheme, host, port)| self.session.allows(scheme, host, port));
-        self.last_origin = Some((origin.to_owned(), answer));
+        let scheme = protocol.as_string().unwrap_or_default();
+        let scheme = scheme.strip_suffix(':').unwrap_or(&scheme);
+        let port = url.port();
+        // `URL.port` is empty for the scheme's default port, else the port's digits.
+        let port = if port.is_empty() {
+            Ok(None)
+        } else {
+            port.parse().map(Some)
+        };
+        let answer = port.is_ok_and(|port| self.session.allows(scheme, &url.hostname(), port));
+        self.last_origin = Some((protocol, host, answer));
         answer
     }
 
@@ -308,43 +311,6 @@ impl Drop for Inner {
     }
 }
 
-/// A keeper's identity for storage, locks and channels: a short hash of what identifies it.
-fn default_key(dialect: &Dialect, who: &str) -> String {
-    let url = dialect
-        .login
-        .as_ref()
-        .or(dialect.refresh.as_ref())
-        .map(|e| e.url.to_string())
-        .unwrap_or_default();
-    // FNV-1a: stable across builds and tabs; the key is a name, not a secret.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in dialect
-        .name
-        .bytes()
-        .chain([0])
-        .chain(url.bytes())
-        .chain([0])
-        .chain(who.bytes())
-    {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("tokenkeeper:{h:016x}")
-}
-
-/// Who the credentials identify, for the default key: the username, else the client id.
-fn identity(dialect: &Dialect, credentials: &Credentials) -> String {
-    if let Some(u) = &credentials.username {
-        return u.clone();
-    }
-    match dialect.login.as_ref().map(|e| &e.client_auth) {
-        Some(ClientAuth::Basic { client_id, .. } | ClientAuth::Body { client_id, .. }) => {
-            client_id.clone()
-        }
-        _ => String::new(),
-    }
-}
-
 /// Builds the shared state: the session, the store (restoring a stored set), the timer and
 /// the cross-tab channel.
 pub(crate) fn build(
@@ -356,17 +322,13 @@ pub(crate) fn build(
 ) -> Result<Shared, ConfigError> {
     let mut config = config;
     config.ask_for_credentials = provider.is_some();
-    let key = options
-        .key
-        .clone()
-        .unwrap_or_else(|| default_key(&dialect, &identity(&dialect, &credentials)));
+    let key = options::key(options, &dialect, &credentials);
     let seed = options
         .seed
         .unwrap_or_else(|| (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64);
+    let token_origin = dialect.origin();
     let mut session = Session::new(config, dialect, credentials, seed)?;
-    for origin in &options.allowed_origins {
-        session.allow_origin(origin)?;
-    }
+    options::allow_origins(&mut session, token_origin.as_deref(), options)?;
     let store = Store::open(options.storage, key.clone()).ok_or(ConfigError::Invalid {
         field: "storage",
         reason: "this storage is not available here (use memory)",
@@ -381,10 +343,16 @@ pub(crate) fn build(
                 });
             }
         });
+        #[cfg(feature = "test-clock")]
+        let clock = options.clock.unwrap_or(sys::now);
+        #[cfg(not(feature = "test-clock"))]
+        let clock = sys::now;
         RefCell::new(Inner {
             session,
             slots: Slots::default(),
             current_auth: None,
+            auth_abort: None,
+            clock,
             store,
             cross: None,
             provider: provider.map(|call| Provider {
@@ -470,45 +438,4 @@ async fn ask(shared: Shared, provider: CredentialsProvider) {
             p.error = None;
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vg(url: &str) -> Dialect {
-        Dialect::vitalgraph(url).unwrap()
-    }
-
-    #[test]
-    fn default_keys_separate_identities_and_are_stable() {
-        let a = default_key(&vg("https://vg.example.com"), "alice");
-        assert_eq!(
-            a,
-            default_key(&vg("https://vg.example.com/"), "alice"),
-            "same identity, same key"
-        );
-        assert_ne!(a, default_key(&vg("https://vg.example.com"), "bob"));
-        assert_ne!(a, default_key(&vg("https://other.example.com"), "alice"));
-        assert!(a.starts_with("tokenkeeper:") && a.len() == "tokenkeeper:".len() + 16);
-        assert!(
-            !a.contains("alice"),
-            "the key does not spell out the username"
-        );
-    }
-
-    #[test]
-    fn identity_is_the_username_else_the_client_id() {
-        let d = Dialect::oauth2_client_credentials(
-            "https://auth.example.com/token",
-            ClientAuth::Body {
-                client_id: "app".into(),
-                client_secret: None,
-            },
-            None,
-        )
-        .unwrap();
-        assert_eq!(identity(&d, &Credentials::none()), "app");
-        assert_eq!(identity(&d, &Credentials::password("u", "p")), "u");
-    }
 }

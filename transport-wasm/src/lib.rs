@@ -6,7 +6,10 @@
 //! the engine as an input, and the driver does what the engine's actions say (see the core's
 //! driving contract). What it owns is the I/O:
 //!
-//! - `fetch(input, init)` normalises the request with `new Request(input, init)`, buffers the
+//! - `fetch(input, init)` reads the request's URL once with the platform's URL parser (as
+//!   `fetch` resolves it) and sends that very URL; the token goes with it only if that URL's
+//!   scheme, host and port are allowed ([`Session::allows`](tokenkeeper_core::Session::allows)).
+//!   It normalises the request with `new Request(input, init)` where needed, buffers the
 //!   body so it can be replayed (a `ReadableStream` body is sent once and never resent), and
 //!   sends a copy with `Authorization` for every `Send`. Requests to origins the token may not
 //!   go to are plain `fetch` calls. A rejected `fetch` (a `TypeError`: it cannot say whether
@@ -18,6 +21,8 @@
 //!   server, and otherwise performs the request and reports it while still holding the lock,
 //!   so the new tokens are stored and broadcast first. Where Web Locks or `BroadcastChannel`
 //!   are missing (Node) single flight is per keeper.
+//!   The answer is read up to `MAX_AUTH_BODY` + 1 bytes, and the request is aborted (and
+//!   never reported) when the engine says `AbortAuth`.
 //! - Tokens live in memory, or in `sessionStorage`/`localStorage` on request, as the JSON of
 //!   [`TokenSet`](tokenkeeper_core::TokenSet) with absolute expiry; every call first checks
 //!   the store, so a tab that slept or reloaded catches up.
@@ -33,6 +38,7 @@ mod crosstab;
 mod error;
 mod exchange;
 mod keeper;
+mod options;
 mod outgoing;
 mod store;
 mod sys;
@@ -44,7 +50,7 @@ use tokenkeeper_core::{Config, ConfigError, Event, Metrics, TokenSet};
 use web_sys::Response;
 
 pub use error::KeeperError;
-pub use keeper::{CredentialsFuture, CredentialsProvider, Options};
+pub use options::{CredentialsFuture, CredentialsProvider, Options};
 pub use store::Storage;
 pub use tokenkeeper_core;
 
@@ -148,7 +154,15 @@ impl Keeper {
 
     /// A snapshot of the engine's counters and token state now.
     pub fn metrics(&self) -> Metrics {
-        self.shared.borrow().session.metrics(sys::now())
+        let inner = self.shared.borrow();
+        inner.session.metrics((inner.clock)())
+    }
+
+    /// Test hook: runs what the engine's timers have due at the clock's `now` (see
+    /// [`Options::clock`]), as the `setTimeout` does when it fires.
+    #[cfg(feature = "test-clock")]
+    pub fn fire_timer(&self) {
+        input(&self.shared, |inner, now| inner.session.handle_timeout(now));
     }
 
     /// Calls `handler` with every engine event (tokens changed, refreshed, logged in, session

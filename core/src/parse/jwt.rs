@@ -2,6 +2,7 @@
 //! and does not need to: it only wants to know when to refresh).
 
 use super::base64::decode_url as base64url_decode;
+use super::decimal::{self, Reading};
 use super::json::{self, Value};
 
 /// The `exp` claim (seconds since the Unix epoch) of a JWS-compact JWT, decoded WITHOUT
@@ -23,12 +24,11 @@ pub fn jwt_exp(token: &str) -> Option<u64> {
     let Some(Value::Number(exp)) = claims.get("exp") else {
         return None;
     };
-    if let Some(secs) = json::as_u64(exp) {
-        return Some(secs);
+    // A huge `exp` saturates at `u64::MAX` (the expiry is clamped later).
+    match decimal::parse(exp)? {
+        Reading::Number(d) if !d.is_negative() => Some(d.scaled(0)),
+        _ => None,
     }
-    let secs = json::as_f64(exp)?;
-    // `as` saturates: a huge `exp` becomes `u64::MAX` (the expiry is clamped later).
-    (secs.is_finite() && secs >= 0.0).then_some(secs as u64)
 }
 
 #[cfg(test)]

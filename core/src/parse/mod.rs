@@ -98,7 +98,7 @@ impl fmt::Display for InvalidAuthResponse {
                 write!(
                     f,
                     "unsupported token_type {} (expected bearer)",
-                    crate::error::Quoted(token_type)
+                    crate::quote::Quoted(token_type)
                 )
             }
             InvalidAuthResponse::BadExpiresIn { reason } => {

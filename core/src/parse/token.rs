@@ -2,6 +2,7 @@
 
 use core::time::Duration;
 
+use super::decimal::{self, Reading};
 use super::json::{self, Value};
 use super::{InvalidAuthResponse, MAX_AUTH_BODY, MAX_LIFETIME, is_header_token, sanitize};
 use crate::limits::MAX_TOKEN_TYPE;
@@ -32,9 +33,11 @@ pub struct TokenResponse {
 /// - `access_token`: required; a non-empty string of visible ASCII (it goes into a header).
 /// - `token_type`: optional; when present it must be `bearer`, in any case.
 /// - `expires_in`: optional (`null` counts as absent); a JSON number or a numeric string
-///   (`"3600"`), in seconds, fractions allowed. Zero is refused (`"zero"`): a token that expires
-///   on arrival would make every request refresh first. Negative, non-finite, non-numeric and
-///   more than 10 years are refused too.
+///   (`"3600"`), in seconds, fractions allowed and read to the millisecond (later digits are
+///   dropped). Zero (or less than a millisecond) is refused (`"zero"`): a token that expires on
+///   arrival would make every request refresh first. Negative, non-finite, non-numeric and more
+///   than 10 years ([`MAX_LIFETIME`](crate::limits::MAX_LIFETIME), compared exactly) are
+///   refused too.
 /// - `refresh_token`: optional (`null` counts as absent); when present, like `access_token`.
 /// - `scope`: optional; a string, or (non-standard) an array of strings joined with spaces.
 pub fn parse_token_response(
@@ -125,46 +128,26 @@ fn header_secret(v: Value) -> Option<Secret> {
     }
 }
 
-/// `expires_in` as a duration, or why it is unusable.
+/// `expires_in` as a duration, or why it is unusable. Read to the millisecond (later digits
+/// are dropped); the 10-year limit is compared exactly.
 fn expires_in(v: &Value) -> Result<Duration, &'static str> {
-    let secs = match v {
-        Value::Number(n) => {
-            if let Some(u) = json::as_u64(n) {
-                return whole_seconds(u);
-            }
-            json::as_f64(n).ok_or("not a number")?
-        }
-        Value::String(s) => {
-            let s = s.trim();
-            if let Ok(u) = s.parse::<u64>() {
-                return whole_seconds(u);
-            }
-            super::decimal::parse_f64(s).ok_or("not a number")?
-        }
+    let text = match v {
+        Value::Number(n) => n.as_str(),
+        Value::String(s) => s.trim(),
         _ => return Err("not a number"),
     };
-    if !secs.is_finite() {
+    let Reading::Number(secs) = decimal::parse(text).ok_or("not a number")? else {
         return Err("not finite");
-    }
-    if secs < 0.0 {
+    };
+    if secs.is_negative() {
         return Err("negative");
     }
-    if secs > MAX_LIFETIME.as_secs_f64() {
+    if secs.exceeds(MAX_LIFETIME.as_secs()) {
         return Err("too large");
     }
-    let d = Duration::from_secs_f64(secs);
-    if d.is_zero() {
-        return Err("zero");
-    }
-    Ok(d)
-}
-
-/// A whole number of seconds as a lifetime, or why it is unusable.
-fn whole_seconds(secs: u64) -> Result<Duration, &'static str> {
-    match secs {
+    match secs.scaled(3) {
         0 => Err("zero"),
-        s if s > MAX_LIFETIME.as_secs() => Err("too large"),
-        s => Ok(Duration::from_secs(s)),
+        ms => Ok(Duration::from_millis(ms)),
     }
 }
 

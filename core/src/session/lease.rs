@@ -1,103 +1,12 @@
 //! Leases: requests sent without calling `start` while the answer is known in advance.
 
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode};
+use http::HeaderValue;
 use zeroize::Zeroizing;
 
 use super::{Freshness, Origin, Session};
 use crate::action::{ExchangeId, RequestMeta};
-use crate::config::Config;
-use crate::status_set::StatusSet;
 use crate::time::Timestamp;
-
-/// How the engine sorts the response to a sent request: the part of
-/// [`Session::handle_response`]'s decision that depends only on the configuration.
-#[derive(Clone, Copy, Debug)]
-pub struct ResponseRules {
-    retry_non_idempotent_gateway: bool,
-    /// A bare 403 for an older token generation is a superseded token (automatic refresh and
-    /// `retry_on_401` on, 403 not among `token_rejected_statuses`).
-    superseded_403: bool,
-    /// Every status that may need a decision: one lookup sorts out the rest (2xx).
-    judged: StatusSet,
-    /// `config.token_rejected_statuses` (empty with automatic refresh off),
-    /// `transient_statuses`, `gateway_statuses` as bitmaps.
-    rejected: StatusSet,
-    transient: StatusSet,
-    gateway: StatusSet,
-}
-
-/// What [`ResponseRules`] makes of a status.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum Verdict {
-    /// The token was refused (401 by default): refresh and resend, or deliver.
-    Rejected,
-    /// A transient failure of a resendable request: back off and resend, or deliver.
-    Transient,
-    /// A 403 for a resendable request: a superseded token when it was sent with an older
-    /// generation and has no Bearer challenge (resend with the current one), else delivered.
-    Forbidden,
-    /// Delivered as it is.
-    Final,
-}
-
-impl ResponseRules {
-    pub(super) fn new(config: &Config) -> Self {
-        let rejected = if config.enabled {
-            StatusSet::new(&config.token_rejected_statuses)
-        } else {
-            StatusSet::default()
-        };
-        let superseded_403 = config.enabled && config.retry_on_401 && !rejected.contains(403);
-        let mut judged: Vec<u16> = config
-            .token_rejected_statuses
-            .iter()
-            .chain(&config.transient_statuses)
-            .chain(&config.gateway_statuses)
-            .copied()
-            .collect();
-        if superseded_403 {
-            judged.push(403);
-        }
-        ResponseRules {
-            retry_non_idempotent_gateway: config.retry_non_idempotent_gateway,
-            superseded_403,
-            judged: StatusSet::new(&judged),
-            rejected,
-            transient: StatusSet::new(&config.transient_statuses),
-            gateway: StatusSet::new(&config.gateway_statuses),
-        }
-    }
-
-    pub(super) fn verdict(&self, code: u16, meta: RequestMeta) -> Verdict {
-        if !self.judged.contains(code) {
-            Verdict::Final
-        } else if self.rejected.contains(code) {
-            Verdict::Rejected
-        } else if !meta.replayable {
-            Verdict::Final
-        } else if self.transient.contains(code)
-            || (self.gateway.contains(code)
-                && (meta.idempotent || self.retry_non_idempotent_gateway))
-        {
-            Verdict::Transient
-        } else if code == 403 && self.superseded_403 {
-            Verdict::Forbidden
-        } else {
-            Verdict::Final
-        }
-    }
-
-    /// Whether a response with this status ends the exchange as it is, whatever the session's
-    /// state: [`Session::handle_response`] would `Deliver` it without touching the tokens,
-    /// the auth operation or any counter but `delivered`. A 403 for a request that could be
-    /// resent is not: it may answer a token generation that has since been replaced (the
-    /// engine resends it), which only the engine can tell.
-    #[must_use]
-    pub fn delivers_as_is(&self, status: StatusCode, meta: RequestMeta) -> bool {
-        self.verdict(status.as_u16(), meta) == Verdict::Final
-    }
-}
 
 /// What identifies a lease: two leases with equal terms carry the same header and origins.
 /// Cheap to compute under the driver's lock after every input, to notice when the published
@@ -122,7 +31,8 @@ pub struct LeaseTerms {
 /// let a request that finds a valid lease go out with the lease's header instead of calling
 /// `start`, then:
 ///
-/// - hand the response over as it is when [`ResponseRules::delivers_as_is`] says so (a
+/// - hand the response over as it is when
+///   [`ResponseRules::delivers_as_is`](super::ResponseRules::delivers_as_is) says so (a
 ///   success, or any status the engine would deliver without a decision), and report the
 ///   counts with [`Session::record_leased`];
 /// - otherwise hand the exchange to the engine with [`Session::adopt`], then report the
@@ -223,7 +133,7 @@ impl AsRef<[u8]> for LineOwned {
 impl Session {
     /// The rules that sort responses (they depend only on the configuration).
     #[must_use]
-    pub fn response_rules(&self) -> ResponseRules {
+    pub fn response_rules(&self) -> super::ResponseRules {
         self.rules
     }
 

@@ -5,7 +5,7 @@
 //! A [`Session`] holds at most one token set, at most one auth operation (login or refresh) and
 //! any number of exchanges (caller requests with their resends). Every input takes `now`;
 //! every decision is pushed onto an action queue that the driver drains with
-//! [`Session::poll_action`]. Rules it keeps (DESIGN §2.2):
+//! [`Session::poll_action`]. Rules it keeps (the decision table in `core/README.md`):
 //!
 //! - a token it knows to be expired or rejected is never sent;
 //! - at most one auth operation is in flight (single flight) and every exchange waiting for it
@@ -17,27 +17,31 @@
 
 use std::collections::VecDeque;
 
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::HeaderValue;
 
-use crate::action::{Action, AuthId, AuthKind, Event, ExchangeId, RequestMeta, TimerKind};
+use crate::action::{Action, AuthId, AuthKind, AuthReason, Event, ExchangeId, RequestMeta};
 use crate::backoff::Rng;
 use crate::config::Config;
 use crate::dialect::{Credentials, Dialect};
-use crate::error::{ConfigError, Error, TransportStop};
+use crate::error::{ConfigError, Error};
 use crate::metrics::Metrics;
-use crate::parse;
 use crate::slab::Slab;
 use crate::time::Timestamp;
 use crate::tokens::TokenSet;
 
+use crate::origin::Origin;
+
+mod auth;
+mod classify;
 mod decide;
+mod inputs;
 mod lease;
 pub mod offer;
+mod response;
 
-use lease::Verdict;
-pub use lease::{Lease, LeaseTerms, ResponseRules};
+pub use classify::ResponseRules;
+pub use lease::{Lease, LeaseTerms};
 pub use offer::AuthGate;
-pub(crate) use offer::DEFAULT_PEER_WAIT;
 use offer::PeerNote;
 
 /// How a request failed to produce a response, as far as the driver can tell.
@@ -58,8 +62,9 @@ struct Held {
     stale_at: Timestamp,
     /// Treated as expired from here on (expiry minus the hard floor).
     expired_at: Timestamp,
-    /// The server rejected it (401 for this generation): treated as expired.
-    rejected: bool,
+    /// The server refused it with this status (a 401 for this generation): treated as
+    /// expired.
+    rejected: Option<u16>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -118,65 +123,6 @@ struct Exchange {
 struct Circuit {
     failures: u32,
     open_until: Option<Timestamp>,
-}
-
-/// An origin the access token may be sent to, parsed once.
-#[derive(Clone, Debug)]
-struct Origin {
-    scheme: String,
-    host: String,
-    port: Option<u16>,
-}
-
-impl Origin {
-    fn parse(origin: &str) -> Result<Self, ConfigError> {
-        let invalid = || ConfigError::InvalidUrl {
-            url: origin.to_owned(),
-        };
-        let uri: http::Uri = origin.parse().map_err(|_| invalid())?;
-        let (Some(scheme), Some(auth)) = (uri.scheme_str(), uri.authority()) else {
-            return Err(invalid());
-        };
-        Ok(Origin {
-            scheme: scheme.to_ascii_lowercase(),
-            host: auth
-                .host()
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_ascii_lowercase(),
-            port: auth.port_u16().or_else(|| default_port(scheme)),
-        })
-    }
-}
-
-impl Origin {
-    /// Whether one of `origins` is `scheme://host:port` (`port` `None` means the scheme's
-    /// default; an IPv6 host may keep its brackets). Allocates nothing.
-    fn any_allows(origins: &[Origin], scheme: &str, host: &str, port: Option<u16>) -> bool {
-        let port = port.or_else(|| default_port(scheme));
-        let host = match host.as_bytes() {
-            [b'[', inner @ .., b']'] => &host[1..=inner.len()],
-            _ => host,
-        };
-        // Cheapest comparisons first: the port, then the host's length, then the bytes as
-        // they are (URL parsers hand out lower-case hosts and schemes) before ignoring case.
-        origins.iter().any(|o| {
-            o.port == port
-                && o.host.len() == host.len()
-                && (o.host == host || o.host.eq_ignore_ascii_case(host))
-                && (o.scheme == scheme || o.scheme.eq_ignore_ascii_case(scheme))
-        })
-    }
-}
-
-fn default_port(scheme: &str) -> Option<u16> {
-    if scheme.eq_ignore_ascii_case("https") {
-        Some(443)
-    } else if scheme.eq_ignore_ascii_case("http") {
-        Some(80)
-    } else {
-        None
-    }
 }
 
 /// One identity's token-keeping state machine. See the [crate docs](crate) for the driving
@@ -366,7 +312,7 @@ impl Session {
         }
         self.auth = AuthState::Idle;
         if given && self.renewal(now).is_some() {
-            if let Err(e) = self.ensure_auth(now) {
+            if let Err(e) = self.ensure_auth(now, AuthReason::CredentialsProvided) {
                 self.fail_waiters(&e);
             }
             return;
@@ -396,7 +342,7 @@ impl Session {
         });
         self.credentials_refused = None;
         self.force_login = true;
-        if let Err(e) = self.ensure_auth(now) {
+        if let Err(e) = self.ensure_auth(now, AuthReason::Explicit) {
             self.fail_waiters(&e);
         }
         id
@@ -416,280 +362,5 @@ impl Session {
         self.force_login = false;
         self.fail_waiters(&Error::SessionExpired);
         self.actions.push_back(Action::Event(Event::SessionExpired));
-    }
-
-    // ---- inputs ---------------------------------------------------------------------------
-
-    /// A caller's request starts. The engine answers with `Send` at once when the token is
-    /// usable, or makes the exchange wait for a login or refresh, or fails it.
-    pub fn start(&mut self, now: Timestamp, meta: RequestMeta) -> ExchangeId {
-        self.metrics.requests += 1;
-        let id = self.exchanges.insert(Exchange {
-            meta,
-            state: ExState::AwaitingToken,
-            started: now,
-            sends: 0,
-            auth_retries: 0,
-            stale_resends: 0,
-            transient_resends: 0,
-            login_only: false,
-        });
-        self.dispatch(now, id);
-        id
-    }
-
-    /// The response to an exchange's last `Send` arrived with this status and headers.
-    /// Unknown ids (already ended or cancelled) are ignored.
-    pub fn handle_response(
-        &mut self,
-        now: Timestamp,
-        id: ExchangeId,
-        status: StatusCode,
-        headers: &HeaderMap,
-    ) {
-        let Some(ex) = self.exchanges.get_mut(id) else {
-            return;
-        };
-        let ExState::InFlight { generation } = ex.state else {
-            return;
-        };
-        let code = status.as_u16();
-        match self.rules.verdict(code, ex.meta) {
-            Verdict::Rejected => self.on_rejected(now, id, generation, code, headers),
-            Verdict::Transient => {
-                let retry_after = parse::parse_retry_after(headers, now);
-                self.on_transient(now, id, retry_after, None);
-            }
-            Verdict::Forbidden => self.on_forbidden(now, id, generation, headers),
-            Verdict::Final => self.deliver(id),
-        }
-    }
-
-    /// The exchange's response says nothing about the token: it came from an origin the token
-    /// was not sent to (a redirect left the allowed origins and the client stripped the
-    /// header), or the driver cannot read its status (a browser's opaque response). It is
-    /// delivered as it is, without decisions.
-    pub fn handle_foreign_response(&mut self, id: ExchangeId) {
-        if self
-            .exchanges
-            .get_mut(id)
-            .is_some_and(|ex| matches!(ex.state, ExState::InFlight { .. }))
-        {
-            self.deliver(id);
-        }
-    }
-
-    /// An exchange's last `Send` failed without a response.
-    pub fn handle_send_error(&mut self, now: Timestamp, id: ExchangeId, failure: SendFailure) {
-        let Some(ex) = self.exchanges.get_mut(id) else {
-            return;
-        };
-        if !matches!(ex.state, ExState::InFlight { .. }) {
-            return;
-        }
-        if failure == SendFailure::MaybeSent && !ex.meta.idempotent {
-            let error = Error::Transport {
-                may_have_reached_server: true,
-                attempts: ex.sends,
-                stopped: TransportStop::NotIdempotent,
-            };
-            self.fail(id, error);
-        } else {
-            self.on_transient(now, id, None, Some(failure));
-        }
-    }
-
-    /// The exchange was cancelled by its caller (future dropped, request aborted). It ends
-    /// without an action; an auth operation it was waiting for carries on for the others.
-    pub fn cancel(&mut self, id: ExchangeId) {
-        if let Some(ex) = self.exchanges.remove(id)
-            && matches!(ex.state, ExState::Backoff { .. })
-        {
-            self.in_backoff -= 1;
-        }
-    }
-
-    /// The auth endpoint answered the operation `op`. Outcomes for operations that are no
-    /// longer current are ignored.
-    pub fn handle_auth_response(
-        &mut self,
-        now: Timestamp,
-        op: AuthId,
-        status: StatusCode,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) {
-        let Some((kind, attempt, started)) = self.take_auth(op) else {
-            return;
-        };
-        let code = status.as_u16();
-        if status.is_success() {
-            match parse::parse_token_response(headers, body) {
-                Ok(resp) => self.on_tokens(now, kind, resp, headers),
-                Err(e) => self.on_auth_failed(now, kind, &Error::InvalidAuthResponse(e)),
-            }
-            return;
-        }
-        if code == 429 || status.is_server_error() {
-            let retry_after = parse::parse_retry_after(headers, now);
-            self.on_auth_transient(now, kind, attempt, started, Some(code), retry_after);
-            return;
-        }
-        let body = parse::parse_auth_error(body);
-        let reason = body.code().map(str::to_owned);
-        match kind {
-            AuthKind::Refresh if code == 401 || (code == 400 && body.is_invalid_grant()) => {
-                self.on_refresh_rejected(now);
-            }
-            AuthKind::Login if code == 400 || code == 401 => {
-                self.metrics.login_failures += 1;
-                let error = Error::InvalidCredentials {
-                    status: code,
-                    reason,
-                };
-                self.credentials_refused = Some(error.clone());
-                self.force_login = false;
-                self.fail_waiters(&error);
-            }
-            _ => {
-                self.circuit_failure(now);
-                self.on_auth_failed(
-                    now,
-                    kind,
-                    &Error::AuthRejected {
-                        status: code,
-                        reason,
-                    },
-                );
-            }
-        }
-    }
-
-    /// The auth request `op` failed without a response (connection refused, timeout, reset).
-    pub fn handle_auth_error(&mut self, now: Timestamp, op: AuthId, _failure: SendFailure) {
-        let Some((kind, attempt, started)) = self.take_auth(op) else {
-            return;
-        };
-        self.on_auth_transient(now, kind, attempt, started, None, None);
-    }
-
-    /// The driver gave up on the auth request `op` without an outcome (the task performing it
-    /// was cancelled). The operation is restarted, as a new `Authenticate`, if anyone still
-    /// waits for it.
-    pub fn handle_auth_abandoned(&mut self, now: Timestamp, op: AuthId) {
-        let Some((kind, attempt, started)) = self.take_auth(op) else {
-            return;
-        };
-        if self.has_waiters() || self.freshness(now) != Freshness::Fresh {
-            self.begin_auth(now, kind, attempt, started);
-        }
-    }
-
-    /// A timer from [`Session::poll_timeout`] may have fired: runs everything due at `now`.
-    pub fn handle_timeout(&mut self, now: Timestamp) {
-        if let AuthState::InFlight { id, deadline, .. } = self.auth
-            && deadline <= now
-            && let Some((kind, attempt, started)) = self.take_auth(id)
-        {
-            self.actions.push_back(Action::AbortAuth { id });
-            self.on_auth_transient(now, kind, attempt, started, None, None);
-        }
-        if let AuthState::Backoff {
-            kind,
-            attempt,
-            started,
-            until,
-        } = self.auth
-            && until <= now
-        {
-            self.auth = AuthState::Idle;
-            if let Some(k) = self.renewal(now) {
-                self.begin_auth(now, k, if k == kind { attempt + 1 } else { 1 }, started);
-            } else if let Err(e) = self.ask_for_credentials() {
-                self.fail_waiters(&e);
-            }
-        }
-        if self.in_backoff > 0 {
-            let mut due = core::mem::take(&mut self.scratch);
-            due.clear();
-            self.exchanges.ids_where(
-                &mut due,
-                |e| matches!(e.state, ExState::Backoff { until } if until <= now),
-            );
-            for &id in &due {
-                if let Some(ex) = self.exchanges.get_mut(id) {
-                    ex.state = ExState::AwaitingToken;
-                    self.in_backoff -= 1;
-                    self.dispatch(now, id);
-                }
-            }
-            self.scratch = due;
-        }
-        if self.refresh_ahead_at().is_some_and(|t| t <= now) {
-            // Nobody waits for a background refresh: when it cannot start, try again later
-            // rather than fire this timer in a loop.
-            if self.ensure_auth(now).is_err() {
-                self.quiet_until = Some(now.saturating_add(self.config.auth_backoff.cap));
-            }
-        }
-    }
-
-    /// Ends the auth operation `op` if it is the one in flight: its kind, attempt and start.
-    fn take_auth(&mut self, op: AuthId) -> Option<(AuthKind, u32, Timestamp)> {
-        match self.auth {
-            AuthState::InFlight {
-                id,
-                kind,
-                attempt,
-                started,
-                ..
-            } if id == op => {
-                self.auth = AuthState::Idle;
-                Some((kind, attempt, started))
-            }
-            _ => None,
-        }
-    }
-
-    // ---- outputs --------------------------------------------------------------------------
-
-    /// The next thing the driver must do, or `None` when there is nothing left. Drain after
-    /// every input.
-    #[must_use]
-    pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
-    }
-
-    /// When the driver must call [`Session::handle_timeout`] next, and why, or `None` when no
-    /// timer is armed.
-    #[must_use]
-    pub fn poll_timeout(&self) -> Option<(Timestamp, TimerKind)> {
-        let mut next: Option<(Timestamp, TimerKind)> = None;
-        let mut consider = |t: Timestamp, k: TimerKind| {
-            if next.is_none_or(|(n, _)| t < n) {
-                next = Some((t, k));
-            }
-        };
-        match self.auth {
-            AuthState::Backoff { until, .. } => consider(until, TimerKind::AuthRetry),
-            AuthState::InFlight { deadline, .. } => consider(deadline, TimerKind::AuthDeadline),
-            AuthState::Idle | AuthState::AwaitingCredentials => {}
-        }
-        if self.in_backoff > 0 {
-            for ex in self.exchanges.values() {
-                if let ExState::Backoff { until } = ex.state {
-                    consider(until, TimerKind::ExchangeRetry);
-                }
-            }
-        }
-        if let Some(t) = self.refresh_ahead_at() {
-            let kind = if self.circuit.open_until == Some(t) {
-                TimerKind::CircuitHalfOpen
-            } else {
-                TimerKind::RefreshAhead
-            };
-            consider(t, kind);
-        }
-        next
     }
 }

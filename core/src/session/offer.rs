@@ -24,8 +24,6 @@
 //! clock of the participant that received the set: across machines, their clocks must agree
 //! to within the time between two refreshes.
 
-use core::time::Duration;
-
 use super::{AuthState, Session};
 use crate::action::AuthId;
 use crate::error::ConfigError;
@@ -153,6 +151,3 @@ impl Session {
         Ok(())
     }
 }
-
-/// [`Config::peer_wait`](crate::Config::peer_wait)'s default.
-pub(crate) const DEFAULT_PEER_WAIT: Duration = Duration::from_secs(1);

@@ -13,8 +13,8 @@
 //! names the rule that broke; the model's bookkeeping is the same for all. Cases: 256 per test,
 //! up to 60 steps each, from a fixed proptest seed (set `PROPTEST_RNG_SEED` to explore others).
 //!
-//! `inputs.rs` draws the cases, `model.rs` drives the engine and checks the invariants; this
-//! file runs them, one property per invariant.
+//! `inputs.rs` draws the cases, `model.rs` (with `model/`) drives the engine and checks the
+//! invariants; this file runs them, one property per invariant.
 
 mod inputs;
 mod model;

@@ -15,9 +15,18 @@ use axum::routing::{any, get, post};
 use serde_json::json;
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 
-use crate::control;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::answer;
+use crate::config::RouteKind;
+use crate::control_http;
+use crate::counters::Counter;
 use crate::recorder;
-use crate::state::AppState;
+use crate::script::{Prepared, Rewrite};
+use crate::state::{AppState, ConnHandle};
+use crate::tokens::Policy;
 
 /// Builds the router for one server.
 pub(crate) fn router(state: AppState) -> Router {
@@ -41,7 +50,7 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/_record", any(recorder::record))
         .route("/_record/{*rest}", any(recorder::record))
-        .merge(control::routes())
+        .merge(control_http::routes())
         .fallback(recorder::record)
         .with_state(state);
     if cors { r.layer(cors_layer()) } else { r }
@@ -135,4 +144,45 @@ pub(crate) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a 
     form.iter()
         .find(|(k, v)| k == name && !v.is_empty())
         .map(|(_, v)| v.as_str())
+}
+
+/// Takes the script queued for this request of `kind`, counting it as `counter`. A script
+/// that answers by itself is played and its answer returned as `Err`; `Ok(Some(..))` asks
+/// the route to do its work and rewrite the answer; `Ok(None)`: no script.
+pub(crate) async fn take_script(
+    state: &AppState,
+    conn: &ConnHandle,
+    kind: RouteKind,
+    counter: Counter,
+) -> Result<Option<Arc<Rewrite>>, Response> {
+    let Some(p) = state.faults.take_script(kind) else {
+        return Ok(None);
+    };
+    state.counters.bump(counter);
+    match p {
+        Prepared::Real(r) => Ok(Some(r)),
+        other => Err(answer::play(state, conn, other).await),
+    }
+}
+
+/// The policy for this issuance: the live settings, plus the `exp` shift of a rewrite.
+pub(crate) fn policy(state: &AppState, rewrite: Option<&Rewrite>) -> Policy {
+    let mut p = state.settings.policy();
+    if let Some(r) = rewrite {
+        p.access_exp_offset_secs = r.exp_offset_secs;
+    }
+    p
+}
+
+/// A successful token answer as JSON, rewritten by the script if there is one.
+pub(crate) fn token_json(mut v: Value, rewrite: Option<&Rewrite>) -> Response {
+    if let (Some(r), Some(obj)) = (rewrite, v.as_object_mut()) {
+        for name in &r.remove {
+            obj.remove(name);
+        }
+        for (k, val) in &r.set {
+            obj.insert(k.clone(), val.clone());
+        }
+    }
+    axum::Json(v).into_response()
 }

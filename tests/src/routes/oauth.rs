@@ -10,12 +10,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
-use super::{content_type_is, field, no_store, parse_form, with_retry_after};
+use super::{
+    content_type_is, field, no_store, parse_form, policy, take_script, token_json, with_retry_after,
+};
 use crate::config::RouteKind;
 use crate::counters::Counter;
 use crate::faults::Injected;
+use crate::script::Rewrite;
 use crate::state::{AppState, ConnHandle};
-use crate::tokens::{Issued, LoginGrant, TokenError};
+use crate::tokens::{Issued, LoginGrant, Policy, TokenError};
 
 /// An RFC 6749 §5.2 error answer.
 fn error(status: StatusCode, code: &str, description: &str) -> Response {
@@ -62,8 +65,8 @@ fn fault(f: Injected) -> Response {
     with_retry_after(r, f.retry_after)
 }
 
-/// A §5.1 success answer.
-fn success(issued: Issued) -> Response {
+/// A §5.1 success answer, rewritten by the script if there is one.
+fn success(issued: Issued, rewrite: Option<&Rewrite>) -> Response {
     let mut body = json!({
         "access_token": issued.access_token,
         "token_type": "Bearer",
@@ -75,7 +78,7 @@ fn success(issued: Issued) -> Response {
     if let Some(scope) = issued.scope {
         body["scope"] = json!(scope);
     }
-    axum::Json(body).into_response()
+    token_json(body, rewrite)
 }
 
 /// `POST /oauth/token`.
@@ -109,32 +112,41 @@ pub(super) async fn token(
         }
     };
     state.gate(kind, &conn).await;
-    let (ok, rejected, faulted) = if kind == RouteKind::Login {
+    let (ok, rejected, faulted, scripted) = if kind == RouteKind::Login {
         (
             Counter::LoginsOk,
             Counter::LoginsRejected,
             Counter::LoginsFaulted,
+            Counter::LoginsScripted,
         )
     } else {
         (
             Counter::RefreshesAccepted,
             Counter::RefreshesRejected,
             Counter::RefreshesFaulted,
+            Counter::RefreshesScripted,
         )
     };
-    if let Some(f) = state.faults.take_failure(kind) {
+    let rewrite = match take_script(&state, &conn, kind, scripted).await {
+        Ok(r) => r,
+        Err(answer) => return answer,
+    };
+    if rewrite.is_none()
+        && let Some(f) = state.faults.take_failure(kind)
+    {
         state.counters.bump(faulted);
         return no_store(fault(f));
     }
+    let policy = policy(&state, rewrite.as_deref());
     let outcome = authenticate_client(&state, &headers, &form).and_then(|client| match grant {
-        "password" => password(&state, &form, client),
-        "client_credentials" => client_credentials(&state, &form, client),
-        _ => refresh(&state, &form, client.as_deref()),
+        "password" => password(&state, &policy, &form, client),
+        "client_credentials" => client_credentials(&state, &policy, &form, client),
+        _ => refresh(&state, &policy, &form, client.as_deref()),
     });
     state
         .counters
         .bump(if outcome.is_ok() { ok } else { rejected });
-    no_store(outcome.map_or_else(|r| r, success))
+    no_store(outcome.map_or_else(|r| r, |i| success(i, rewrite.as_deref())))
 }
 
 /// Client authentication (§2.3.1): HTTP Basic with form-urlencoded id and secret, or
@@ -209,6 +221,7 @@ fn form_decode(s: &str) -> Option<String> {
 
 fn password(
     state: &AppState,
+    policy: &Policy,
     form: &[(String, String)],
     client: Option<String>,
 ) -> Result<Issued, Response> {
@@ -221,7 +234,7 @@ fn password(
     }
     Ok(state.tokens.login(
         state.now_ms(),
-        &state.settings.policy(),
+        policy,
         LoginGrant {
             subject: username.to_owned(),
             client_id: client,
@@ -234,6 +247,7 @@ fn password(
 
 fn client_credentials(
     state: &AppState,
+    policy: &Policy,
     form: &[(String, String)],
     client: Option<String>,
 ) -> Result<Issued, Response> {
@@ -242,7 +256,7 @@ fn client_credentials(
     };
     Ok(state.tokens.login(
         state.now_ms(),
-        &state.settings.policy(),
+        policy,
         LoginGrant {
             subject: client.clone(),
             client_id: Some(client),
@@ -255,6 +269,7 @@ fn client_credentials(
 
 fn refresh(
     state: &AppState,
+    policy: &Policy,
     form: &[(String, String)],
     client: Option<&str>,
 ) -> Result<Issued, Response> {
@@ -263,7 +278,7 @@ fn refresh(
     };
     state
         .tokens
-        .refresh(state.now_ms(), &state.settings.policy(), token, client)
+        .refresh(state.now_ms(), policy, token, client)
         .map_err(|e| {
             if e == TokenError::Reused {
                 state.counters.bump(Counter::ReuseDetections);

@@ -11,9 +11,10 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{bearer, detail};
+use super::{bearer, detail, take_script, with_retry_after};
 use crate::config::RouteKind;
 use crate::counters::Counter;
+use crate::faults::Random;
 use crate::state::{AppState, ConnHandle};
 
 /// Longest sleep `/api/slow` agrees to.
@@ -55,11 +56,27 @@ async fn authorize(
     headers: &HeaderMap,
 ) -> Result<String, Response> {
     state.gate(RouteKind::Protected, conn).await;
+    take_script(
+        state,
+        conn,
+        RouteKind::Protected,
+        Counter::ProtectedScripted,
+    )
+    .await?;
+    if let Some(hit) = state.faults.roll(Random::Protected503) {
+        state.counters.bump(Counter::ProtectedInjected503);
+        let r = detail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service unavailable (injected)",
+        );
+        return Err(with_retry_after(r, hit.retry_after));
+    }
     match bearer(headers) {
         None => Err(refuse(state, None)),
         Some(token) => match state.tokens.check_access(state.now_ms(), token) {
             Err(e) => Err(refuse(state, Some(&e.to_string()))),
-            Ok(_) if state.faults.roll_401() => {
+            Ok(_) if state.faults.roll(Random::Protected401).is_some() => {
+                state.counters.bump(Counter::ProtectedInjected401);
                 state.counters.bump(Counter::ProtectedUnauthorized);
                 Err(challenge(Some("token rejected (injected)")))
             }

@@ -6,14 +6,18 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::json;
 
-use super::{bearer, content_type_is, detail, no_store, parse_form, with_retry_after};
+use super::{
+    bearer, content_type_is, detail, no_store, parse_form, policy, take_script, token_json,
+    with_retry_after,
+};
 use crate::config::RouteKind;
 use crate::counters::Counter;
 use crate::faults::Injected;
 use crate::jwt::TokenType;
+use crate::script::Rewrite;
 use crate::state::{AppState, ConnHandle};
 use crate::tokens::{LoginGrant, TokenError};
 
@@ -49,11 +53,18 @@ pub(super) async fn login(
     body: Bytes,
 ) -> Response {
     state.gate(RouteKind::Login, &conn).await;
-    if let Some(f) = state.faults.take_failure(RouteKind::Login) {
+    let rewrite = match take_script(&state, &conn, RouteKind::Login, Counter::LoginsScripted).await
+    {
+        Ok(r) => r,
+        Err(answer) => return answer,
+    };
+    if rewrite.is_none()
+        && let Some(f) = state.faults.take_failure(RouteKind::Login)
+    {
         state.counters.bump(Counter::LoginsFaulted);
         return fault(f, RouteKind::Login);
     }
-    let outcome = login_inner(&state, &headers, &body);
+    let outcome = login_inner(&state, &headers, &body, rewrite.as_deref());
     state.counters.bump(if outcome.is_ok() {
         Counter::LoginsOk
     } else {
@@ -62,7 +73,12 @@ pub(super) async fn login(
     no_store(outcome.unwrap_or_else(|r| r))
 }
 
-fn login_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, Response> {
+fn login_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    rewrite: Option<&Rewrite>,
+) -> Result<Response, Response> {
     if !content_type_is(headers, "application/x-www-form-urlencoded") {
         return Err(detail(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -99,7 +115,7 @@ fn login_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Res
     };
     let issued = state.tokens.login(
         state.now_ms(),
-        &state.settings.policy(),
+        &policy(state, rewrite),
         LoginGrant {
             subject: username.to_owned(),
             client_id: None,
@@ -109,7 +125,7 @@ fn login_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Res
         },
     );
     let role = if username == "admin" { "admin" } else { "user" };
-    Ok(axum::Json(json!({
+    let v = json!({
         "access_token": issued.access_token,
         "refresh_token": issued.refresh_token,
         "token_type": "bearer",
@@ -119,8 +135,8 @@ fn login_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Res
         "email": format!("{username}@example.invalid"),
         "profile_image": "/images/profile-default.png",
         "role": role,
-    }))
-    .into_response())
+    });
+    Ok(token_json(v, rewrite))
 }
 
 /// `POST /api/refresh`: `Authorization: Bearer <refresh token>` and the same token in the
@@ -132,11 +148,24 @@ pub(super) async fn refresh(
     body: Bytes,
 ) -> Response {
     state.gate(RouteKind::Refresh, &conn).await;
-    if let Some(f) = state.faults.take_failure(RouteKind::Refresh) {
+    let rewrite = match take_script(
+        &state,
+        &conn,
+        RouteKind::Refresh,
+        Counter::RefreshesScripted,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(answer) => return answer,
+    };
+    if rewrite.is_none()
+        && let Some(f) = state.faults.take_failure(RouteKind::Refresh)
+    {
         state.counters.bump(Counter::RefreshesFaulted);
         return fault(f, RouteKind::Refresh);
     }
-    let outcome = refresh_inner(&state, &headers, &body);
+    let outcome = refresh_inner(&state, &headers, &body, rewrite.as_deref());
     state.counters.bump(if outcome.is_ok() {
         Counter::RefreshesAccepted
     } else {
@@ -145,7 +174,12 @@ pub(super) async fn refresh(
     no_store(outcome.unwrap_or_else(|r| r))
 }
 
-fn refresh_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, Response> {
+fn refresh_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    rewrite: Option<&Rewrite>,
+) -> Result<Response, Response> {
     let Some(presented) = bearer(headers) else {
         return Err(unauthorized("Not authenticated"));
     };
@@ -174,7 +208,7 @@ fn refresh_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<R
     }
     match state
         .tokens
-        .refresh(state.now_ms(), &state.settings.policy(), presented, None)
+        .refresh(state.now_ms(), &policy(state, rewrite), presented, None)
     {
         Ok(issued) => {
             let mut body = json!({
@@ -185,7 +219,7 @@ fn refresh_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<R
             if let Some(rt) = issued.refresh_token {
                 body["refresh_token"] = json!(rt);
             }
-            Ok(axum::Json(body).into_response())
+            Ok(token_json(body, rewrite))
         }
         Err(e) => {
             if e == TokenError::Reused {
