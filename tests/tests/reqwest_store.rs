@@ -177,7 +177,10 @@ async fn a_lock_nobody_releases_is_waited_for_then_the_keeper_goes_on_alone() {
         advanced += Duration::from_millis(250);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(advanced >= Duration::from_secs(5), "gave up after {advanced:?}");
+    assert!(
+        advanced >= Duration::from_secs(5),
+        "gave up after {advanced:?}"
+    );
     assert_eq!(request.await.unwrap().unwrap(), 200);
     assert_eq!(server.counters().logins_ok, 1);
     let s = keeper.store_metrics().unwrap();
