@@ -118,8 +118,16 @@ async fn keepers_sharing_a_file_make_one_refresh_per_expiry_without_tripping_reu
         );
         assert_eq!(k.metrics().failures, 0);
     }
-    let stored = FileStore::new(&path).load().await.unwrap();
-    assert_eq!(stored, keepers[0].tokens(), "the newest set is stored");
+    // The newest set is stored (saved before its refresher released the lock, which may
+    // come just after the last response).
+    let newest = keepers[0].tokens();
+    for _ in 0..200 {
+        if FileStore::new(&path).load().await.unwrap() == newest {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(FileStore::new(&path).load().await.unwrap(), newest);
 }
 
 #[tokio::test]
@@ -215,4 +223,35 @@ async fn logout_clears_the_store() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(store.tokens(), None);
+}
+
+#[tokio::test]
+async fn a_damaged_file_is_counted_and_replaced_under_the_lock() {
+    let server = rotating_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
+    std::fs::write(&path, b"{\"version\":1,\"tokens\":").unwrap();
+    let keeper = builder(&server)
+        .store(FileStore::new(&path))
+        .build()
+        .unwrap();
+    herd(&[keeper.client()], &echo(&server), 3).await;
+    // The requests went out before the save (made before the lock is released).
+    for _ in 0..200 {
+        if keeper.store_metrics().unwrap().saves == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    assert_eq!(server.counters().logins_ok, 1);
+    let s = keeper.store_metrics().unwrap();
+    assert!(s.errors >= 1, "{s:?}");
+    assert_eq!(
+        (s.locked_auth, s.unlocked_auth, s.saves),
+        (1, 0, 1),
+        "{s:?}"
+    );
+    assert!(!s.degraded, "the save worked: {s:?}");
+    assert_eq!(FileStore::new(&path).load().await.unwrap(), keeper.tokens());
 }

@@ -36,7 +36,8 @@ struct In {
 
 /// The set as stored.
 pub(crate) fn encode(tokens: &TokenSet) -> Zeroizing<Vec<u8>> {
-    let mut buf = Zeroizing::new(Vec::with_capacity(512));
+    // Room for the usual set, so the buffer is not reallocated (leaving copies behind).
+    let mut buf = Zeroizing::new(Vec::with_capacity(4096));
     // Writing into a Vec cannot fail, and a TokenSet has nothing serde_json refuses.
     serde_json::to_writer(
         &mut *buf,

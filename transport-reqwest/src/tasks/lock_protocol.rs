@@ -33,10 +33,9 @@ pub(crate) async fn before(shared: &Arc<Shared>, op: AuthId) -> Before {
         return Before::Send(None);
     };
     // 1. Look without the lock: a set stored by another process (or before a restart) may
-    //    make the operation unnecessary.
-    if look(shared, store).await.is_err() {
-        return alone(shared, store, op);
-    }
+    //    make the operation unnecessary. A store that cannot be read may still lock (a
+    //    damaged file: the save below replaces it); one that cannot lock either is left.
+    let _ = look(shared, store).await;
     if !is_current(shared, op) {
         return Before::Ended;
     }
