@@ -237,9 +237,11 @@ fn killing_the_lock_holder_mid_refresh_delays_the_others_at_most_the_lock_expiry
     for r in &reports {
         assert_eq!(r.failures(), 0, "{:?}", r.json);
     }
+    // The lock's expiry (1 s), then a try of the lock, a look and a refresh: well under a
+    // second more, even on a loaded machine.
     assert!(
-        took < Duration::from_millis(1000 + 500),
-        "at most the lock's expiry (1 s) and a poll: {took:?}"
+        took < Duration::from_millis(1000 + 1000),
+        "at most the lock's expiry (1 s) and a refresh: {took:?}"
     );
     let c = server.counters();
     assert!(c.logins_ok <= 2 && c.reuse_detections <= 1, "{c:?}");
