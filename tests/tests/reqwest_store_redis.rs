@@ -233,6 +233,7 @@ fn killing_the_lock_holder_mid_refresh_delays_the_others_at_most_the_lock_expiry
         || auth_ops() > before,
     );
     assert!(!killed.child.wait().unwrap().success());
+    eprintln!("the next login or refresh came {took:?} after the kill");
     let reports: Vec<_> = workers.into_iter().map(Worker::report).collect();
     for r in &reports {
         assert_eq!(r.failures(), 0, "{:?}", r.json);
