@@ -8,7 +8,10 @@
 //! - [`Keeper`]: one identity's session, shared by everything below (cheap `Clone`);
 //! - [`Client`]: reqwest's familiar surface (`client.get(url).json(&x).send().await`);
 //! - [`Middleware`]: one layer for `reqwest-middleware` users;
-//! - [`blocking::Client`]: for synchronous programs (threads share one session).
+//! - [`blocking::Client`]: for synchronous programs (threads share one session);
+//! - [`store`]: token stores, so that processes sharing an identity share one login and one
+//!   refresh per expiry ([`store::FileStore`] on one machine, `store::RedisStore` with the
+//!   `redis` feature for a fleet), set with [`KeeperBuilder::store`].
 //!
 //! ```no_run
 //! use tokenkeeper_reqwest::Keeper;
@@ -69,6 +72,7 @@ mod middleware;
 pub mod prometheus;
 pub mod settings;
 mod state;
+pub mod store;
 mod stripes;
 mod tasks;
 mod trace;

@@ -315,7 +315,7 @@ fn wrong_types_and_unknown_keys_name_the_key() {
     let store = refused("client:\n  store:\n    kind: cloud\n");
     assert_eq!(
         store,
-        "client.store.kind: unknown variant `cloud`, expected `memory`"
+        "client.store.kind: unknown variant `cloud`, expected one of `memory`, `file`, `redis`"
     );
     let store = refused("client:\n  store:\n    kind: memory\n    path: /tmp/x\n");
     assert!(store.contains("unknown field `path`"), "{store}");

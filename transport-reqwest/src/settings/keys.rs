@@ -181,7 +181,15 @@ keys! {
     "client.credentials.client_secret_file", Str, NotApplicable("`clientSecret`"), "`ClientAuth` `client_secret` (read from the file)", "none", "/run/secrets/my-app";
     "client.credentials.client_secret", Secret, Takes("clientSecret"), "`ClientAuth` `client_secret`", "refused unless allow_plaintext_secrets", "";
     "client.credentials.allow_plaintext_secrets", Bool, NotApplicable("secrets are values there"), "accept `password` / `client_secret` in the file (with a warning)", "false", "true";
-    "client.store.kind", Str, NotApplicable("`storage`: `memory`, `session` or `local`"), "the token store: `memory`", "memory", "memory";
+    "client.store.kind", Str, NotApplicable("`storage`: `memory`, `session` or `local`"), "the token store: `memory` (none), `file` (`FileStore`) or `redis` (`RedisStore`)", "memory", "memory";
+    "client.store.path", Str, NotApplicable("`storage`"), "`FileStore::new(path)` (kind `file`)", "none (required)", "/var/lib/app/tokens.json";
+    "client.store.lock_wait_ms", Float, NotApplicable("Web Locks wait"), "`KeeperBuilder::store_lock_wait` (kinds `file`, `redis`)", "10000", "2500";
+    "client.store.url", Str, NotApplicable("`storage`"), "`RedisOptions::url` (kind `redis`; no password in it)", "none (or url_env)", "redis://127.0.0.1:6379/";
+    "client.store.url_env", Str, NotApplicable("`storage`"), "`RedisOptions::url` read from this variable (kind `redis`)", "none (or url)", "MY_REDIS_URL";
+    "client.store.key", Str, NotApplicable("`storage`"), "`RedisOptions::key` (kind `redis`)", "tokenkeeper", "app:alice";
+    "client.store.lock_ttl_ms", Float, NotApplicable("`storage`"), "`RedisOptions::lock_ttl` (kind `redis`)", "5000", "2000";
+    "client.store.timeout_ms", Float, NotApplicable("`storage`"), "`RedisOptions::timeout` (kind `redis`)", "1000", "500";
+    "client.store.allow_insecure", Bool, NotApplicable("`storage`"), "`RedisOptions::allow_insecure` (kind `redis`)", "false", "true";
 }
 
 #[cfg(test)]

@@ -55,6 +55,7 @@ mod store;
 mod tests;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokenkeeper_core::Config;
@@ -69,6 +70,7 @@ pub use schema::{
 pub use store::StoreSettings;
 
 use crate::keeper::{Keeper, KeeperBuilder};
+use crate::store::TokenStore;
 use secrets::{CLIENT_SECRET_ENV, PASSWORD_ENV, Source};
 
 impl Settings {
@@ -107,6 +109,7 @@ impl Settings {
         self.build_dialect(secret, true)?;
         self.origins()?;
         self.password_source().check()?;
+        self.client.store.check()?;
         Ok(())
     }
 
@@ -153,6 +156,10 @@ impl Settings {
             username: self.client.credentials.username.clone(),
             password: self.password_source().read(env)?,
         };
+        let (token_store, store_lock_wait) = match self.client.store.build(env)? {
+            Some((store, wait)) => (Some(store), wait),
+            None => (None, None),
+        };
         Ok(Resolved {
             config: self.config()?,
             dialect,
@@ -160,6 +167,8 @@ impl Settings {
             request_timeout: self.request_timeout()?,
             allowed_origins: self.origins()?,
             store: self.client.store.clone(),
+            token_store,
+            store_lock_wait,
         })
     }
 
@@ -218,8 +227,13 @@ pub struct Resolved {
     pub request_timeout: Option<Duration>,
     /// More origins that may receive the token.
     pub allowed_origins: Vec<String>,
-    /// Where tokens are kept.
+    /// Where tokens are kept, as written.
     pub store: StoreSettings,
+    /// The store built from it (`None` for `memory`), given to
+    /// [`KeeperBuilder::store`].
+    pub token_store: Option<Arc<dyn TokenStore>>,
+    /// `client.store.lock_wait_ms` ([`KeeperBuilder::store_lock_wait`]).
+    pub store_lock_wait: Option<Duration>,
 }
 
 impl Resolved {
@@ -234,6 +248,12 @@ impl Resolved {
         }
         for o in self.allowed_origins {
             b = b.allow_origin(o);
+        }
+        if let Some(store) = self.token_store {
+            b = b.store(store);
+        }
+        if let Some(wait) = self.store_lock_wait {
+            b = b.store_lock_wait(wait);
         }
         b
     }

@@ -24,6 +24,17 @@ fn context(key: &Key) -> &'static str {
         "client.credentials.password" | "client.credentials.client_secret" => {
             "client:\n  credentials:\n    allow_plaintext_secrets: true\n"
         }
+        "client.store.path" | "client.store.lock_wait_ms" => {
+            "client:\n  store:\n    kind: file\n    path: /tmp/base.json\n"
+        }
+        "client.store.url" => "client:\n  store:\n    kind: redis\n    url: redis://127.0.0.1:1/\n",
+        "client.store.url_env"
+        | "client.store.key"
+        | "client.store.lock_ttl_ms"
+        | "client.store.timeout_ms"
+        | "client.store.allow_insecure" => {
+            "client:\n  store:\n    kind: redis\n    url_env: BASE_REDIS_URL\n"
+        }
         _ => "",
     }
 }
