@@ -17,6 +17,8 @@ use std::fmt::Write as _;
 
 use tokenkeeper_core::{Metrics, Timestamp};
 
+use crate::store::StoreMetrics;
+
 /// The `Content-Type` of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -27,12 +29,12 @@ enum Type {
     Gauge,
 }
 
-/// One metric: name, type, help, and the value (none: no sample).
-struct Family {
+/// One metric: name, type, help, and the value (none: no sample) read from a `T`.
+struct Family<T> {
     name: &'static str,
     kind: Type,
     help: &'static str,
-    value: fn(&Metrics) -> Option<Value>,
+    value: fn(&T) -> Option<Value>,
 }
 
 enum Value {
@@ -41,7 +43,7 @@ enum Value {
     Flag(bool),
 }
 
-const FAMILIES: &[Family] = &[
+const FAMILIES: &[Family<Metrics>] = &[
     Family {
         name: "tokenkeeper_requests_total",
         kind: Type::Counter,
@@ -163,7 +165,29 @@ pub fn render(metrics: &Metrics) -> String {
 pub fn render_all(keepers: &[Labeled<'_>]) -> String {
     let labels: Vec<String> = keepers.iter().map(|k| label_set(k.labels)).collect();
     let mut out = String::with_capacity(2048);
-    for f in FAMILIES {
+    let samples: Vec<(&Metrics, &str)> = keepers
+        .iter()
+        .zip(&labels)
+        .map(|(k, l)| (k.metrics, l.as_str()))
+        .collect();
+    write_families(&mut out, FAMILIES, &samples);
+    out
+}
+
+/// A keeper's metrics, and its token store's when it has one
+/// ([`Keeper::store_metrics`](crate::Keeper::store_metrics)): what `tokenkeeper demo
+/// --metrics-addr` serves.
+pub fn render_keeper(keeper: &crate::Keeper) -> String {
+    let mut out = render(&keeper.metrics());
+    if let Some(store) = keeper.store_metrics() {
+        write_families(&mut out, STORE_FAMILIES, &[(&store, "")]);
+    }
+    out
+}
+
+/// Writes each family's `# HELP` and `# TYPE` once, then one sample per labelled item.
+fn write_families<T>(out: &mut String, families: &[Family<T>], samples: &[(&T, &str)]) {
+    for f in families {
         let kind = match f.kind {
             Type::Counter => "counter",
             Type::Gauge => "gauge",
@@ -171,8 +195,8 @@ pub fn render_all(keepers: &[Labeled<'_>]) -> String {
         // Writing to a String cannot fail.
         let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
         let _ = writeln!(out, "# TYPE {} {kind}", f.name);
-        for (k, labels) in keepers.iter().zip(&labels) {
-            let Some(v) = (f.value)(k.metrics) else {
+        for (item, labels) in samples {
+            let Some(v) = (f.value)(item) else {
                 continue;
             };
             let _ = match v {
@@ -185,8 +209,52 @@ pub fn render_all(keepers: &[Labeled<'_>]) -> String {
             };
         }
     }
-    out
 }
+
+const STORE_FAMILIES: &[Family<StoreMetrics>] = &[
+    Family {
+        name: "tokenkeeper_store_adopted_total",
+        kind: Type::Counter,
+        help: "Token sets adopted from the shared store (or published by another process) instead of a login or refresh of this keeper's own.",
+        value: |m| Some(Value::Count(m.adopted)),
+    },
+    Family {
+        name: "tokenkeeper_store_locked_auth_total",
+        kind: Type::Counter,
+        help: "Logins and refreshes performed holding the store's lock.",
+        value: |m| Some(Value::Count(m.locked_auth)),
+    },
+    Family {
+        name: "tokenkeeper_store_unlocked_auth_total",
+        kind: Type::Counter,
+        help: "Logins and refreshes performed without the store's lock (not had in time, or the store failed).",
+        value: |m| Some(Value::Count(m.unlocked_auth)),
+    },
+    Family {
+        name: "tokenkeeper_store_lock_timeouts_total",
+        kind: Type::Counter,
+        help: "Waits for the store's lock that ran out.",
+        value: |m| Some(Value::Count(m.lock_timeouts)),
+    },
+    Family {
+        name: "tokenkeeper_store_errors_total",
+        kind: Type::Counter,
+        help: "Store operations that failed (load, save, lock, watch).",
+        value: |m| Some(Value::Count(m.errors)),
+    },
+    Family {
+        name: "tokenkeeper_store_saves_total",
+        kind: Type::Counter,
+        help: "Token sets saved to the store (clears included).",
+        value: |m| Some(Value::Count(m.saves)),
+    },
+    Family {
+        name: "tokenkeeper_store_degraded",
+        kind: Type::Gauge,
+        help: "1 while the last store operation failed and the keeper carries on alone, else 0.",
+        value: |m| Some(Value::Flag(m.degraded)),
+    },
+];
 
 /// `{a="x",b="y"}`, or nothing without labels.
 fn label_set(labels: &[(&str, &str)]) -> String {

@@ -117,6 +117,42 @@ fn several_keepers_are_told_apart_by_labels_and_values_are_escaped() {
     ));
 }
 
+#[tokio::test]
+async fn a_keeper_with_a_store_adds_the_stores_metrics() {
+    let dir = std::env::temp_dir().join(format!("tk-prom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dialect = tokenkeeper_reqwest::Dialect::vitalgraph("https://vg.example.com").unwrap();
+    let plain = tokenkeeper_reqwest::Keeper::builder(dialect.clone())
+        .build()
+        .unwrap();
+    let text = prometheus::render_keeper(&plain);
+    check(&text);
+    assert!(
+        !text.contains("tokenkeeper_store_"),
+        "no store, no store metrics"
+    );
+    let stored = tokenkeeper_reqwest::Keeper::builder(dialect)
+        .store(tokenkeeper_reqwest::store::FileStore::new(
+            dir.join("tokens.json"),
+        ))
+        .build()
+        .unwrap();
+    let text = prometheus::render_keeper(&stored);
+    let families = check(&text);
+    assert_eq!(families.len(), 15 + 7);
+    assert!(text.contains(
+        "# TYPE tokenkeeper_store_degraded gauge
+tokenkeeper_store_degraded 0
+"
+    ));
+    assert!(text.contains(
+        "# TYPE tokenkeeper_store_errors_total counter
+tokenkeeper_store_errors_total 0
+"
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 #[should_panic(expected = "invalid Prometheus label name")]
 fn a_bad_label_name_is_a_programming_error() {

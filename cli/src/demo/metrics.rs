@@ -30,7 +30,7 @@ pub(crate) async fn serve(addr: SocketAddr, keeper: Keeper) -> std::io::Result<M
     let app = Router::new().route(
         "/metrics",
         get(move || {
-            let text = prometheus::render(&keeper.metrics());
+            let text = prometheus::render_keeper(&keeper);
             async move { ([(CONTENT_TYPE, prometheus::CONTENT_TYPE)], text) }
         }),
     );
