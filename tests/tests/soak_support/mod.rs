@@ -244,14 +244,14 @@ struct KindReason(String, String);
 impl Visit for KindReason {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "kind" {
-            self.0 = value.to_owned();
+            value.clone_into(&mut self.0);
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         match field.name() {
             "reason" => self.1 = format!("{value:?}"),
-            "kind" => self.0 = format!("{value:?}").trim_matches('"').to_owned(),
+            "kind" => format!("{value:?}").trim_matches('"').clone_into(&mut self.0),
             _ => {}
         }
     }
