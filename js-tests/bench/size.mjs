@@ -17,11 +17,11 @@ const out = await build({
   logLevel: 'silent',
 });
 const js = out.outputFiles[0].contents;
-const wasm = readFileSync(`${web}tokenkeeper_js_bg.wasm`);
+const wasm = readFileSync(`${web}tokenkeeper.wasm`);
 const gz = (b) => gzipSync(b, { level: 9 }).length;
 const kB = (n) => (n / 1000).toFixed(1);
 const rows = [
-  ['JS (wrapper + glue, esbuild --minify)', js.length, gz(js)],
+  ['JS (the shell, esbuild --minify)', js.length, gz(js)],
   ['wasm (wasm-opt -Oz)', wasm.length, gz(wasm)],
   ['total', js.length + wasm.length, gz(js) + gz(wasm)],
 ];
