@@ -26,7 +26,7 @@ class TokenKeeper {
 
   /** Forgets the tokens (here, in the store, and in the other tabs). */
   logout() {
-    this.#shell.input(W.logout);
+    this.#shell.input(LOGOUT);
   }
 
   /** Counters and token state, as a plain object. */

@@ -7,7 +7,7 @@
 /** Event names by the kind the module gives them. */
 const EVENTS = ['tokens', 'refreshed', 'loggedIn', 'sessionExpired', 'circuitOpened'];
 /** `keeper.metrics()`'s names, in the module's order. */
-const METRICS = ['requests', 'delivered', 'failures', 'refreshCount', 'refreshFailures', 'logins', 'loginFailures', 'reauthentications', 'unauthorizedResends', 'transientResends', 'circuitOpened', 'lastRefresh', 'tokenExpiresAt', 'isExpired', 'authInProgress'];
+const NAMES = ['requests', 'delivered', 'failures', 'refreshCount', 'refreshFailures', 'logins', 'loginFailures', 'reauthentications', 'unauthorizedResends', 'transientResends', 'circuitOpened', 'lastRefresh', 'tokenExpiresAt', 'isExpired', 'authInProgress'];
 /** Live keepers of this realm per key (their presence locks are not other tabs). */
 const HERE = new Map();
 
@@ -63,14 +63,14 @@ class Exchange {
     // A response from an origin the token did not go to (a redirect left the allowed origins),
     // or an opaque one, says nothing about the token.
     if (r.status === 0 || (r.redirected && !st.allows(new URL(r.url)))) {
-      W.foreign(st.k, st.now(), x);
+      st.call(FOREIGN, x);
     } else {
       const h = r.headers;
       const www = h.get('www-authenticate');
       const retry = h.get('retry-after');
       const date = h.get('date');
       const [a, b, c] = www === null && retry === null && date === null ? [-1, -1, -1] : put(www, retry, date);
-      W.response(st.k, st.now(), x, r.status, a, b, c);
+      st.call(RESPONSE, x, r.status, a, b, c);
     }
     st.drain();
   }
@@ -83,8 +83,7 @@ class Exchange {
     // written: the module counts the worst case, so a non-idempotent request is never sent twice.
     this.cause = e;
     const st = this.st;
-    W.send_error(st.k, st.now(), this.x);
-    st.drain();
+    st.input(SEND_ERROR, this.x);
   }
 
   /** No response headers within the timeout: the attempt is aborted, and counted as failed. */
@@ -108,7 +107,7 @@ class Exchange {
     if (this.done) return;
     this.finish();
     const st = this.st;
-    W.cancel(st.k, st.now(), this.x);
+    st.call(CANCEL, this.x);
     this.reject(reason);
     st.drain();
   }
@@ -125,16 +124,16 @@ class Shell {
     const locks = globalThis.navigator && navigator.locks;
     const cross = o.crossTab && !!(locks && locks.request && globalThis.BroadcastChannel);
     W.opt_num(NUM.crossTab, cross ? 1 : 0);
-    const k = (this.k = W.build());
-    if (!k) throw new ConfigError(text(), 'CONFIG');
+    this.k = W.build();
+    if (!this.k) throw new ConfigError(text(), 'CONFIG');
     try {
       this.timeout = !(options.timeout === 0);
       const allow = (origin) => {
-        if (!W.allow_origin(k, put(origin)[0])) throw new ConfigError(text(), 'CONFIG');
+        if (!this.call(ALLOW_ORIGIN, put(origin)[0])) throw new ConfigError(text(), 'CONFIG');
       };
       // The origins the engine compares with are written by the platform's URL parser, as
       // the URLs of the requests are (`http://127.1:8080` is `http://127.0.0.1:8080`).
-      W.token_origin(k);
+      this.call(TOKEN_ORIGIN);
       const own = text();
       const normal = own && origin(own);
       if (normal && normal !== own) allow(normal);
@@ -143,7 +142,7 @@ class Shell {
         if (!normal) throw new ConfigError(`invalid url ${JSON.stringify(given)}`, 'CONFIG');
         allow(normal);
       }
-      W.key(k);
+      this.call(KEY);
       const key = (this.key = text());
       if (o.storage !== 'memory') {
         this.area = storageArea(o.storage === 'local' ? 'localStorage' : 'sessionStorage');
@@ -153,13 +152,13 @@ class Shell {
         this.lockTimeoutMs = o.lockTimeoutMs;
         this.marker = storageArea('localStorage');
         this.channel = new BroadcastChannel(key);
-        this.channel.onmessage = (e) => typeof e.data === 'string' && this.input(W.message, put(e.data)[0]);
+        this.channel.onmessage = (e) => typeof e.data === 'string' && this.input(MESSAGE, put(e.data)[0]);
         HERE.set(key, (HERE.get(key) || 0) + 1);
         // Held while this keeper lives: another tab can tell someone is there to answer.
         ignore(locks.request(`${key}:alive`, { mode: 'shared' }, () => new Promise((r) => (this.presence = r))));
       }
       const stored = this.stored(true);
-      this.input(W.restore, stored === null ? -1 : put(stored)[0]);
+      this.input(RESTORE, stored === null ? -1 : put(stored)[0]);
     } catch (e) {
       this.close();
       throw e;
@@ -170,9 +169,14 @@ class Shell {
     return this.clock.now();
   }
 
-  /** Calls `f(k, now, ...args)` on the module, then does what it gave. */
-  input(f, ...args) {
-    const r = f(this.k, this.now(), ...args);
+  /** Operation `op` of the module on this keeper, now. */
+  call(op, a, b, c, d, e) {
+    return W.call(op, this.k, this.now(), a, b, c, d, e);
+  }
+
+  /** `call`, then does what it gave. */
+  input(op, a, b, c, d, e) {
+    const r = this.call(op, a, b, c, d, e);
     this.drain();
     return r;
   }
@@ -180,7 +184,7 @@ class Shell {
   /** Does every intent the module has queued (`INTENT` codes in bindings-js/src/out.rs). */
   drain() {
     let v;
-    while ((v = W.poll(this.k))) {
+    while ((v = this.call(POLL))) {
       const code = v % 32;
       const arg = (v - code) / 32;
       const ex = this.ex.get(arg);
@@ -253,7 +257,7 @@ class Shell {
     const last = this.lastOrigin;
     if (last && last[0] === protocol && last[1] === host) return last[2];
     const [s, h] = put(protocol.slice(0, -1), url.hostname);
-    const answer = !!W.allows(this.k, s, h, url.port === '' ? -1 : Number(url.port));
+    const answer = !!this.call(ALLOWS, s, h, url.port === '' ? -1 : Number(url.port));
     this.lastOrigin = [protocol, host, answer];
     return answer;
   }
@@ -285,8 +289,8 @@ class Shell {
     await out.buffer();
     return new Promise((resolve, reject) => {
       const stored = this.stored(false);
-      const [m, s] = out.method === 'GET' && stored === null ? [0, -1] : put(out.method, stored);
-      const x = W.start(this.k, this.now(), m, out.replayable ? 1 : 0, s);
+      const [m, s] = out.method === 'GET' && stored === null ? [-1, -1] : put(out.method, stored);
+      const x = this.call(START, m, out.replayable ? 1 : 0, s);
       this.ex.set(x, new Exchange(this, x, out, resolve, reject));
       this.drain();
     });
@@ -294,7 +298,7 @@ class Shell {
 
   login() {
     return new Promise((resolve, reject) => {
-      const x = W.login(this.k, this.now());
+      const x = this.call(LOGIN);
       this.ex.set(x, new Exchange(this, x, null, () => resolve(), reject));
       this.drain();
     });
@@ -309,7 +313,7 @@ class Shell {
       this.timerAt = at;
       t = this.timer = c.setTimeout(() => {
         this.timer = null;
-        this.input(W.fire);
+        this.input(FIRE);
       }, Math.min(Math.max(at - this.now(), 0), 2 ** 31 - 1));
     }
     if (t && t.unref) keep ? t.ref() : t.unref();
@@ -332,7 +336,7 @@ class Shell {
         epoch = this.marker && this.marker.getItem(`${this.key}:epoch`);
       } catch {}
       const [s, e] = put(stored, epoch);
-      this.input(W.locked, s, e);
+      this.input(LOCKED, s, e);
     };
     ignore(navigator.locks.request(this.key, { signal: abort.signal }, () => new Promise(go)).catch(() => go(null)));
   }
@@ -345,7 +349,7 @@ class Shell {
         (s) => (s.held || []).filter((l) => l.name === `${this.key}:alive`).length > (HERE.get(this.key) || 0),
         () => true,
       )
-      .then((alive) => this.input(W.peers, alive ? 1 : 0));
+      .then((alive) => this.input(PEERS, alive ? 1 : 0));
   }
 
   /** Performs a login or refresh request (the outbox: method, URL, headers, body). */
@@ -381,7 +385,7 @@ class Shell {
           const n = putBytes(value);
           value.fill(0);
           // The module keeps at most MAX_AUTH_BODY + 1 bytes and says when to stop.
-          if (!W.auth_chunk(this.k, op, n)) {
+          if (!this.call(AUTH_CHUNK, op, n)) {
             ignore(reader.cancel());
             break;
           }
@@ -392,9 +396,9 @@ class Shell {
     }
     if (this.auth && this.auth.op === op) this.auth = null;
     if (signal.aborted) return; // the module aborted it and counted it already
-    if (status === 0) return this.input(W.auth_error, op);
+    if (status === 0) return this.input(AUTH_ERROR, op);
     const [a, b, c] = put(ct, date, retry);
-    this.input(W.auth_response, op, status, a, b, c);
+    this.input(AUTH_RESPONSE, op, status, a, b, c);
   }
 
   /** Asks the credentials callback; what it throws rejects the requests that waited for it. */
@@ -405,20 +409,20 @@ class Shell {
         (c) => {
           const s = (v) => (typeof v === 'string' ? v : null);
           const [u, p] = put(c && s(c.username), c && s(c.password));
-          this.input(W.answer, u, p, 0);
+          this.input(ANSWER, u, p, 0);
         },
         (e) => {
           this.thrown = e;
-          this.input(W.answer, -1, -1, 1);
+          this.input(ANSWER, -1, -1, 1);
           this.thrown = undefined;
         },
       );
   }
 
   metrics() {
-    const f = new Float64Array(W.memory.buffer, W.metrics(this.k, this.now()), METRICS.length);
+    const f = new Float64Array(W.memory.buffer, this.call(METRICS), NAMES.length);
     const m = {};
-    METRICS.forEach((name, i) => (m[name] = i > 12 ? f[i] === 1 : Number.isNaN(f[i]) ? null : f[i]));
+    NAMES.forEach((name, i) => (m[name] = i > 12 ? f[i] === 1 : Number.isNaN(f[i]) ? null : f[i]));
     return m;
   }
 
@@ -426,7 +430,7 @@ class Shell {
     const time = (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : NaN);
     if (!t || typeof t.accessToken !== 'string' || Number.isNaN(time(t.expiresAt))) bad('tokens', 'needs accessToken (string) and expiresAt (epoch ms)');
     const [a, r] = put(t.accessToken, typeof t.refreshToken === 'string' ? t.refreshToken : null);
-    if (!W.set_tokens(this.k, this.now(), a, r, time(t.issuedAt), t.expiresAt, time(t.refreshExpiresAt))) {
+    if (!this.call(SET_TOKENS, a, r, time(t.issuedAt), t.expiresAt, time(t.refreshExpiresAt))) {
       throw new ConfigError(text(), 'CONFIG');
     }
     this.drain();
@@ -448,7 +452,7 @@ class Shell {
     }
     if (this.presence) this.presence();
     if (this.release) this.release();
-    W.free_keeper(this.k);
+    this.call(FREE);
     this.k = 0;
   }
 }

@@ -4,7 +4,9 @@
 // Option names follow docs/CONFIG.md's "JS option" column (camelCase of the settings keys).
 // Shares one scope with the other files of js/ (tools/build-npm.sh concatenates them).
 
-const STR = { url: 0, clientId: 1, clientSecret: 2, scope: 3, username: 4, password: 5, storageKey: 6, transientStatuses: 7, gatewayStatuses: 8, tokenRejectedStatuses: 9 };
+const STR = { url: 0, clientId: 1, clientSecret: 2, scope: 3, username: 4, password: 5, storageKey: 6 };
+/** Each status of these lists goes as `opt_num(list, status)`. */
+const LISTS = { transientStatuses: 100, gatewayStatuses: 101, tokenRejectedStatuses: 102 };
 const NUM = {
   dialect: 0,
   tokenExpirySeconds: 1,
@@ -83,7 +85,9 @@ function readOptions(o) {
     const v = o[name];
     if (!given(v)) return;
     if (!Array.isArray(v) || !v.every((s) => Number.isInteger(s) && s >= 100 && s <= 599)) bad(name, 'must be an array of HTTP statuses');
-    str(name, v.join(','));
+    // An empty list is a list too: opt_num with NaN starts it without a status.
+    num(LISTS[name], NaN);
+    for (const s of v) num(LISTS[name], s);
   };
 
   const dialect = oneOf(o.dialect, 'dialect', DIALECTS);

@@ -8,6 +8,32 @@
 //
 // Shares one scope with the other files of js/ (tools/build-npm.sh concatenates them).
 
+// The operations of `W.call(op, k, now, a, b, c, d, e)` (`dispatch` in bindings-js/src/lib.rs).
+const RESTORE = 0;
+const START = 1;
+const LOGIN = 2;
+const RESPONSE = 3;
+const FOREIGN = 4;
+const SEND_ERROR = 5;
+const CANCEL = 6;
+const FIRE = 7;
+const LOCKED = 8;
+const PEERS = 9;
+const AUTH_CHUNK = 10;
+const AUTH_RESPONSE = 11;
+const AUTH_ERROR = 12;
+const MESSAGE = 13;
+const ANSWER = 14;
+const SET_TOKENS = 15;
+const LOGOUT = 16;
+const METRICS = 17;
+const POLL = 18;
+const ALLOWS = 19;
+const ALLOW_ORIGIN = 20;
+const KEY = 21;
+const TOKEN_ORIGIN = 22;
+const FREE = 23;
+
 const ENC = new TextEncoder();
 const DEC = new TextDecoder();
 

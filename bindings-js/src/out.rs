@@ -3,51 +3,54 @@
 //! the outbox. Errors and event payloads are JSON (read with `JSON.parse`); the codes are
 //! `INTENT` in `bindings-js/js/keeper.js`.
 
-use tokenkeeper_core::{ConfigError, Error, Event, Metrics, Timestamp, TokenSet, TransportStop};
-use tokenkeeper_wasm::machine::{AuthSend, Intent};
-use zeroize::Zeroizing;
+use tokenkeeper_core::{
+    AuthRequest, ConfigError, Error, Event, Metrics, Timestamp, TokenSet, TransportStop,
+};
+use tokenkeeper_wasm::machine::Intent;
+use zeroize::{Zeroize, Zeroizing};
 
-use crate::io;
+use crate::state::answer;
 
 /// The number for an intent; the outbox holds its text. `None` for one the shell does not
 /// take (an event it has no name for).
-pub(crate) fn encode(intent: Intent) -> Option<f64> {
+pub(crate) fn encode(outbox: &mut Vec<u8>, intent: Intent) -> Option<f64> {
     let arg = |code: u32, arg: f64| Some(f64::from(code) + 32.0 * arg);
     match intent {
         Intent::Send { x, authorization } => {
-            io::answer(&[authorization.as_bytes()]);
+            answer(outbox, &[authorization.as_bytes()]);
             arg(1, x.into())
         }
         Intent::Cut { x } => arg(2, x.into()),
         Intent::Deliver { x } => arg(3, x.into()),
         Intent::Fail { x, error } => {
-            io::answer(&[error_json(&error).as_bytes()]);
+            answer(outbox, &[error_json(&error).as_bytes()]);
             arg(4, x.into())
         }
         Intent::Reject { x } => arg(5, x.into()),
         Intent::Lock => arg(6, 0.0),
         Intent::Unlock => arg(7, 0.0),
         Intent::Peers => arg(8, 0.0),
-        Intent::Authenticate(auth) => {
-            auth_request(&auth);
-            arg(9, auth.op as f64)
+        Intent::Authenticate(mut auth) => {
+            auth_request(outbox, &auth);
+            auth.request.body_mut().zeroize();
+            arg(9, auth.id.as_u64() as f64)
         }
         Intent::AbortAuth { op } => arg(10, op as f64),
         Intent::Ask => arg(11, 0.0),
         Intent::Save(raw) => {
-            io::answer(&[raw.as_bytes()]);
+            answer(outbox, &[raw.as_bytes()]);
             arg(12, 0.0)
         }
         Intent::Clear => arg(13, 0.0),
         Intent::Mark(Some(t)) => arg(14, ms(t)),
         Intent::Mark(None) => arg(15, 0.0),
         Intent::Post(message) => {
-            io::answer(&[message.encode().as_bytes()]);
+            answer(outbox, &[message.encode().as_bytes()]);
             arg(16, 0.0)
         }
         Intent::Event(event) => {
             let (kind, json) = event_json(&event)?;
-            io::answer(&[json.as_bytes()]);
+            answer(outbox, &[json.as_bytes()]);
             arg(17, kind.into())
         }
         Intent::Timer { at, keep_alive } => arg(if keep_alive { 19 } else { 18 }, ms(at)),
@@ -60,28 +63,27 @@ fn ms(t: Timestamp) -> f64 {
 }
 
 /// `method \n url \n name: value \n ... \n \n body`.
-fn auth_request(auth: &AuthSend) {
-    let mut head = Zeroizing::new(String::with_capacity(
-        auth.url.len()
-            + auth
-                .headers
-                .iter()
-                .map(|(n, v)| n.len() + v.len() + 3)
-                .sum::<usize>()
-            + 16,
-    ));
-    head.push_str(&auth.method);
-    head.push('\n');
-    head.push_str(&auth.url);
-    head.push('\n');
-    for (name, value) in &auth.headers {
-        head.push_str(name);
-        head.push_str(": ");
-        head.push_str(value);
-        head.push('\n');
+fn auth_request(outbox: &mut Vec<u8>, auth: &AuthRequest) {
+    let r = &auth.request;
+    let uri = r.uri().to_string();
+    let room = r
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 3)
+        .sum::<usize>();
+    let mut head = Zeroizing::new(Vec::with_capacity(uri.len() + room + 16));
+    head.extend_from_slice(r.method().as_str().as_bytes());
+    head.push(b'\n');
+    head.extend_from_slice(uri.as_bytes());
+    head.push(b'\n');
+    for (name, value) in r.headers() {
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.push(b'\n');
     }
-    head.push('\n');
-    io::answer(&[head.as_bytes(), &auth.body]);
+    head.push(b'\n');
+    answer(outbox, &[&head, r.body()]);
 }
 
 /// A JSON object, written with room for what it will hold (it may hold tokens: wiped).
@@ -214,8 +216,8 @@ fn error_json(error: &Error) -> Zeroizing<String> {
 }
 
 /// A refused configuration, in the outbox.
-pub(crate) fn config_error(error: &ConfigError) {
-    io::answer(&[error.to_string().as_bytes()]);
+pub(crate) fn config_error(outbox: &mut Vec<u8>, error: &ConfigError) {
+    answer(outbox, &[error.to_string().as_bytes()]);
 }
 
 /// A token set as JS sees it (the `tokens` event).

@@ -5,7 +5,6 @@
 //! [`ConfigError`].
 
 use core::time::Duration;
-use std::cell::RefCell;
 
 use tokenkeeper_core::dialect::{ClientAuth, Credentials, Dialect};
 use tokenkeeper_core::{
@@ -25,11 +24,11 @@ pub(crate) enum Str {
     Username,
     Password,
     Key,
-    TransientStatuses,
-    GatewayStatuses,
-    TokenRejectedStatuses,
 }
-const STRS: usize = 10;
+const STRS: usize = 7;
+/// The number after the last [`Num`]: `opt_num(STATUSES + i, status)` adds a status to list
+/// `i` (transient, gateway, token rejected).
+const STATUSES: usize = 100;
 
 /// The number options, by the number the JS shell gives them (`NUM` in `options.js`).
 /// Booleans are 0 or 1.
@@ -72,54 +71,45 @@ pub(crate) enum Num {
 }
 const NUMS: usize = 41;
 
-/// The options handed over so far.
-struct Given {
+/// The options handed over so far, for the next keeper.
+pub(crate) struct Given {
     strs: [Option<Zeroizing<String>>; STRS],
     nums: [f64; NUMS],
+    /// `transient_statuses`, `gateway_statuses`, `token_rejected_statuses`, if given.
+    statuses: [Option<Vec<u16>>; 3],
 }
 
-thread_local! {
-    static GIVEN: RefCell<Given> = RefCell::new(Given {
-        strs: Default::default(),
-        nums: [f64::NAN; NUMS],
-    });
-}
+impl Given {
+    pub(crate) const fn new() -> Given {
+        Given {
+            strs: [const { None }; STRS],
+            nums: [f64::NAN; NUMS],
+            statuses: [const { None }; 3],
+        }
+    }
 
-/// Forgets what was given (before a new keeper's options).
-pub(crate) fn begin() {
-    GIVEN.with(|g| {
-        let mut g = g.borrow_mut();
-        g.strs = Default::default();
-        g.nums = [f64::NAN; NUMS];
-    });
-}
-
-/// Text option `id`.
-pub(crate) fn set_str(id: u32, value: &str) {
-    GIVEN.with(|g| {
-        if let Some(slot) = g.borrow_mut().strs.get_mut(id as usize) {
+    /// Text option `id`.
+    pub(crate) fn set_str(&mut self, id: u32, value: &str) {
+        if let Some(slot) = self.strs.get_mut(id as usize) {
             *slot = Some(Zeroizing::new(value.to_owned()));
         }
-    });
-}
+    }
 
-/// Number option `id` (NaN: not given).
-pub(crate) fn set_num(id: u32, value: f64) {
-    GIVEN.with(|g| {
-        if let Some(slot) = g.borrow_mut().nums.get_mut(id as usize) {
+    /// Number option `id` (NaN: not given); for the status lists, one more status.
+    pub(crate) fn set_num(&mut self, id: u32, value: f64) {
+        if let Some(slot) = self.nums.get_mut(id as usize) {
             *slot = value;
+        } else if let Some(list) = self.statuses.get_mut((id as usize).wrapping_sub(STATUSES)) {
+            list.get_or_insert_with(Vec::new).push(value as u16);
         }
-    });
-}
+    }
 
-/// The machine's setup from what was given (which is forgotten).
-pub(crate) fn build() -> Result<Setup, ConfigError> {
-    GIVEN.with(|g| {
-        let mut g = g.borrow_mut();
-        let r = setup(&mut g);
-        g.strs = Default::default();
+    /// The machine's setup from what was given, which is forgotten.
+    pub(crate) fn build(&mut self) -> Result<Setup, ConfigError> {
+        let r = setup(self);
+        *self = Given::new();
         r
-    })
+    }
 }
 
 impl Given {
@@ -138,10 +128,6 @@ impl Given {
     fn take(&mut self, id: Str) -> Option<Zeroizing<String>> {
         self.strs[id as usize].take()
     }
-
-    fn text(&self, id: Str) -> Option<&str> {
-        self.strs[id as usize].as_deref().map(String::as_str)
-    }
 }
 
 fn ms(n: f64) -> Duration {
@@ -150,15 +136,6 @@ fn ms(n: f64) -> Duration {
 
 fn count(n: f64) -> u32 {
     n as u32 // the shell checked it is a whole number >= 0; saturates above u32::MAX
-}
-
-fn statuses(list: Option<&str>, into: &mut Vec<u16>) {
-    if let Some(list) = list {
-        *into = list
-            .split(',')
-            .filter_map(|s| s.trim().parse().ok())
-            .collect();
-    }
 }
 
 fn backoff(g: &Given, at: usize, into: &mut Backoff) {
@@ -233,12 +210,16 @@ fn config(g: &Given) -> Config {
         threshold: g.num(Num::CircuitThreshold).map_or(d.threshold, count),
         cool_down: g.num(Num::CircuitCoolDownMs).map_or(d.cool_down, ms),
     };
-    statuses(g.text(Str::TransientStatuses), &mut c.transient_statuses);
-    statuses(g.text(Str::GatewayStatuses), &mut c.gateway_statuses);
-    statuses(
-        g.text(Str::TokenRejectedStatuses),
-        &mut c.token_rejected_statuses,
-    );
+    let [transient, gateway, rejected] = g.statuses.clone();
+    for (list, into) in [
+        (transient, &mut c.transient_statuses),
+        (gateway, &mut c.gateway_statuses),
+        (rejected, &mut c.token_rejected_statuses),
+    ] {
+        if let Some(list) = list {
+            *into = list;
+        }
+    }
     c
 }
 
@@ -327,9 +308,6 @@ mod tests {
             ("username", Str::Username),
             ("password", Str::Password),
             ("storageKey", Str::Key),
-            ("transientStatuses", Str::TransientStatuses),
-            ("gatewayStatuses", Str::GatewayStatuses),
-            ("tokenRejectedStatuses", Str::TokenRejectedStatuses),
         ] {
             assert!(strs.contains(&(name.to_owned(), id as u32)), "{name}");
         }
@@ -375,5 +353,13 @@ mod tests {
         assert_eq!(Num::ResendBackoff as u32, Num::AuthBackoff as u32 + 5);
         assert_eq!(Num::CircuitThreshold as u32, Num::ResendBackoff as u32 + 5);
         assert_eq!(Num::CrossTab as usize, NUMS - 1);
+        assert_eq!(
+            table("LISTS"),
+            [
+                ("transientStatuses".to_owned(), 100),
+                ("gatewayStatuses".to_owned(), 101),
+                ("tokenRejectedStatuses".to_owned(), 102)
+            ]
+        );
     }
 }

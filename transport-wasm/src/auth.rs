@@ -15,8 +15,8 @@ use zeroize::{Zeroize, Zeroizing};
 
 use tokenkeeper_core::driver::AUTH_RESPONSE_HEADERS;
 
-use crate::machine::AuthSend;
 use crate::sys;
+use tokenkeeper_core::AuthRequest;
 
 /// The status and the headers the engine reads ([`AUTH_RESPONSE_HEADERS`]).
 pub(crate) type Answer = (u16, [Option<String>; 3]);
@@ -25,19 +25,20 @@ pub(crate) type Answer = (u16, [Option<String>; 3]);
 /// once copied) until it ends or `feed` says stop (then the stream is cancelled, which ends
 /// the request); the JS error if there was no response, or the body broke off.
 pub(crate) async fn perform(
-    mut auth: AuthSend,
+    mut auth: AuthRequest,
     signal: Option<&AbortSignal>,
     mut feed: impl FnMut(&[u8]) -> bool,
 ) -> Result<Answer, JsValue> {
     let init = RequestInit::new();
-    init.set_method(&auth.method);
+    init.set_method(auth.request.method().as_str());
     let headers = Headers::new()?;
-    for (name, value) in &auth.headers {
-        headers.append(name, value)?;
+    for (name, value) in auth.request.headers() {
+        let value = Zeroizing::new(String::from_utf8_lossy(value.as_bytes()).into_owned());
+        headers.append(name.as_str(), &value)?;
     }
     init.set_headers(&headers);
-    if !auth.body.is_empty() {
-        let body = Uint8Array::from(auth.body.as_slice());
+    if !auth.request.body().is_empty() {
+        let body = Uint8Array::from(auth.request.body().as_slice());
         init.set_body(&body);
     }
     init.set_redirect(RequestRedirect::Error);
@@ -45,9 +46,9 @@ pub(crate) async fn perform(
     if let Some(signal) = signal {
         init.set_signal(Some(signal));
     }
-    let request = Request::new_with_str_and_init(&auth.url, &init);
+    let request = Request::new_with_str_and_init(&auth.request.uri().to_string(), &init);
     // The request holds its own copy of the body now; this one is not needed any more.
-    auth.body.zeroize();
+    auth.request.body_mut().zeroize();
     let response: Response = JsFuture::from(sys::fetch_request(&request?))
         .await?
         .unchecked_into();

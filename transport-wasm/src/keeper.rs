@@ -12,10 +12,10 @@ use web_sys::{AbortController, AbortSignal};
 use zeroize::Zeroizing;
 
 use tokenkeeper_core::dialect::{Credentials, Dialect};
-use tokenkeeper_core::{Config, ConfigError, Error, Event, Timestamp};
+use tokenkeeper_core::{AuthRequest, Config, ConfigError, Error, Event, Timestamp};
 
 use crate::clock::{Clock, SystemClock};
-use crate::machine::{AuthSend, Handle, Intent, Machine, Setup};
+use crate::machine::{Handle, Intent, Machine, Setup};
 use crate::options::{CredentialsProvider, Options};
 use crate::store::Store;
 use crate::sys::{self, ParsedUrl};
@@ -150,7 +150,7 @@ fn carry_out(shared: &Rc<Shared>, intent: Intent) {
         Intent::Authenticate(auth) => {
             let abort = AbortController::new().ok();
             let signal = abort.as_ref().map(AbortController::signal);
-            *shared.auth_abort.borrow_mut() = abort.map(|c| (auth.op, c));
+            *shared.auth_abort.borrow_mut() = abort.map(|c| (auth.id.as_u64(), c));
             wasm_bindgen_futures::spawn_local(authenticate(shared.clone(), auth, signal));
         }
         Intent::AbortAuth { op } => {
@@ -218,8 +218,8 @@ fn arm(shared: &Rc<Shared>, at: Timestamp, keep_alive: bool) {
 
 /// Runs one auth request to its end; `signal` aborts its `fetch` (the machine's `AbortAuth`),
 /// and then nothing is reported.
-async fn authenticate(shared: Rc<Shared>, auth: AuthSend, signal: Option<AbortSignal>) {
-    let op = auth.op;
+async fn authenticate(shared: Rc<Shared>, auth: AuthRequest, signal: Option<AbortSignal>) {
+    let op = auth.id.as_u64();
     let outcome = crate::auth::perform(auth, signal.as_ref(), |chunk| {
         shared.m.borrow_mut().auth_chunk(op, chunk)
     })

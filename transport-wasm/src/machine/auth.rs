@@ -14,7 +14,7 @@ use http::StatusCode;
 use tokenkeeper_core::driver::{AuthBody, AuthOutcome, Work};
 use tokenkeeper_core::{AuthGate, AuthId, AuthRequest, SendFailure, Timestamp};
 
-use super::intent::{AuthSend, Intent};
+use super::intent::Intent;
 use super::{Machine, headers};
 use crate::crosstab::Message;
 
@@ -282,8 +282,7 @@ impl Machine {
             && let Some(request) = task.request.take()
         {
             task.phase = Phase::Sent;
-            self.out
-                .push_back(Intent::Authenticate(AuthSend::new(request)));
+            self.out.push_back(Intent::Authenticate(request));
         }
     }
 

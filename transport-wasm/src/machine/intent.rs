@@ -59,8 +59,9 @@ pub enum Intent {
     /// Perform this login or refresh request (no redirects, no cache), feed its answer's body
     /// to [`Machine::auth_chunk`](super::Machine::auth_chunk) as it arrives, then report
     /// [`Machine::auth_response`](super::Machine::auth_response) or
-    /// [`Machine::auth_error`](super::Machine::auth_error).
-    Authenticate(AuthSend),
+    /// [`Machine::auth_error`](super::Machine::auth_error). Its headers and body hold secrets
+    /// (a password, a client secret, a refresh token): wipe them once sent.
+    Authenticate(AuthRequest),
     /// Abort the auth request `op` (its deadline passed, or it is no longer wanted) and report
     /// nothing more for it.
     AbortAuth {
@@ -90,43 +91,4 @@ pub enum Intent {
         /// Whether the host should stay alive for it.
         keep_alive: bool,
     },
-}
-
-/// A login or refresh request, in plain parts. The header values and the body hold secrets
-/// (a password, a client secret, a refresh token): they are wiped when dropped.
-#[derive(Debug)]
-pub struct AuthSend {
-    /// The operation, to quote when reporting.
-    pub op: u64,
-    /// The method.
-    pub method: String,
-    /// The URL.
-    pub url: String,
-    /// The headers, in order.
-    pub headers: Vec<(String, Zeroizing<String>)>,
-    /// The body.
-    pub body: Zeroizing<Vec<u8>>,
-}
-
-impl AuthSend {
-    pub(crate) fn new(mut auth: AuthRequest) -> AuthSend {
-        let headers = auth
-            .request
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    Zeroizing::new(String::from_utf8_lossy(value.as_bytes()).into_owned()),
-                )
-            })
-            .collect();
-        AuthSend {
-            op: auth.id.as_u64(),
-            method: auth.request.method().as_str().to_owned(),
-            url: auth.request.uri().to_string(),
-            headers,
-            body: Zeroizing::new(core::mem::take(auth.request.body_mut())),
-        }
-    }
 }

@@ -28,7 +28,7 @@ use tokenkeeper_core::{
 use crate::crosstab::Message;
 use auth::Auth;
 use exchanges::Exchanges;
-pub use intent::{AuthSend, Handle, Intent};
+pub use intent::{Handle, Intent};
 
 /// What a [`Machine`] is built from.
 #[derive(Debug)]

@@ -102,7 +102,7 @@ fn set(access: &str, issued: Timestamp, ttl_ms: u64) -> TokenSet {
 
 fn auth_op(intents: &[Intent]) -> Option<u64> {
     intents.iter().find_map(|i| match i {
-        Intent::Authenticate(a) => Some(a.op),
+        Intent::Authenticate(a) => Some(a.id.as_u64()),
         _ => None,
     })
 }
@@ -177,11 +177,13 @@ fn a_herd_at_expiry_waits_for_one_refresh_then_goes_out_with_its_token() {
             _ => None,
         })
         .unwrap();
-    assert_eq!(auth.url, format!("{BASE}/api/refresh"));
-    assert!(
-        auth.headers
-            .iter()
-            .any(|(n, v)| n == "authorization" && **v == *"Bearer r-a1"),
+    assert_eq!(
+        auth.request.uri().to_string(),
+        format!("{BASE}/api/refresh")
+    );
+    assert_eq!(
+        auth.request.headers()["authorization"],
+        "Bearer r-a1",
         "the refresh token goes as a bearer header"
     );
     m.answer_auth(&i, &tokens("a2", 1800));
@@ -422,7 +424,7 @@ fn credentials_on_demand_one_question_and_a_throw_rejects_the_waiters() {
             _ => None,
         })
         .expect("a login");
-    assert_eq!(&*auth.body, b"username=admin&password=pw");
+    assert_eq!(auth.request.body(), b"username=admin&password=pw");
     m.answer_auth(&i, &tokens("a1", 1800));
     assert_eq!(sends(&m.intents()), [(x, "Bearer a1".to_owned())]);
 }
