@@ -3,6 +3,8 @@
 //! the outbox. Errors and event payloads are JSON (read with `JSON.parse`); the codes are
 //! `INTENT` in `bindings-js/js/keeper.js`.
 
+use http::HeaderName;
+use http::header::{ACCEPT, CONTENT_TYPE};
 use tokenkeeper_core::{
     AuthRequest, ConfigError, Error, Event, Metrics, Timestamp, TokenSet, TransportStop,
 };
@@ -69,7 +71,7 @@ fn auth_request(outbox: &mut Vec<u8>, auth: &AuthRequest) {
     let room = r
         .headers()
         .iter()
-        .map(|(n, v)| n.as_str().len() + v.len() + 3)
+        .map(|(n, v)| header_name(n).len() + v.len() + 3)
         .sum::<usize>();
     let mut head = Zeroizing::new(Vec::with_capacity(uri.len() + room + 16));
     head.extend_from_slice(r.method().as_str().as_bytes());
@@ -77,13 +79,27 @@ fn auth_request(outbox: &mut Vec<u8>, auth: &AuthRequest) {
     head.extend_from_slice(uri.as_bytes());
     head.push(b'\n');
     for (name, value) in r.headers() {
-        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(header_name(name).as_bytes());
         head.extend_from_slice(b": ");
         head.extend_from_slice(value.as_bytes());
         head.push(b'\n');
     }
     head.push(b'\n');
     answer(outbox, &[&head, r.body()]);
+}
+
+/// The name of a header the package's dialects put on an auth request. Only these three exist
+/// there (the options cannot add others; a test checks every dialect and client authentication
+/// the options can build): naming them here keeps `http`'s table of every standard header
+/// name out of the module.
+fn header_name(name: &HeaderName) -> &'static str {
+    if name == CONTENT_TYPE {
+        "content-type"
+    } else if name == ACCEPT {
+        "accept"
+    } else {
+        "authorization"
+    }
 }
 
 /// A JSON object, written with room for what it will hold (it may hold tokens: wiped).
@@ -286,4 +302,68 @@ pub(crate) fn metrics(m: &Metrics) -> [f64; 15] {
         f64::from(u8::from(m.is_expired)),
         f64::from(u8::from(m.auth_in_progress)),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header::AUTHORIZATION;
+    use tokenkeeper_core::dialect::{ClientAuth, Credentials, Dialect};
+    use tokenkeeper_core::{Config, RequestMeta, Secret, Session};
+
+    /// Every dialect and client authentication the package's options can build: its login
+    /// request carries only the headers [`header_name`] knows.
+    #[test]
+    fn the_packages_auth_requests_have_only_the_three_known_headers() {
+        let url = "https://auth.example.com/token";
+        let clients = || {
+            [
+                ClientAuth::None,
+                ClientAuth::Basic {
+                    client_id: "c".into(),
+                    client_secret: Secret::new("s"),
+                },
+                ClientAuth::Body {
+                    client_id: "c".into(),
+                    client_secret: Some(Secret::new("s")),
+                },
+                ClientAuth::Body {
+                    client_id: "c".into(),
+                    client_secret: None,
+                },
+            ]
+        };
+        let mut dialects = vec![
+            Dialect::vitalgraph("https://vg.example.com").unwrap(),
+            Dialect::vitalgraph_with_expiry("https://vg.example.com", 60).unwrap(),
+        ];
+        for c in clients() {
+            dialects.push(Dialect::oauth2_password(url, c, Some("a b")).unwrap());
+        }
+        for c in clients().into_iter().skip(1) {
+            dialects.push(Dialect::oauth2_client_credentials(url, c, None).unwrap());
+        }
+        for d in dialects {
+            let name = d.name.clone();
+            let mut s =
+                Session::new(Config::default(), d, Credentials::password("u", "p"), 1).unwrap();
+            let _ = s.start(
+                Timestamp::from_millis(1),
+                RequestMeta::new(&http::Method::GET, true),
+            );
+            let auth = core::iter::from_fn(|| s.poll_action())
+                .find_map(|a| match a {
+                    tokenkeeper_core::Action::Authenticate(a) => Some(a),
+                    _ => None,
+                })
+                .unwrap();
+            for (n, _) in auth.request.headers() {
+                assert!(
+                    [CONTENT_TYPE, ACCEPT, AUTHORIZATION].contains(n),
+                    "{name}: {n}"
+                );
+                assert_eq!(header_name(n), n.as_str());
+            }
+        }
+    }
 }
