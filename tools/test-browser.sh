@@ -92,7 +92,7 @@ step "npm ci (js-tests)"
 done_step
 
 step "node:test of the package"
-(cd js-tests && node --test --test-reporter=spec test/api.test.mjs test/bodies.test.mjs test/errors.test.mjs test/herd.test.mjs)
+(cd js-tests && node --test --test-reporter=spec test/api.test.mjs test/bodies.test.mjs test/errors.test.mjs test/herd.test.mjs test/timeout.test.mjs)
 done_step
 
 step "tsc against the package's types"

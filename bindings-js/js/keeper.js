@@ -287,6 +287,7 @@ class Shell {
     const out = new Outgoing(input, init);
     if (!this.allows(out.url)) return out.plain(); // not an origin the token may go to
     await out.buffer();
+    if (out.signal && out.signal.aborted) throw out.signal.reason; // as `fetch` does
     return new Promise((resolve, reject) => {
       const stored = this.stored(false);
       const [m, s] = out.method === 'GET' && stored === null ? [-1, -1] : put(out.method, stored);

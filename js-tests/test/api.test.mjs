@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as esm from 'tokenkeeper';
 import { TokenKeeper, SessionExpiredError } from 'tokenkeeper';
 import { startServer, sleep } from '../lib/server.mjs';
+import { manualClock } from '../lib/clock.mjs';
 
 const require = createRequire(import.meta.url);
 let server;
@@ -46,18 +47,19 @@ test('the web build works in Node too (its .wasm fetched next to it, as a browse
 });
 
 test('events and metrics', async () => {
-  const k = new TokenKeeper({ baseUrl: server.url, username: 'admin', password: 'admin', tokenExpirySeconds: 2 });
+  const clock = manualClock();
+  const k = new TokenKeeper({ baseUrl: server.url, username: 'admin', password: 'admin', tokenExpirySeconds: 2, clock });
   const seen = [];
   const off = k.on('tokens', (t) => seen.push(['tokens', typeof t.accessToken, t.expiresAt > Date.now()]));
   k.on('loggedIn', (p) => seen.push(['loggedIn', p.reauthenticated]));
-  k.on('refreshed', (p) => seen.push(['refreshed', p.expiresAt > Date.now()]));
+  k.on('refreshed', (p) => seen.push(['refreshed', p.expiresAt > clock.now()]));
   k.on('sessionExpired', () => seen.push(['sessionExpired']));
   k.on('refreshed', () => {
     // A listener may call back into the keeper.
     assert.equal(k.metrics().refreshCount, 1);
   });
   await k.login();
-  await sleep(2100);
+  await clock.advance(2100); // the keeper's time: past expiry
   assert.equal((await k.fetch(`${server.url}/api/spaces`)).status, 200);
   off();
   k.logout();

@@ -35,6 +35,9 @@ pub(crate) async fn fetch(
     }
     let signal = outgoing.signal(input_value, init);
     outgoing.buffer().await.map_err(KeeperError::Js)?;
+    if let Some(s) = signal.as_ref().filter(|s| s.aborted()) {
+        return Err(KeeperError::Js(s.reason())); // as `fetch` does
+    }
     let method = Method::from_bytes(outgoing.method().as_bytes()).unwrap_or(Method::POST);
     let replayable = outgoing.replayable();
     let stored = shared.store.borrow_mut().changed();
