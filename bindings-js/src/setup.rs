@@ -185,7 +185,9 @@ fn config(g: &Given) -> Config {
         &mut c.retry_non_idempotent_gateway,
     );
     flag(at(Num::AllowInsecureHttp), &mut c.allow_insecure_http);
-    if at(Num::SecondRejectionFail) == 1.0 {
+    let mut fail = false;
+    flag(at(Num::SecondRejectionFail), &mut fail);
+    if fail {
         c.second_rejection = SecondRejection::Fail;
     }
     if let Margin::Proportional { fraction, min, max } = &mut c.margin {
