@@ -54,10 +54,22 @@ const BY_CODE = {
 // Names survive minification this way.
 for (const name of Object.keys(CLASSES)) CLASSES[name].prototype.name = name;
 
-/** The error for the engine's failure `{ code, message, ...details }` (JSON from the module). */
-function engineError(e, cause) {
-  if (cause !== undefined) e.cause = cause;
-  return new (BY_CODE[e.code] || TokenKeeperError)(e.message, e.code, e);
+/** The engine's error kinds, as the module numbers them (bindings-js/src/out.rs). */
+const CODES = ['SESSION_EXPIRED', 'INVALID_CREDENTIALS', 'AUTH_REJECTED', 'INVALID_AUTH_RESPONSE', 'AUTH_UNAVAILABLE', 'TRANSPORT', 'UNAUTHORIZED', 'INTERNAL'];
+const STOPPED = ['notIdempotent', 'notReplayable', 'resendLimit', 'backoffBudget', 'other'];
+
+/** The error for the engine's failure the module just gave (message and reason in the outbox, details in its numbers). */
+function engineError(cause) {
+  const [message, reason = null] = text().split('\0');
+  const [kind, status, attempts, circuitOpen, retryAt, reached, stopped] = numbers(7);
+  const code = CODES[kind];
+  const orNull = (n) => (Number.isNaN(n) ? null : n);
+  const details = { cause };
+  if (kind === 1 || kind === 2) Object.assign(details, { status, reason });
+  if (kind === 4) Object.assign(details, { status: orNull(status), attempts, circuitOpen: circuitOpen === 1, retryAt: orNull(retryAt) });
+  if (kind === 5) Object.assign(details, { mayHaveReachedServer: reached === 1, attempts, stopped: STOPPED[stopped] });
+  if (kind === 6) details.status = status;
+  return new (BY_CODE[code] || TokenKeeperError)(message, code, details);
 }
 
 /** A `ConfigError` for option `name`. */

@@ -199,7 +199,7 @@ class Shell {
           if (ex) ex.finish(), ex.resolve(ex.last);
           break;
         case 4: // Fail
-          if (ex) ex.finish(), ex.reject(engineError(JSON.parse(text()), ex.cause));
+          if (ex) ex.finish(), ex.reject(engineError(ex.cause));
           break;
         case 5: // Reject: with what the credentials callback threw
           if (ex) ex.finish(), ex.reject(this.thrown);
@@ -241,7 +241,7 @@ class Shell {
           this.channel.postMessage(text());
           break;
         case 17:
-          this.emit(EVENTS[arg - 1], JSON.parse(text()));
+          this.emit(EVENTS[arg - 1], payload(arg));
           break;
         case 18: // Timer
         case 19:
@@ -421,7 +421,8 @@ class Shell {
   }
 
   metrics() {
-    const f = new Float64Array(W.memory.buffer, this.call(METRICS), NAMES.length);
+    this.call(METRICS);
+    const f = numbers(NAMES.length);
     const m = {};
     NAMES.forEach((name, i) => (m[name] = i > 12 ? f[i] === 1 : Number.isNaN(f[i]) ? null : f[i]));
     return m;
@@ -456,6 +457,16 @@ class Shell {
     this.call(FREE);
     this.k = 0;
   }
+}
+
+/** An event's payload (its kind's numbers, a token set's tokens in the outbox). */
+function payload(kind) {
+  const [a, b, c] = numbers(3);
+  if (kind === 1) {
+    const [accessToken, refreshToken = null] = text().split('\0');
+    return { accessToken, refreshToken, issuedAt: a, expiresAt: b, refreshExpiresAt: Number.isNaN(c) ? null : c };
+  }
+  return kind === 2 ? { expiresAt: a } : kind === 3 ? { expiresAt: a, reauthenticated: b === 1 } : kind === 5 ? { until: a } : {};
 }
 
 /** The origin of `url` as the platform's parser writes it; null when it does not parse or is opaque. */

@@ -67,3 +67,6 @@ function outBytes() {
 
 /** The outbox as text. */
 const text = () => DEC.decode(outBytes());
+
+/** The first `n` numbers of the last answer. */
+const numbers = (n) => new Float64Array(W.memory.buffer, W.nums(), n);

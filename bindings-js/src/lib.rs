@@ -9,7 +9,7 @@
 //! `BroadcastChannel`, Web Storage, the credentials callback, the user's listeners. The
 //! machine decides; the shell does what its intents say and reports back.
 //!
-//! The exports: [`inbox`], [`outbox`], [`outbox_len`], the options of a new keeper
+//! The exports: [`inbox`], [`outbox`], [`outbox_len`], [`nums`], the options of a new keeper
 //! ([`begin`], [`opt_str`], [`opt_num`], [`build`]), and [`call`], which takes every input of a keeper
 //! by operation number (`OP` in `bindings-js/js/wasm.js`).
 
@@ -50,6 +50,12 @@ pub extern "C" fn inbox(len: u32) -> u32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn outbox() -> u32 {
     state().outbox.as_ptr() as u32
+}
+
+/// Where the numbers of the last answer are (metrics, an error's or an event's details).
+#[unsafe(no_mangle)]
+pub extern "C" fn nums() -> u32 {
+    state().nums.as_ptr() as u32
 }
 
 /// The last answer's length.
@@ -193,7 +199,7 @@ fn dispatch(st: &mut State, op: u32, k: u32, now: Timestamp, [a, b, c, d, e]: [f
         18 => {
             // (an intent the shell does not take is skipped)
             while let Some(intent) = m.poll() {
-                if let Some(n) = out::encode(outbox, intent) {
+                if let Some(n) = out::encode(outbox, nums, intent) {
                     return n;
                 }
             }

@@ -1,13 +1,11 @@
 //! Intents as the JS shell reads them: one number (`code + 32 × arg`: the intent, and its
 //! exchange handle, operation, event kind or time) and, for those that carry text or bytes,
-//! the outbox. Errors and event payloads are JSON (read with `JSON.parse`); the codes are
-//! `INTENT` in `bindings-js/js/keeper.js`.
+//! the outbox; errors and events put their numbers in `nums`. The codes are the `case`s of
+//! `drain` in `bindings-js/js/keeper.js`.
 
 use http::HeaderName;
 use http::header::{ACCEPT, CONTENT_TYPE};
-use tokenkeeper_core::{
-    AuthRequest, ConfigError, Error, Event, Metrics, Timestamp, TokenSet, TransportStop,
-};
+use tokenkeeper_core::{AuthRequest, ConfigError, Error, Event, Metrics, Timestamp, TransportStop};
 use tokenkeeper_wasm::machine::Intent;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -15,7 +13,7 @@ use crate::state::answer;
 
 /// The number for an intent; the outbox holds its text. `None` for one the shell does not
 /// take (an event it has no name for).
-pub(crate) fn encode(outbox: &mut Vec<u8>, intent: Intent) -> Option<f64> {
+pub(crate) fn encode(outbox: &mut Vec<u8>, nums: &mut [f64; 15], intent: Intent) -> Option<f64> {
     let arg = |code: u32, arg: f64| Some(f64::from(code) + 32.0 * arg);
     match intent {
         Intent::Send { x, authorization } => {
@@ -24,8 +22,8 @@ pub(crate) fn encode(outbox: &mut Vec<u8>, intent: Intent) -> Option<f64> {
         }
         Intent::Cut { x } => arg(2, x.into()),
         Intent::Deliver { x } => arg(3, x.into()),
-        Intent::Fail { x, error } => {
-            answer(outbox, &[error_json(&error).as_bytes()]);
+        Intent::Fail { x, error: e } => {
+            error(outbox, nums, &e);
             arg(4, x.into())
         }
         Intent::Reject { x } => arg(5, x.into()),
@@ -50,9 +48,8 @@ pub(crate) fn encode(outbox: &mut Vec<u8>, intent: Intent) -> Option<f64> {
             answer(outbox, &[message.encode().as_bytes()]);
             arg(16, 0.0)
         }
-        Intent::Event(event) => {
-            let (kind, json) = event_json(&event)?;
-            answer(outbox, &[json.as_bytes()]);
+        Intent::Event(e) => {
+            let kind = event(outbox, nums, &e)?;
             arg(17, kind.into())
         }
         Intent::Timer { at, keep_alive } => arg(if keep_alive { 19 } else { 18 }, ms(at)),
@@ -102,78 +99,62 @@ fn header_name(name: &HeaderName) -> &'static str {
     }
 }
 
-/// A JSON object, written with room for what it will hold (it may hold tokens: wiped).
-pub(crate) struct Json(Zeroizing<String>);
-
-impl Json {
-    pub(crate) fn new(room: usize) -> Json {
-        let mut s = Zeroizing::new(String::with_capacity(room + 128));
-        s.push('{');
-        Json(s)
-    }
-
-    fn key(&mut self, key: &str) -> &mut String {
-        if self.0.len() > 1 {
-            self.0.push(',');
+/// An engine error: its kind (`CODES` in `errors.js`) and details as numbers in `nums`
+/// (`[kind, status, attempts, circuit open, retry at, may have reached the server, stopped]`,
+/// NaN where none), its message, and the server's reason after a NUL, in the outbox.
+fn error(outbox: &mut Vec<u8>, nums: &mut [f64; 15], error: &Error) {
+    let n = |v: Option<u64>| v.map_or(f64::NAN, |v| v as f64);
+    let b = |v: bool| f64::from(u8::from(v));
+    let mut reason = None;
+    let fields: [f64; 7] = match error {
+        Error::SessionExpired => [0.0; 7],
+        Error::InvalidCredentials { status, reason: r } | Error::AuthRejected { status, reason: r } => {
+            reason = r.as_deref();
+            let kind = if matches!(error, Error::InvalidCredentials { .. }) { 1.0 } else { 2.0 };
+            [kind, f64::from(*status), 0.0, 0.0, 0.0, 0.0, 0.0]
         }
-        self.0.push('"');
-        self.0.push_str(key);
-        self.0.push_str("\":");
-        &mut self.0
-    }
-
-    pub(crate) fn str(mut self, key: &str, value: Option<&str>) -> Json {
-        let out = self.key(key);
-        match value {
-            None => out.push_str("null"),
-            Some(v) => {
-                out.push('"');
-                for c in v.chars() {
-                    match c {
-                        '"' | '\\' => {
-                            out.push('\\');
-                            out.push(c);
-                        }
-                        c if u32::from(c) < 0x20 => out.push(' '),
-                        c => out.push(c),
-                    }
-                }
-                out.push('"');
-            }
-        }
-        self
-    }
-
-    pub(crate) fn num(mut self, key: &str, value: Option<u64>) -> Json {
-        let out = self.key(key);
-        match value {
-            None => out.push_str("null"),
-            Some(n) => {
-                let mut digits = [0u8; 20];
-                let mut at = digits.len();
-                let mut n = n;
-                loop {
-                    at -= 1;
-                    digits[at] = b'0' + (n % 10) as u8;
-                    n /= 10;
-                    if n == 0 {
-                        break;
-                    }
-                }
-                out.push_str(core::str::from_utf8(&digits[at..]).unwrap_or("0"));
-            }
-        }
-        self
-    }
-
-    pub(crate) fn bool(mut self, key: &str, value: bool) -> Json {
-        self.key(key).push_str(if value { "true" } else { "false" });
-        self
-    }
-
-    pub(crate) fn end(mut self) -> Zeroizing<String> {
-        self.0.push('}');
-        self.0
+        Error::InvalidAuthResponse(_) => [3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        Error::AuthUnavailable {
+            status,
+            attempts,
+            circuit_open,
+            retry_at,
+        } => [
+            4.0,
+            n(status.map(u64::from)),
+            f64::from(*attempts),
+            b(*circuit_open),
+            n(time(*retry_at)),
+            0.0,
+            0.0,
+        ],
+        Error::Transport {
+            may_have_reached_server,
+            attempts,
+            stopped,
+        } => [
+            5.0,
+            0.0,
+            f64::from(*attempts),
+            0.0,
+            0.0,
+            b(*may_have_reached_server),
+            match stopped {
+                TransportStop::NotIdempotent => 0.0,
+                TransportStop::NotReplayable => 1.0,
+                TransportStop::ResendLimit => 2.0,
+                TransportStop::BackoffBudget => 3.0,
+                _ => 4.0,
+            },
+        ],
+        Error::Unauthorized { status } => [6.0, f64::from(*status), 0.0, 0.0, 0.0, 0.0, 0.0],
+        _ => [7.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    };
+    nums[..7].copy_from_slice(&fields);
+    let message = error.to_string();
+    match reason {
+        Some(r) => answer(outbox, &[message.as_bytes(), b"\0", r.as_bytes()]),
+        None => answer(outbox, &[message.as_bytes()]),
     }
 }
 
@@ -181,105 +162,38 @@ fn time(t: Option<Timestamp>) -> Option<u64> {
     t.map(Timestamp::as_millis)
 }
 
-/// An engine error: `code`, `message` and the details each kind carries.
-fn error_json(error: &Error) -> Zeroizing<String> {
-    let message = error.to_string();
-    let j = |code: &str| {
-        Json::new(message.len())
-            .str("code", Some(code))
-            .str("message", Some(&message))
-    };
-    match error {
-        Error::SessionExpired => j("SESSION_EXPIRED"),
-        Error::InvalidCredentials { status, reason } => j("INVALID_CREDENTIALS")
-            .num("status", Some((*status).into()))
-            .str("reason", reason.as_deref()),
-        Error::AuthRejected { status, reason } => j("AUTH_REJECTED")
-            .num("status", Some((*status).into()))
-            .str("reason", reason.as_deref()),
-        Error::InvalidAuthResponse(_) => j("INVALID_AUTH_RESPONSE"),
-        Error::AuthUnavailable {
-            status,
-            attempts,
-            circuit_open,
-            retry_at,
-        } => j("AUTH_UNAVAILABLE")
-            .num("status", status.map(u64::from))
-            .num("attempts", Some((*attempts).into()))
-            .bool("circuitOpen", *circuit_open)
-            .num("retryAt", time(*retry_at)),
-        Error::Transport {
-            may_have_reached_server,
-            attempts,
-            stopped,
-        } => j("TRANSPORT")
-            .bool("mayHaveReachedServer", *may_have_reached_server)
-            .num("attempts", Some((*attempts).into()))
-            .str(
-                "stopped",
-                Some(match stopped {
-                    TransportStop::NotIdempotent => "notIdempotent",
-                    TransportStop::NotReplayable => "notReplayable",
-                    TransportStop::ResendLimit => "resendLimit",
-                    TransportStop::BackoffBudget => "backoffBudget",
-                    _ => "other",
-                }),
-            ),
-        Error::Unauthorized { status } => j("UNAUTHORIZED").num("status", Some((*status).into())),
-        _ => j("INTERNAL"),
-    }
-    .end()
-}
-
 /// A refused configuration, in the outbox.
 pub(crate) fn config_error(outbox: &mut Vec<u8>, error: &ConfigError) {
     answer(outbox, &[error.to_string().as_bytes()]);
 }
 
-/// A token set as JS sees it (the `tokens` event).
-fn tokens_json(t: &TokenSet) -> Zeroizing<String> {
-    let room =
-        t.access_token.expose().len() + t.refresh_token.as_ref().map_or(0, |r| r.expose().len());
-    Json::new(room)
-        .str("accessToken", Some(t.access_token.expose()))
-        .str(
-            "refreshToken",
-            t.refresh_token
-                .as_ref()
-                .map(tokenkeeper_core::Secret::expose),
-        )
-        .num("issuedAt", Some(t.issued_at.as_millis()))
-        .num("expiresAt", Some(t.expires_at.as_millis()))
-        .num("refreshExpiresAt", time(t.refresh_expires_at))
-        .end()
-}
-
-/// An event's kind (`EVENTS` in `keeper.js`) and payload.
-fn event_json(e: &Event) -> Option<(u32, Zeroizing<String>)> {
-    Some(match e {
-        Event::TokensChanged(t) => (1, tokens_json(t)),
-        Event::Refreshed { expires_at } => (
-            2,
-            Json::new(0)
-                .num("expiresAt", Some(expires_at.as_millis()))
-                .end(),
-        ),
+/// An event's kind (`EVENTS` in `keeper.js`) and its times in `nums`; a token set's tokens in
+/// the outbox (the refresh token after a NUL).
+fn event(outbox: &mut Vec<u8>, nums: &mut [f64; 15], e: &Event) -> Option<u32> {
+    let ms = |t: Timestamp| t.as_millis() as f64;
+    let (kind, fields) = match e {
+        Event::TokensChanged(t) => {
+            match &t.refresh_token {
+                Some(r) => answer(
+                    outbox,
+                    &[t.access_token.expose().as_bytes(), b"\0", r.expose().as_bytes()],
+                ),
+                None => answer(outbox, &[t.access_token.expose().as_bytes()]),
+            }
+            let rt = t.refresh_expires_at.map_or(f64::NAN, ms);
+            (1, [ms(t.issued_at), ms(t.expires_at), rt])
+        }
+        Event::Refreshed { expires_at } => (2, [ms(*expires_at), 0.0, 0.0]),
         Event::LoggedIn {
             expires_at,
             reauthenticated,
-        } => (
-            3,
-            Json::new(0)
-                .num("expiresAt", Some(expires_at.as_millis()))
-                .bool("reauthenticated", *reauthenticated)
-                .end(),
-        ),
-        Event::SessionExpired => (4, Json::new(0).end()),
-        Event::CircuitOpened { until } => {
-            (5, Json::new(0).num("until", Some(until.as_millis())).end())
-        }
+        } => (3, [ms(*expires_at), f64::from(u8::from(*reauthenticated)), 0.0]),
+        Event::SessionExpired => (4, [0.0; 3]),
+        Event::CircuitOpened { until } => (5, [ms(*until), 0.0, 0.0]),
         _ => return None,
-    })
+    };
+    nums[..3].copy_from_slice(&fields);
+    Some(kind)
 }
 
 /// `keeper.metrics()` as numbers (the order of `METRICS` in `keeper.js`; NaN for none).
