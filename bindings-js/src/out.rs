@@ -108,9 +108,14 @@ fn error(outbox: &mut Vec<u8>, nums: &mut [f64; 15], error: &Error) {
     let mut reason = None;
     let fields: [f64; 7] = match error {
         Error::SessionExpired => [0.0; 7],
-        Error::InvalidCredentials { status, reason: r } | Error::AuthRejected { status, reason: r } => {
+        Error::InvalidCredentials { status, reason: r }
+        | Error::AuthRejected { status, reason: r } => {
             reason = r.as_deref();
-            let kind = if matches!(error, Error::InvalidCredentials { .. }) { 1.0 } else { 2.0 };
+            let kind = if matches!(error, Error::InvalidCredentials { .. }) {
+                1.0
+            } else {
+                2.0
+            };
             [kind, f64::from(*status), 0.0, 0.0, 0.0, 0.0, 0.0]
         }
         Error::InvalidAuthResponse(_) => [3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
@@ -176,7 +181,11 @@ fn event(outbox: &mut Vec<u8>, nums: &mut [f64; 15], e: &Event) -> Option<u32> {
             match &t.refresh_token {
                 Some(r) => answer(
                     outbox,
-                    &[t.access_token.expose().as_bytes(), b"\0", r.expose().as_bytes()],
+                    &[
+                        t.access_token.expose().as_bytes(),
+                        b"\0",
+                        r.expose().as_bytes(),
+                    ],
                 ),
                 None => answer(outbox, &[t.access_token.expose().as_bytes()]),
             }
@@ -187,7 +196,10 @@ fn event(outbox: &mut Vec<u8>, nums: &mut [f64; 15], e: &Event) -> Option<u32> {
         Event::LoggedIn {
             expires_at,
             reauthenticated,
-        } => (3, [ms(*expires_at), f64::from(u8::from(*reauthenticated)), 0.0]),
+        } => (
+            3,
+            [ms(*expires_at), f64::from(u8::from(*reauthenticated)), 0.0],
+        ),
         Event::SessionExpired => (4, [0.0; 3]),
         Event::CircuitOpened { until } => (5, [ms(*until), 0.0, 0.0]),
         _ => return None,

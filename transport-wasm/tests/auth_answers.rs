@@ -202,3 +202,47 @@ async fn until_async_lock_free(name: &str) -> bool {
     }
     false
 }
+
+#[wasm_bindgen_test]
+async fn an_attempt_without_response_headers_within_the_timeout_is_cut_and_resent() {
+    reset().await;
+    let mut o = options("attempt-timeout", Storage::Memory);
+    o.timeout = Some(Duration::from_secs(5));
+    let k = Keeper::new(
+        Config::default(),
+        Dialect::vitalgraph(server()).unwrap(),
+        Credentials::password("admin", "admin"),
+        &o,
+    )
+    .unwrap();
+    k.login().await.unwrap();
+    // The next protected request is held by the server without an answer.
+    faults(r#"{"script": {"route": "protected", "count": 1, "connection": "never"}}"#).await;
+    let caller = k.clone();
+    let pending = future_to_promise(async move {
+        match caller.fetch(&url("/api/spaces"), &JsValue::UNDEFINED).await {
+            Ok(r) => Ok(r.status().into()),
+            Err(e) => Err(JsValue::from_str(&format!("{e:?}"))),
+        }
+    });
+    assert!(
+        until_gauge_is_one().await,
+        "the server did not get the request"
+    );
+    advance(4999).await;
+    assert_eq!(
+        gauge("scripts_in_progress").await,
+        1,
+        "cut before the timeout"
+    );
+    advance(1).await;
+    assert!(
+        scripts_idle().await,
+        "the attempt was not aborted at the timeout"
+    );
+    // A GET is resent after the engine's backoff, and answered.
+    advance(10_000).await;
+    let status = JsFuture::from(pending).await.unwrap();
+    assert_eq!(status.as_f64(), Some(200.0));
+    assert_eq!(k.metrics().transient_resends, 1);
+}
