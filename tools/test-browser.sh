@@ -92,7 +92,7 @@ step "npm ci (js-tests)"
 done_step
 
 step "node:test of the package"
-(cd js-tests && node --test --test-reporter=spec test/api.test.mjs test/bodies.test.mjs test/errors.test.mjs test/herd.test.mjs)
+(cd js-tests && node --test --test-reporter=spec test/api.test.mjs test/bodies.test.mjs test/errors.test.mjs test/herd.test.mjs test/timeout.test.mjs)
 done_step
 
 step "tsc against the package's types"
@@ -103,8 +103,11 @@ step "Playwright on examples/dashboard (screenshot: target/playwright-dashboard.
 (cd js-tests && node --test --test-reporter=spec test/dashboard.test.mjs)
 done_step
 
-step "package size (esbuild min + gzip -9)"
-(cd js-tests && node bench/size.mjs)
+# The size gate: the package as shipped (built with the pinned nightly) may not grow past
+# SIZE_LIMIT_KB. The goal is 60 kB; the package is 65.2 kB now (BENCHMARKS.md), so the gate
+# holds it there until the remaining steps land (lower it with them).
+step "package size (esbuild min + gzip -9), gate ${SIZE_LIMIT_KB:=66} kB"
+(cd js-tests && node bench/size.mjs --max-kb "$SIZE_LIMIT_KB")
 done_step
 
 printf '\nbrowser and npm tests passed in %ss\n' $((SECONDS - t0))

@@ -90,6 +90,7 @@ pub mod session;
 mod slab;
 mod status_set;
 pub mod time;
+mod token_json;
 pub mod tokens;
 
 pub use action::{

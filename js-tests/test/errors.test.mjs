@@ -15,6 +15,7 @@ import {
 } from 'tokenkeeper';
 import { startServer } from '../lib/server.mjs';
 import { startFake } from '../lib/fake.mjs';
+import { manualClock, until } from '../lib/clock.mjs';
 
 let server;
 before(async () => {
@@ -113,17 +114,23 @@ test('client credentials grant works', async () => {
   assert.equal(r.status, 200);
 });
 
-test('the API answers 503 with Retry-After: resent after the delay', async () => {
+test('the API answers 503 with Retry-After: resent once the delay has passed, not before', async () => {
   const api = await startFake(() => [200, { 'content-type': 'text/plain' }, 'ok']);
   try {
     await server.reset();
-    const k = new TokenKeeper({ baseUrl: server.url, username: 'admin', password: 'admin', allowedOrigins: [api.url], ...fastAuth });
+    const clock = manualClock();
+    const k = new TokenKeeper({ baseUrl: server.url, username: 'admin', password: 'admin', allowedOrigins: [api.url], ...fastAuth, clock });
     api.answers.push(() => [503, { 'retry-after': '1', 'access-control-expose-headers': 'retry-after' }, 'busy']);
-    const t0 = Date.now();
-    const r = await k.fetch(`${api.url}/thing`);
+    let settled = false;
+    const pending = k.fetch(`${api.url}/thing`).finally(() => (settled = true));
+    assert.ok(await until(() => api.seen.length === 1), 'the first attempt reached the API');
+    await clock.advance(999); // Retry-After: 1 is a floor (the backoff alone would be 5 ms)
+    assert.equal(api.seen.length, 1, 'resent before Retry-After passed');
+    assert.equal(settled, false);
+    await clock.advance(1);
+    const r = await pending;
     assert.equal(r.status, 200);
     assert.equal(await r.text(), 'ok');
-    assert.ok(Date.now() - t0 >= 950, 'Retry-After: 1 is a floor');
     assert.equal(api.seen.length, 2);
     assert.match(api.seen[1].headers.authorization, /^Bearer /);
     assert.equal(k.metrics().transientResends, 1);
@@ -190,15 +197,17 @@ test('fetch errors pass through unchanged: TypeError for bad input, AbortError',
   setTimeout(() => ac.abort(), 50);
   await assert.rejects(p, (e) => e.name === 'AbortError');
   await server.reset();
-  // Aborting while waiting for a refresh ends the wait at once.
+  // Aborting while waiting for a login ends the wait at once (the login is still out).
   await server.faults({ latency_ms: { login: 2000 } });
   const ac2 = new AbortController();
   k.logout();
-  const t0 = Date.now();
   const p2 = k.fetch(`${server.url}/api/spaces`, { signal: ac2.signal });
-  setTimeout(() => ac2.abort(new Error('stop')), 50);
+  assert.ok(await until(() => k.metrics().authInProgress), 'the request waits for a login');
+  ac2.abort(new Error('stop'));
   await assert.rejects(p2, /stop/);
-  assert.ok(Date.now() - t0 < 1500);
+  assert.equal((await server.counters()).logins_ok, 0, 'rejected before the login answered');
+  // A signal that was aborted before the call fails it at once, without a request.
+  await assert.rejects(k.fetch(`${server.url}/api/spaces`, { signal: AbortSignal.abort(new Error('early')) }), /early/);
   await server.reset();
 });
 

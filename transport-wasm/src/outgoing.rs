@@ -141,8 +141,14 @@ impl Outgoing {
     }
 
     /// Sends it with this `Authorization` value, or unchanged (`None`: an origin the token
-    /// may not go to). Fails synchronously with a `TypeError` for what `fetch` refuses.
-    pub(crate) fn send(&self, authorization: Option<&HeaderValue>) -> Result<Promise, JsValue> {
+    /// may not go to), with `signal` instead of the caller's (an attempt's own controller,
+    /// which the caller's signal also aborts). Fails synchronously with a `TypeError` for what
+    /// `fetch` refuses.
+    pub(crate) fn send(
+        &self,
+        authorization: Option<&HeaderValue>,
+        signal: Option<&AbortSignal>,
+    ) -> Result<Promise, JsValue> {
         let Some(authorization) = authorization else {
             return Ok(match self {
                 Outgoing::Direct { url, init } => sys::fetch_with(url, init),
@@ -166,6 +172,9 @@ impl Outgoing {
                     Object::assign(&copy, init.unchecked_ref());
                 }
                 Reflect::set(&copy, &JsValue::from_str("headers"), &headers)?;
+                if let Some(signal) = signal {
+                    Reflect::set(&copy, &JsValue::from_str("signal"), signal)?;
+                }
                 Ok(sys::fetch_with(url, &copy))
             }
             Outgoing::Copied { base, body, .. } => {
@@ -175,6 +184,9 @@ impl Outgoing {
                 init.set_headers(&headers);
                 if let Body::Buffered(bytes) = body {
                     init.set_body(bytes);
+                }
+                if let Some(signal) = signal {
+                    init.set_signal(Some(signal));
                 }
                 Ok(sys::fetch_request(&Request::new_with_request_and_init(
                     base, &init,

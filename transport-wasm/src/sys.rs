@@ -226,13 +226,6 @@ pub(crate) fn storage(name: &str) -> Option<Storage> {
     global(name)?.dyn_into::<Storage>().ok()
 }
 
-/// A promise that resolves after `ms` milliseconds.
-pub(crate) fn sleep(ms: u32) -> Promise {
-    Promise::new(&mut |resolve, _reject| {
-        let _ = set_timeout(&resolve, f64::from(ms));
-    })
-}
-
 /// A plain object with these properties.
 pub(crate) fn object(entries: &[(&str, JsValue)]) -> Object {
     let o = Object::new();

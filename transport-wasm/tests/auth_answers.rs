@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::cell::Cell;
 use std::time::Duration;
 
 use js_sys::{Array, Function, Promise, Reflect};
@@ -18,11 +17,12 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 use tokenkeeper_wasm::tokenkeeper_core::dialect::{Credentials, Dialect};
 use tokenkeeper_wasm::tokenkeeper_core::parse::{InvalidAuthResponse, MAX_AUTH_BODY};
-use tokenkeeper_wasm::tokenkeeper_core::{Config, Error, Timestamp};
+use tokenkeeper_wasm::tokenkeeper_core::{Config, Error};
 use tokenkeeper_wasm::{Keeper, KeeperError, Storage};
 
 use support::{
-    counter, faults, gauge, in_browser, keeper, options, reset, scripts_idle, server, sleep,
+    advance, counter, faults, gauge, in_browser, keeper, options, reset, scripts_idle, server,
+    sleep, until,
 };
 
 fn url(path: &str) -> JsValue {
@@ -55,19 +55,6 @@ async fn huge_and_endless_token_answers_are_cut_at_the_limit_and_the_tokens_kept
         assert_eq!(r.unwrap().status(), 200, "{body}");
         assert_eq!(counter("logins_ok").await, 1, "{body}");
     }
-}
-
-thread_local! {
-    /// The keeper's clock in the deadline test (epoch ms).
-    static NOW: Cell<u64> = const { Cell::new(0) };
-}
-
-fn clock() -> Timestamp {
-    Timestamp::from_millis(NOW.with(Cell::get))
-}
-
-fn advance(ms: u64) {
-    NOW.with(|n| n.set(n.get() + ms));
 }
 
 /// Wraps the global `fetch` (which the driver calls) to keep every `Request` to `path` and
@@ -126,23 +113,10 @@ async fn lock_free(name: &str) -> bool {
     JsFuture::from(p).await.unwrap().is_truthy()
 }
 
-/// Waits (checking every 10 ms, up to 5 s) for `done`.
-async fn until(mut done: impl FnMut() -> bool) -> bool {
-    for _ in 0..500 {
-        if done() {
-            return true;
-        }
-        sleep(Duration::from_millis(10)).await;
-    }
-    false
-}
-
 #[wasm_bindgen_test]
 async fn the_auth_deadline_aborts_the_token_request_and_frees_the_lock() {
     reset().await;
-    NOW.with(|n| n.set(js_sys::Date::now() as u64));
-    let mut o = options("deadline", Storage::Memory);
-    o.clock = Some(clock);
+    let o = options("deadline", Storage::Memory);
     let lock = o.key.clone().unwrap();
     let config = Config::default();
     let timeout = config.auth_timeout.as_millis() as u64;
@@ -178,11 +152,9 @@ async fn the_auth_deadline_aborts_the_token_request_and_frees_the_lock() {
         );
     }
 
-    advance(timeout - 1);
-    k.fire_timer();
+    advance(timeout - 1).await;
     assert!(!spy.aborted(0), "aborted before the deadline");
-    advance(1);
-    k.fire_timer();
+    advance(1).await;
     assert!(
         spy.aborted(0),
         "the deadline passed and the login was not aborted"
@@ -201,8 +173,7 @@ async fn the_auth_deadline_aborts_the_token_request_and_frees_the_lock() {
     assert_eq!(spy.seen().length(), 1, "retried before the backoff ended");
 
     // The engine retries after its backoff; this time the server answers.
-    advance(10 * 60 * 1000);
-    k.fire_timer();
+    advance(10 * 60 * 1000).await;
     let status = JsFuture::from(pending).await.unwrap();
     assert_eq!(status.as_f64(), Some(200.0));
     assert_eq!(spy.seen().length(), 2);
@@ -230,4 +201,48 @@ async fn until_async_lock_free(name: &str) -> bool {
         sleep(Duration::from_millis(10)).await;
     }
     false
+}
+
+#[wasm_bindgen_test]
+async fn an_attempt_without_response_headers_within_the_timeout_is_cut_and_resent() {
+    reset().await;
+    let mut o = options("attempt-timeout", Storage::Memory);
+    o.timeout = Some(Duration::from_secs(5));
+    let k = Keeper::new(
+        Config::default(),
+        Dialect::vitalgraph(server()).unwrap(),
+        Credentials::password("admin", "admin"),
+        &o,
+    )
+    .unwrap();
+    k.login().await.unwrap();
+    // The next protected request is held by the server without an answer.
+    faults(r#"{"script": {"route": "protected", "count": 1, "connection": "never"}}"#).await;
+    let caller = k.clone();
+    let pending = future_to_promise(async move {
+        match caller.fetch(&url("/api/spaces"), &JsValue::UNDEFINED).await {
+            Ok(r) => Ok(r.status().into()),
+            Err(e) => Err(JsValue::from_str(&format!("{e:?}"))),
+        }
+    });
+    assert!(
+        until_gauge_is_one().await,
+        "the server did not get the request"
+    );
+    advance(4999).await;
+    assert_eq!(
+        gauge("scripts_in_progress").await,
+        1,
+        "cut before the timeout"
+    );
+    advance(1).await;
+    assert!(
+        scripts_idle().await,
+        "the attempt was not aborted at the timeout"
+    );
+    // A GET is resent after the engine's backoff, and answered.
+    advance(10_000).await;
+    let status = JsFuture::from(pending).await.unwrap();
+    assert_eq!(status.as_f64(), Some(200.0));
+    assert_eq!(k.metrics().transient_resends, 1);
 }

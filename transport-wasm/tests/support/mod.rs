@@ -13,7 +13,7 @@ use web_sys::{Request, RequestInit, Response};
 
 use tokenkeeper_wasm::tokenkeeper_core::dialect::{Credentials, Dialect};
 use tokenkeeper_wasm::tokenkeeper_core::{Config, Metrics};
-use tokenkeeper_wasm::{Keeper, Options, Storage};
+use tokenkeeper_wasm::{Keeper, ManualClock, Options, Storage};
 
 /// The reference server started by tools/test-all.sh (`tokenkeeper-testserver --port 0`).
 #[allow(clippy::option_env_unwrap)] // so the suite still builds (and lints) without a server
@@ -124,7 +124,41 @@ extern "C" {
     fn set_timeout(f: &js_sys::Function, ms: f64) -> JsValue;
 }
 
-/// Sleeps in real time (these suites talk to a real server with real token lifetimes).
+thread_local! {
+    /// The test keepers' clock (see [`advance`]).
+    static CLOCK: ManualClock = ManualClock::starting_now();
+}
+
+/// The clock every test keeper reads (from [`options`]): it moves only with [`advance`].
+pub fn clock() -> ManualClock {
+    CLOCK.with(Clone::clone)
+}
+
+/// Moves the test keepers' clock forward by `ms` and lets the timers that came due run: no
+/// test waits in real time for an expiry, a backoff or a deadline.
+pub async fn advance(ms: u64) {
+    clock().advance(ms);
+    tick().await;
+}
+
+/// Lets every task that is ready run (a zero-delay `setTimeout`: not a wait for anything).
+pub async fn tick() {
+    sleep(Duration::ZERO).await;
+}
+
+/// Waits (checking every 10 ms, up to 5 s) until `done` holds; whether it did.
+pub async fn until(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if done() {
+            return true;
+        }
+        sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// Sleeps in real time: only to poll for something another party does (a server, another
+/// tab's message), never to wait for an expiry or a timeout (see [`advance`]).
 pub async fn sleep(d: Duration) {
     let p = Promise::new(&mut |resolve, _| {
         let _ = set_timeout(&resolve, d.as_millis() as f64);
@@ -172,11 +206,13 @@ pub async fn counter(name: &str) -> u64 {
         .unwrap() as u64
 }
 
-/// Options for a test keeper: its own key, so tests never share tokens by accident.
+/// Options for a test keeper: its own key, so tests never share tokens by accident, and the
+/// test clock.
 pub fn options(key: &str, storage: Storage) -> Options {
     let mut o = Options::default();
     o.key = Some(format!("tokenkeeper-test:{key}"));
     o.storage = storage;
+    o.clock = Some(std::rc::Rc::new(clock()));
     o
 }
 
