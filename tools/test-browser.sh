@@ -101,6 +101,10 @@ step "the hostile-answer table through the package in Node"
 (cd js-tests && node --test --test-reporter=spec test/hostile.test.mjs)
 done_step
 
+step "a short soak under faults through the package (the full one: node js-tests/bench/soak.mjs)"
+(cd js-tests && node --test --test-reporter=spec test/soak.test.mjs)
+done_step
+
 step "tsc against the package's types"
 (cd js-tests && ./node_modules/.bin/tsc -p tsconfig.json)
 done_step
