@@ -19,7 +19,8 @@ fi
 # The release .wasm is built with the pinned nightly (tools/nightly-toolchain, installed by
 # tools/setup.sh with its rust-src): std rebuilt for size with `-C panic=immediate-abort` (no
 # panic messages, locations or formatting behind panics) and std's `optimize_for_size`;
-# `-Z location-detail=none` drops the source paths that `#[track_caller]` code still embeds.
+# `-Z location-detail=none` drops the source paths that `#[track_caller]` code still embeds;
+# LLVM's inlining threshold 25 (instead of -Oz's default) leaves less duplicated code to gzip.
 # Without that nightly the package is built with stable, larger, and the script says so
 # loudly (NIGHTLY=0 asks for stable; NIGHTLY_TOOLCHAIN names another toolchain, at your risk:
 # the sizes in BENCHMARKS.md are the pinned one's).
@@ -41,7 +42,7 @@ if [ "${NIGHTLY:-1}" != 0 ]; then
 fi
 if [ "$use_nightly" = 1 ]; then
   echo "build-npm: $(rustc "+$nightly" --version) ($nightly), -Z build-std, panic=immediate-abort, location-detail=none" >&2
-  RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
+  RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Cllvm-args=-inline-threshold=25" \
     cargo "+$nightly" build --locked -p tokenkeeper-js --target wasm32-unknown-unknown --profile wasm-release \
     -Z build-std=std,panic_abort -Z build-std-features=optimize_for_size
 else

@@ -13,7 +13,7 @@
 //! ([`begin`], [`opt_str`], [`opt_num`], [`build`]), and [`call`], which takes every input of a keeper
 //! by operation number (`OP` in `bindings-js/js/wasm.js`).
 
-#![allow(unsafe_code)] // `#[unsafe(no_mangle)]` on the exports only; no other unsafe code.
+#![allow(unsafe_code)] // `#[unsafe(no_mangle)]` on the exports and the allocator's constructor only.
 #![deny(missing_docs)]
 
 mod out;
@@ -223,3 +223,12 @@ fn dispatch(st: &mut State, op: u32, k: u32, now: Timestamp, [a, b, c, d, e]: [f
     }
     0.0
 }
+
+/// The allocator: talc, made for WebAssembly and about 1 kB (gzipped) smaller than std's
+/// dlmalloc (BENCHMARKS.md).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+// SAFETY: `new_global` requires that the allocator is used by one thread at a time and is the
+// only user of `memory.grow`: this module is built without atomics (one thread), and nothing
+// else in it grows memory.
+static ALLOC: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };

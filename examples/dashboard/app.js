@@ -104,6 +104,9 @@ window.dashboard = {
   },
   /** With `?clock=manual`: moves the keeper's time forward by `ms`. */
   advance: (ms) => clock.advance(ms),
+  /** With `?clock=manual`: the keeper's time, and moving it to `at` (epoch ms). */
+  now: () => clock.now(),
+  advanceTo: (at) => clock.advance(Math.max(0, at - clock.now())),
   /** Fires `n` concurrent requests; resolves with their statuses (0 for a failure). */
   burst: (n) => Promise.all(Array.from({ length: n }, request)),
 };

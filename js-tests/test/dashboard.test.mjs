@@ -79,8 +79,11 @@ test('five tabs in one browser context at expiry: exactly one refresh', async ()
     const expiries = await Promise.all(tabs.map((t) => t.evaluate(() => window.dashboard.keeper.metrics().tokenExpiresAt)));
     assert.equal(new Set(expiries).size, 1, 'every tab holds the same token set');
     assert.ok(tabs.every((t) => t.evaluate(() => window.dashboard.keeper.crossTab)));
-    // Every tab's time past the expiry: all tabs hold an expired token now.
-    await Promise.all(tabs.map((t) => t.evaluate(() => window.dashboard.advance(2100))));
+    // Every tab's time to one moment past the expiry (each tab's clock stood still from its
+    // opening on): all tabs hold an expired token now.
+    const nows = await Promise.all(tabs.map((t) => t.evaluate(() => window.dashboard.now())));
+    const at = Math.max(expiries[0], ...nows) + 100;
+    await Promise.all(tabs.map((t) => t.evaluate((to) => window.dashboard.advanceTo(to), at)));
     for (const t of tabs) assert.equal(await t.evaluate(() => window.dashboard.keeper.metrics().isExpired), true);
     await api.reset();
     const statuses = await Promise.all(tabs.map((t) => t.evaluate(() => window.dashboard.burst(10))));
