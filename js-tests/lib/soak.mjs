@@ -153,3 +153,49 @@ export function render(r) {
   ];
   return lines.join('\n');
 }
+
+/**
+ * Client CPU per request without faults, for scale: plain `fetch` with the bearer header set by
+ * hand against `keeper.fetch`, the same GET/POST mix, alternated (raw, keeper, raw, keeper)
+ * after one warm-up pair. Resolves with µs per request and requests/s of each measured run.
+ */
+export async function baseline(options = {}) {
+  const o = { ...DEFAULTS, ...options };
+  const server = await startServer(['--user', `${USER}:${PASSWORD}`, '--no-cors']);
+  try {
+    const keeper = new TokenKeeper({ baseUrl: server.url, username: USER, password: PASSWORD, crossTab: false });
+    let token;
+    keeper.on('tokens', (t) => (token = t.accessToken));
+    await keeper.login();
+    const url = `${server.url}/api/echo`;
+    const posts = Math.round(o.postShare * 1000);
+    const send = {
+      raw: (post, n) =>
+        post
+          ? fetch(url, { method: 'POST', body: JSON.stringify({ n }), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } })
+          : fetch(url, { headers: { authorization: `Bearer ${token}` } }),
+      keeper: (post, n) => (post ? keeper.fetch(url, { method: 'POST', body: JSON.stringify({ n }), headers: { 'content-type': 'application/json' } }) : keeper.fetch(url)),
+    };
+    const runs = [];
+    for (const [i, mode] of ['raw', 'keeper', 'raw', 'keeper', 'raw', 'keeper'].entries()) {
+      let next = 0;
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: o.concurrency }, async (_, t) => {
+          for (let n; (n = next++) < o.requests; ) {
+            const r = await send[mode](isPost(n, t, posts), n);
+            await r.arrayBuffer();
+            if (r.status !== 200) throw new Error(`${mode}: ${r.status}`);
+          }
+        }),
+      );
+      const cpu = process.cpuUsage(cpu0);
+      if (i >= 2) runs.push({ mode, cpuUs: (cpu.user + cpu.system) / o.requests, rps: o.requests / ((performance.now() - t0) / 1000) });
+    }
+    keeper.free();
+    return runs;
+  } finally {
+    await server.close();
+  }
+}
