@@ -173,10 +173,10 @@ export async function runRow(servers, side, row) {
 }
 
 /**
- * Rows the package fails today, by runner, with what happens (findings for the package, see
- * the report in the commit that lists them). They run in full and their failures are printed,
- * as node:test TODOs, so the suite stays usable while they are fixed; `HOSTILE_STRICT=1` makes
- * them fail the run. Remove a row from here once it passes.
+ * Rows the package fails today, by runner, with what happens (findings for the package's
+ * maintainers). They run in full and their failures are printed, as node:test TODOs, so the
+ * suite stays usable while they are fixed; `HOSTILE_STRICT=1` makes them fail the run. Remove
+ * a row from here once it passes.
  */
 const PUT_BYTES =
   'bindings-js/js/wasm.js putBytes takes its memory view before W.inbox() grows the memory: the first auth answer chunk that needs more memory throws a RangeError, which runAuth reports as a network failure (AUTH_ERROR), so the attempt is retried instead of refused, and the body is left unread (never cancelled)';
