@@ -60,8 +60,11 @@ rm -rf "$pkg"
 mkdir -p "$pkg/web" "$pkg/node"
 # --converge: repeat -Oz until the module stops shrinking; --low-memory-unused: Rust places
 # nothing in the first 1 KiB of linear memory (the stack and data start at 1 MiB), so loads
-# and stores may fold constant offsets.
-wasm-opt -Oz --converge --low-memory-unused --strip-debug --strip-producers "$wasm" -o "$pkg/web/tokenkeeper.wasm"
+# and stores may fold constant offsets; --flatten --rereloop, then -Oz again: control flow
+# rebuilt, and functions ordered by name (similar code side by side), which gzips smaller
+# (BENCHMARKS.md).
+wasm-opt -Oz --converge --low-memory-unused --flatten --rereloop -Oz --converge --reorder-functions-by-name --strip-debug --strip-producers \
+  "$wasm" -o "$pkg/web/tokenkeeper.wasm"
 cp "$pkg/web/tokenkeeper.wasm" "$pkg/node/tokenkeeper.wasm"
 echo '{"type":"commonjs"}' >"$pkg/node/package.json"
 

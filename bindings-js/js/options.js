@@ -44,7 +44,7 @@ const NUM = {
 };
 const DIALECTS = ['vitalgraph', 'oauth2-password', 'oauth2-client-credentials'];
 const FLAGS = ['enabled', 'proactive', 'retryOn401', 'refreshAhead', 'reauthOnRefreshRejected', 'retryNonIdempotentGateway', 'allowInsecureHttp'];
-const NUMBERS = ['refreshMarginFraction', 'refreshMarginMinMs', 'refreshMarginMaxMs', 'marginJitter', 'expiryFloorMs', 'authTimeoutMs', 'defaultLifetimeSeconds', 'peerWaitMs'];
+const NUMBERS = ['refreshMarginFraction', 'refreshMarginMinMs', 'refreshMarginMaxMs', 'marginJitter', 'expiryFloorMs', 'authTimeoutMs', 'peerWaitMs'];
 const COUNTS = ['maxAuthRetriesPerExchange', 'maxRefreshAttempts', 'maxTransientResends', 'maxStaleGenerationResends'];
 const BACKOFF = ['baseMs', 'factor', 'capMs', 'budgetMs'];
 
@@ -105,6 +105,8 @@ function readOptions(o) {
   num(NUM.secondRejectionFail, oneOf(o.secondRejection, 'secondRejection', ['deliver', 'fail']) === 'fail' ? 1 : 0);
   for (const name of FLAGS) flag(name);
   for (const name of NUMBERS) if (given(o[name])) num(NUM[name], number(o[name], name));
+  // The module takes durations in milliseconds.
+  if (given(o.defaultLifetimeSeconds)) num(NUM.defaultLifetimeSeconds, number(o.defaultLifetimeSeconds, 'defaultLifetimeSeconds') * 1000);
   for (const name of COUNTS) if (given(o[name])) num(NUM[name], number(o[name], name, true));
   // `maxRetries` is the settings' `client.max_retries` (resends after transient failures).
   if (given(o.maxRetries) && !given(o.maxTransientResends)) num(NUM.maxTransientResends, number(o.maxRetries, 'maxRetries', true));
@@ -126,7 +128,7 @@ function readOptions(o) {
   }
   for (const name of ['transientStatuses', 'gatewayStatuses', 'tokenRejectedStatuses']) statuses(name);
   // Seconds per attempt until the response headers (the settings' `client.timeout`); 0: none.
-  num(NUM.timeout, given(o.timeout) ? number(o.timeout, 'timeout') : 30);
+  num(NUM.timeout, (given(o.timeout) ? number(o.timeout, 'timeout') : 30) * 1000);
   num(NUM.seed, Math.floor(Math.random() * 2 ** 53));
 
   const storage = oneOf(o.storage, 'storage', ['memory', 'session', 'local']);

@@ -31,7 +31,8 @@ const STRS: usize = 7;
 const STATUSES: usize = 100;
 
 /// The number options, by the number the JS shell gives them (`NUM` in `options.js`).
-/// Booleans are 0 or 1.
+/// Booleans are 0 or 1; durations are in milliseconds (the shell converts seconds and
+/// minutes).
 #[derive(Clone, Copy)]
 #[repr(u32)]
 pub(crate) enum Num {
@@ -44,7 +45,7 @@ pub(crate) enum Num {
     MarginJitter,
     ExpiryFloorMs,
     AuthTimeoutMs,
-    DefaultLifetimeSeconds,
+    DefaultLifetimeMs,
     MaxAuthRetriesPerExchange,
     MaxRefreshAttempts,
     MaxTransientResends,
@@ -54,7 +55,7 @@ pub(crate) enum Num {
     CircuitThreshold = 24,
     CircuitCoolDownMs,
     PeerWaitMs,
-    TimeoutSeconds,
+    TimeoutMs,
     Seed,
     Enabled,
     Proactive,
@@ -117,10 +118,6 @@ impl Given {
         Some(self.nums[id as usize]).filter(|n| !n.is_nan())
     }
 
-    fn at(&self, id: usize) -> Option<f64> {
-        Some(self.nums[id]).filter(|n| !n.is_nan())
-    }
-
     fn flag(&self, id: Num, default: bool) -> bool {
         self.num(id).map_or(default, |n| n != 0.0)
     }
@@ -130,86 +127,99 @@ impl Given {
     }
 }
 
-fn ms(n: f64) -> Duration {
-    Duration::try_from_secs_f64(n / 1000.0).unwrap_or(Duration::MAX)
+// One small function per kind of field, not inlined: a field costs a call, not a copy of
+// the conversion (the configuration is read once per keeper).
+
+/// Milliseconds (whole or not: the shell converted seconds and minutes) as a duration.
+#[inline(never)]
+fn dur(v: f64, into: &mut Duration) {
+    if !v.is_nan() {
+        *into = Duration::from_millis(v as u64); // saturates; the shell checked v >= 0
+    }
 }
 
-fn count(n: f64) -> u32 {
-    n as u32 // the shell checked it is a whole number >= 0; saturates above u32::MAX
+/// A whole number (the shell checked it); saturates above `u32::MAX`.
+#[inline(never)]
+fn count(v: f64, into: &mut u32) {
+    if !v.is_nan() {
+        *into = v as u32;
+    }
 }
 
-fn backoff(g: &Given, at: usize, into: &mut Backoff) {
-    if let Some(n) = g.at(at) {
-        into.base = ms(n);
+#[inline(never)]
+fn flag(v: f64, into: &mut bool) {
+    if !v.is_nan() {
+        *into = v != 0.0;
     }
-    if let Some(n) = g.at(at + 1) {
-        into.factor = n;
+}
+
+#[inline(never)]
+fn real(v: f64, into: &mut f64) {
+    if !v.is_nan() {
+        *into = v;
     }
-    if let Some(n) = g.at(at + 2) {
-        into.cap = ms(n);
-    }
-    if let Some(n) = g.at(at + 3) {
-        into.budget = ms(n);
-    }
-    if let Some(n) = g.at(at + 4) {
-        into.jitter = n != 0.0;
-    }
+}
+
+fn backoff(n: &[f64], into: &mut Backoff) {
+    dur(n[0], &mut into.base);
+    real(n[1], &mut into.factor);
+    dur(n[2], &mut into.cap);
+    dur(n[3], &mut into.budget);
+    flag(n[4], &mut into.jitter);
 }
 
 fn config(g: &Given) -> Config {
+    let n = &g.nums;
+    let at = |id: Num| n[id as usize];
     let mut c = Config::default();
-    c.enabled = g.flag(Num::Enabled, c.enabled);
-    c.proactive = g.flag(Num::Proactive, c.proactive);
-    c.retry_on_401 = g.flag(Num::RetryOn401, c.retry_on_401);
-    c.refresh_ahead = g.flag(Num::RefreshAhead, c.refresh_ahead);
-    c.reauth_on_refresh_rejected =
-        g.flag(Num::ReauthOnRefreshRejected, c.reauth_on_refresh_rejected);
-    c.retry_non_idempotent_gateway = g.flag(
-        Num::RetryNonIdempotentGateway,
-        c.retry_non_idempotent_gateway,
+    flag(at(Num::Enabled), &mut c.enabled);
+    flag(at(Num::Proactive), &mut c.proactive);
+    flag(at(Num::RetryOn401), &mut c.retry_on_401);
+    flag(at(Num::RefreshAhead), &mut c.refresh_ahead);
+    flag(
+        at(Num::ReauthOnRefreshRejected),
+        &mut c.reauth_on_refresh_rejected,
     );
-    c.allow_insecure_http = g.flag(Num::AllowInsecureHttp, c.allow_insecure_http);
-    if g.flag(Num::SecondRejectionFail, false) {
+    flag(
+        at(Num::RetryNonIdempotentGateway),
+        &mut c.retry_non_idempotent_gateway,
+    );
+    flag(at(Num::AllowInsecureHttp), &mut c.allow_insecure_http);
+    let mut fail = false;
+    flag(at(Num::SecondRejectionFail), &mut fail);
+    if fail {
         c.second_rejection = SecondRejection::Fail;
     }
-    if let Some(n) = g.num(Num::RefreshMarginMs) {
-        c.margin = Margin::Fixed(ms(n));
-    } else if let Margin::Proportional { fraction, min, max } = &mut c.margin {
-        *fraction = g.num(Num::RefreshMarginFraction).unwrap_or(*fraction);
-        *min = g.num(Num::RefreshMarginMinMs).map_or(*min, ms);
-        *max = g.num(Num::RefreshMarginMaxMs).map_or(*max, ms);
+    if let Margin::Proportional { fraction, min, max } = &mut c.margin {
+        real(at(Num::RefreshMarginFraction), fraction);
+        dur(at(Num::RefreshMarginMinMs), min);
+        dur(at(Num::RefreshMarginMaxMs), max);
     }
-    c.margin_jitter = g.num(Num::MarginJitter).unwrap_or(c.margin_jitter);
-    c.expiry_floor = g.num(Num::ExpiryFloorMs).map_or(c.expiry_floor, ms);
-    c.auth_timeout = g.num(Num::AuthTimeoutMs).map_or(c.auth_timeout, ms);
-    c.default_lifetime = g
-        .num(Num::DefaultLifetimeSeconds)
-        .map_or(c.default_lifetime, |s| ms(s * 1000.0));
-    c.peer_wait = g.num(Num::PeerWaitMs).map_or(c.peer_wait, ms);
-    let counts = [
-        (
-            Num::MaxAuthRetriesPerExchange,
-            &mut c.max_auth_retries_per_exchange,
-        ),
-        (Num::MaxRefreshAttempts, &mut c.max_refresh_attempts),
-        (Num::MaxTransientResends, &mut c.max_transient_resends),
-        (
-            Num::MaxStaleGenerationResends,
-            &mut c.max_stale_generation_resends,
-        ),
-    ];
-    for (id, field) in counts {
-        if let Some(n) = g.num(id) {
-            *field = count(n);
-        }
+    let mut fixed = Duration::MAX;
+    dur(at(Num::RefreshMarginMs), &mut fixed);
+    if fixed != Duration::MAX {
+        c.margin = Margin::Fixed(fixed);
     }
-    backoff(g, Num::AuthBackoff as usize, &mut c.auth_backoff);
-    backoff(g, Num::ResendBackoff as usize, &mut c.resend_backoff);
-    let d = CircuitBreaker::default();
-    c.circuit_breaker = CircuitBreaker {
-        threshold: g.num(Num::CircuitThreshold).map_or(d.threshold, count),
-        cool_down: g.num(Num::CircuitCoolDownMs).map_or(d.cool_down, ms),
-    };
+    real(at(Num::MarginJitter), &mut c.margin_jitter);
+    dur(at(Num::ExpiryFloorMs), &mut c.expiry_floor);
+    dur(at(Num::AuthTimeoutMs), &mut c.auth_timeout);
+    dur(at(Num::DefaultLifetimeMs), &mut c.default_lifetime);
+    dur(at(Num::PeerWaitMs), &mut c.peer_wait);
+    count(
+        at(Num::MaxAuthRetriesPerExchange),
+        &mut c.max_auth_retries_per_exchange,
+    );
+    count(at(Num::MaxRefreshAttempts), &mut c.max_refresh_attempts);
+    count(at(Num::MaxTransientResends), &mut c.max_transient_resends);
+    count(
+        at(Num::MaxStaleGenerationResends),
+        &mut c.max_stale_generation_resends,
+    );
+    backoff(&n[Num::AuthBackoff as usize..], &mut c.auth_backoff);
+    backoff(&n[Num::ResendBackoff as usize..], &mut c.resend_backoff);
+    c.circuit_breaker = CircuitBreaker::default();
+    count(at(Num::CircuitThreshold), &mut c.circuit_breaker.threshold);
+    dur(at(Num::CircuitCoolDownMs), &mut c.circuit_breaker.cool_down);
     let [transient, gateway, rejected] = g.statuses.clone();
     for (list, into) in [
         (transient, &mut c.transient_statuses),
@@ -271,10 +281,9 @@ fn setup(g: &mut Given) -> Result<Setup, ConfigError> {
     setup.persistent = g.flag(Num::Persistent, false);
     setup.cross_tab = g.flag(Num::CrossTab, false);
     setup.key = g.take(Str::Key).map(|k| k.to_string());
-    setup.timeout = g
-        .num(Num::TimeoutSeconds)
-        .map(|s| ms(s * 1000.0))
-        .filter(|d| !d.is_zero());
+    let mut timeout = Duration::ZERO;
+    dur(g.nums[Num::TimeoutMs as usize], &mut timeout);
+    setup.timeout = Some(timeout).filter(|d| !d.is_zero());
     Ok(setup)
 }
 
@@ -323,7 +332,7 @@ mod tests {
             ("marginJitter", Num::MarginJitter),
             ("expiryFloorMs", Num::ExpiryFloorMs),
             ("authTimeoutMs", Num::AuthTimeoutMs),
-            ("defaultLifetimeSeconds", Num::DefaultLifetimeSeconds),
+            ("defaultLifetimeSeconds", Num::DefaultLifetimeMs),
             ("maxAuthRetriesPerExchange", Num::MaxAuthRetriesPerExchange),
             ("maxRefreshAttempts", Num::MaxRefreshAttempts),
             ("maxTransientResends", Num::MaxTransientResends),
@@ -333,7 +342,7 @@ mod tests {
             ("circuitThreshold", Num::CircuitThreshold),
             ("circuitCoolDownMs", Num::CircuitCoolDownMs),
             ("peerWaitMs", Num::PeerWaitMs),
-            ("timeout", Num::TimeoutSeconds),
+            ("timeout", Num::TimeoutMs),
             ("seed", Num::Seed),
             ("enabled", Num::Enabled),
             ("proactive", Num::Proactive),
