@@ -171,18 +171,3 @@ export async function runRow(servers, side, row) {
   const summary = outcomes.map((o) => JSON.stringify({ ...o, held: o.held && { expiresAt: o.held.expiresAt }, error: o.error && { ...o.error, texts: undefined } }));
   return { bad, notes, summary };
 }
-
-/**
- * Rows the package fails today, by runner, with what happens (findings for the package's
- * maintainers). They run in full and their failures are printed, as node:test TODOs, so the
- * suite stays usable while they are fixed; `HOSTILE_STRICT=1` makes them fail the run. Remove
- * a row from here once it passes.
- */
-export const KNOWN = {
-  node: {},
-  chromium: {
-    'resource resets the connection after a POST was sent':
-      "Chromium's network stack itself resends a request whose reused keep-alive connection is reset before any answer byte, POST included: the server runs the POST twice (connections_reset 1, protected_ok 1) and the caller gets 200; the keeper made no resend (metrics().transientResends 0)",
-  },
-};
-export const todo = (runner, name) => (process.env.HOSTILE_STRICT === '1' ? false : KNOWN[runner][name] || false);
