@@ -2,6 +2,22 @@
 //!
 //! Every variant says whose fault it is and what the caller can do about it. No variant ever
 //! carries a token, a password or a response body that could hold one.
+//!
+//! # Server text
+//!
+//! A few variants keep a short text from the auth endpoint, to say what it refused: the
+//! `reason` of [`Error::InvalidCredentials`] and [`Error::AuthRejected`] (the body's `error` or
+//! `detail`; `error_description` is not kept), and the `token_type` of
+//! [`InvalidAuthResponse::BadTokenType`]. It is sanitized (no control or bidirectional
+//! characters, trimmed, at most [`MAX_SERVER_TEXT`](crate::limits::MAX_SERVER_TEXT)
+//! characters) and, because an endpoint may echo what it was sent, **redacted**: when it holds
+//! a secret the session knows (the password, a client secret, a sensitive extra header of an
+//! endpoint, the refresh token sent or held, the access token held, and for `token_type` also
+//! the tokens of the same response), the whole text is replaced with `[redacted]`. The whole
+//! text, not only the secret: where a short secret sat would tell what it is. "Holds" means the
+//! text contains the secret's first 8 characters (all of a shorter one), so an echo cut at the
+//! length limit or shortened by the server is caught too; an echo that leaves out the
+//! secret's start, or encodes it, is not.
 
 use core::fmt;
 
@@ -21,7 +37,8 @@ pub enum Error {
     InvalidCredentials {
         /// HTTP status of the login response.
         status: u16,
-        /// The server's error code (`error` or `detail`), if it sent one.
+        /// The server's error code (`error` or `detail`), if it sent one; `[redacted]` when it
+        /// holds a secret (see [Server text](self#server-text)).
         reason: Option<String>,
     },
     /// The auth endpoint refused the request for another reason (e.g. `invalid_client`,
@@ -29,7 +46,8 @@ pub enum Error {
     AuthRejected {
         /// HTTP status of the auth response.
         status: u16,
-        /// The server's error code (`error` or `detail`), if it sent one.
+        /// The server's error code (`error` or `detail`), if it sent one; `[redacted]` when it
+        /// holds a secret (see [Server text](self#server-text)).
         reason: Option<String>,
     },
     /// The auth endpoint answered something that is not a usable token response. The tokens

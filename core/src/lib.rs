@@ -80,6 +80,8 @@ pub mod config;
 pub mod dialect;
 pub mod driver;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz_api;
 pub mod limits;
 pub mod metrics;
 mod origin;

@@ -11,8 +11,9 @@ use super::json::{self, Value};
 /// The token must have exactly three dot-separated segments whose second is base64url (padding
 /// optional; the standard alphabet's `+` and `/` are tolerated) of a JSON object; `exp` must be
 /// a non-negative integer or a non-negative finite number (the fraction is dropped, a huge value
-/// saturates at `u64::MAX`). Anything
-/// else, including an opaque token or an encrypted (five-segment) JWT, is `None`.
+/// saturates at `u64::MAX`), read exactly from its digits, never rounded through an `f64`
+/// (`1700000000.99999999999999999` is 1700000000; `-1e-400` is negative). Anything else,
+/// including an opaque token or an encrypted (five-segment) JWT, is `None`.
 pub fn jwt_exp(token: &str) -> Option<u64> {
     let mut segments = token.split('.');
     let (_header, payload, _signature) = (segments.next()?, segments.next()?, segments.next()?);

@@ -63,7 +63,9 @@ pub enum InvalidAuthResponse {
     /// `token_type` is present and is not `bearer` (case-insensitive).
     BadTokenType {
         /// The server's token type (sanitized and truncated), or `(number)` etc. when it is not
-        /// a string.
+        /// a string; `[redacted]` when it holds the response's own access or refresh token
+        /// (and, in an engine error, any secret the session knows: see
+        /// [`Error`](crate::Error)).
         token_type: String,
     },
     /// `expires_in` is unusable.
@@ -114,8 +116,9 @@ impl fmt::Display for InvalidAuthResponse {
 impl core::error::Error for InvalidAuthResponse {}
 
 /// Makes a server string safe to keep in errors and logs: control characters removed (line
-/// breaks and tabs become spaces), bidirectional overrides removed, surrounding whitespace
-/// trimmed, at most `max` characters ([`MAX_SERVER_TEXT`](crate::limits::MAX_SERVER_TEXT) or
+/// breaks and tabs become spaces), bidirectional overrides removed, surrounding whitespace of
+/// every kind (Unicode `White_Space`: spaces, U+00A0, U+3000...) trimmed, at most `max`
+/// characters ([`MAX_SERVER_TEXT`](crate::limits::MAX_SERVER_TEXT) or
 /// [`MAX_TOKEN_TYPE`](crate::limits::MAX_TOKEN_TYPE)).
 pub(crate) fn sanitize(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max));
@@ -127,7 +130,7 @@ pub(crate) fn sanitize(s: &str, max: usize) -> String {
             '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => continue,
             c => c,
         };
-        if count == 0 && c == ' ' {
+        if count == 0 && c.is_whitespace() {
             continue;
         }
         if count == max {
@@ -139,6 +142,39 @@ pub(crate) fn sanitize(s: &str, max: usize) -> String {
     let trimmed = out.trim_end().len();
     out.truncate(trimmed);
     out
+}
+
+/// What replaces a kept server string that holds a secret.
+pub(crate) const REDACTED: &str = "[redacted]";
+
+/// How much of a secret's start counts as the secret in a kept server string: enough to find
+/// an echo cut by the length limit or shortened by the server, few enough to be rare by chance.
+const SECRET_START: usize = 8;
+
+/// Whether `text`, a server string as [`sanitize`] keeps it, holds `secret`: it contains the
+/// secret's first [`SECRET_START`] characters (all of a shorter one), taken from the secret as
+/// `sanitize` would keep it (same character mapping, trimmed). An empty secret is held by
+/// nothing.
+pub(crate) fn holds_secret(text: &str, secret: &str) -> bool {
+    let needle = sanitize(secret, SECRET_START);
+    // A plain window search: the needle is at most 8 characters, and `str::contains` would
+    // bring std's two-way searcher (a few kB of `.wasm`).
+    !needle.is_empty()
+        && text
+            .as_bytes()
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+}
+
+/// `text`, or [`REDACTED`] in its place (the text wiped) when it holds any of `secrets`
+/// ([`holds_secret`]). The whole text goes, not just the secret: where a short secret sat in
+/// it would tell what it is.
+pub(crate) fn redact(mut text: String, secrets: &[&str]) -> String {
+    if secrets.iter().any(|s| holds_secret(&text, s)) {
+        zeroize::Zeroize::zeroize(&mut text);
+        return REDACTED.to_owned();
+    }
+    text
 }
 
 /// A header value as text, if it is visible ASCII (and spaces) and at most
@@ -188,10 +224,44 @@ mod tests {
             ("héllo wörld", 4, "héll"),
             ("", 200, ""),
             ("\n\n", 200, ""),
+            ("\u{3000}invalid_grant", 200, "invalid_grant"),
+            ("\u{a0}\u{2003} both \u{a0}\u{3000}", 200, "both"),
+            ("\u{3000}\u{3000}abcdef", 3, "abc"),
+            ("a\u{3000}b", 200, "a\u{3000}b"),
         ];
         for (input, max, want) in table {
             assert_eq!(sanitize(input, *max), *want, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn holds_secret_table() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl";
+        // (text as kept, secret, held)
+        let table: &[(&str, &str, bool)] = &[
+            ("bad password hunter2", "hunter2", true),
+            ("bad password", "hunter2", false),
+            ("invalid_grant", "", false),
+            ("invalid_grant", " \t", false),
+            // The secret as sanitize keeps it: a tab becomes a space, controls go.
+            ("bad password pass word", "pass\tword", true),
+            ("bad password pw1", "pw\u{7}1", true),
+            ("bad password pw", " pw ", true),
+            // An echo cut by the length limit, or shortened: the secret's first 8 characters.
+            ("token eyJhbGciOiJI", jwt, true),
+            ("token eyJhbGci... revoked", jwt, true),
+            ("token eyJhbGc", jwt, false),
+            ("token ...c2lnbmF0dXJl", jwt, false),
+            ("x", "x", true),
+        ];
+        for (text, secret, want) in table {
+            assert_eq!(holds_secret(text, secret), *want, "{text:?} {secret:?}");
+        }
+        assert_eq!(redact("bad password pw".into(), &["other", "pw"]), REDACTED);
+        assert_eq!(
+            redact("invalid_client".into(), &["pw-long-1"]),
+            "invalid_client"
+        );
     }
 
     #[test]

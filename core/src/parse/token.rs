@@ -4,7 +4,7 @@ use core::time::Duration;
 
 use super::decimal::{self, Reading};
 use super::json::{self, Value};
-use super::{InvalidAuthResponse, MAX_AUTH_BODY, MAX_LIFETIME, is_header_token, sanitize};
+use super::{InvalidAuthResponse, MAX_AUTH_BODY, MAX_LIFETIME, is_header_token, redact, sanitize};
 use crate::limits::MAX_TOKEN_TYPE;
 use crate::secret::Secret;
 
@@ -34,7 +34,11 @@ pub struct TokenResponse {
 /// - `token_type`: optional; when present it must be `bearer`, in any case.
 /// - `expires_in`: optional (`null` counts as absent); a JSON number or a numeric string
 ///   (`"3600"`), in seconds, fractions allowed and read to the millisecond (later digits are
-///   dropped). Zero (or less than a millisecond) is refused (`"zero"`): a token that expires on
+///   dropped). A string is trimmed and read with the grammar of Rust's `f64` parser: an
+///   optional sign, `5`, `5.`, `.5`, an exponent (`"+60"`, `"1e3"` are 60 and 1000 seconds);
+///   `inf`, `infinity` and `nan` are refused as not finite. The value is read exactly from the
+///   digits, never rounded through an `f64` (`-1e-400` is negative, `1e-9` is zero).
+///   Zero (or less than a millisecond) is refused (`"zero"`): a token that expires on
 ///   arrival would make every request refresh first. Negative, non-finite, non-numeric and more
 ///   than 10 years ([`MAX_LIFETIME`](crate::limits::MAX_LIFETIME), compared exactly) are
 ///   refused too.
@@ -80,8 +84,11 @@ fn fields(map: &mut Value) -> Result<TokenResponse, InvalidAuthResponse> {
         None | Some(Value::Null) => {}
         Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
         Some(Value::String(t)) => {
+            // The response's own tokens never show, even copied into the token type.
+            let refresh = map.get("refresh_token").and_then(Value::as_str);
+            let own = [access_token.expose(), refresh.unwrap_or("")];
             return Err(InvalidAuthResponse::BadTokenType {
-                token_type: sanitize(t, MAX_TOKEN_TYPE),
+                token_type: redact(sanitize(t, MAX_TOKEN_TYPE), &own),
             });
         }
         Some(other) => {
@@ -419,6 +426,16 @@ mod tests {
             format!(r#"["{TOKEN}"]"#),
             format!("<p>{TOKEN}</p>"),
             format!(r#"{{"access_token":"{TOKEN}","expires_in":{TOKEN}}}"#),
+            // A token type that echoes the response's own tokens.
+            format!(r#"{{"access_token":"{TOKEN}","token_type":"{TOKEN}"}}"#),
+            format!(r#"{{"access_token":"{TOKEN}","token_type":"Bearer {TOKEN}"}}"#),
+            format!(r#"{{"access_token":"{REFRESH}","token_type":"{REFRESH}"}}"#),
+            format!(
+                r#"{{"access_token":"{TOKEN}","refresh_token":"{REFRESH}","token_type":"x{REFRESH}"}}"#
+            ),
+            format!(
+                r#"{{"token_type":"{REFRESH}","refresh_token":"{REFRESH}","access_token":"{TOKEN}"}}"#
+            ),
         ];
         for body in &bodies {
             let err = parse(body).unwrap_err();

@@ -173,6 +173,13 @@ impl Session {
             }
             return;
         };
+        self.auth_sent = match kind {
+            AuthKind::Refresh => self
+                .tokens
+                .as_ref()
+                .and_then(|h| h.set.refresh_token.clone()),
+            AuthKind::Login => self.credentials.password.clone(),
+        };
         self.next_auth_id += 1;
         let id = AuthId(self.next_auth_id);
         self.auth = AuthState::InFlight {

@@ -123,7 +123,10 @@ impl Session {
             AuthVerdict::Tokens => {
                 match parse::parse_token_response(headers, body) {
                     Ok(resp) => self.on_tokens(now, kind, resp, headers),
-                    Err(e) => self.on_auth_failed(now, kind, &Error::InvalidAuthResponse(e)),
+                    Err(e) => {
+                        let error = self.redact_invalid(e);
+                        self.on_auth_failed(now, kind, &error);
+                    }
                 }
                 return;
             }
@@ -135,7 +138,8 @@ impl Session {
             verdict => verdict,
         };
         let body = parse::parse_auth_error(body);
-        let reason = body.code().map(str::to_owned);
+        let reason = self.redact_reason(body.code().map(str::to_owned));
+        self.auth_sent = None;
         match verdict.refine(&body) {
             AuthVerdict::GrantRejected => self.on_refresh_rejected(now),
             AuthVerdict::CredentialsRefused => {

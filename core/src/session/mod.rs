@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::dialect::{Credentials, Dialect};
 use crate::error::{ConfigError, Error};
 use crate::metrics::Metrics;
+use crate::secret::Secret;
 use crate::slab::Slab;
 use crate::time::Timestamp;
 use crate::tokens::TokenSet;
@@ -37,6 +38,7 @@ mod decide;
 mod inputs;
 mod lease;
 pub mod offer;
+mod redact;
 mod response;
 
 pub use classify::ResponseRules;
@@ -143,6 +145,10 @@ pub struct Session {
     peer: Option<PeerNote>,
     generation: u64,
     auth: AuthState,
+    /// The password or refresh token the last `Authenticate` carried (the credentials may be
+    /// replaced while it is in flight), so that server text kept from its answer never shows
+    /// it; dropped once a refusal is read, and at logout.
+    auth_sent: Option<Secret>,
     next_auth_id: u64,
     /// The next auth operation must be a login (explicit `login()`).
     force_login: bool,
@@ -201,6 +207,7 @@ impl Session {
             peer: None,
             generation: 0,
             auth: AuthState::Idle,
+            auth_sent: None,
             next_auth_id: 0,
             force_login: false,
             credentials_refused: None,
@@ -359,6 +366,7 @@ impl Session {
         self.tokens = None;
         self.generation += 1;
         self.auth = AuthState::Idle;
+        self.auth_sent = None;
         self.force_login = false;
         self.fail_waiters(&Error::SessionExpired);
         self.actions.push_back(Action::Event(Event::SessionExpired));

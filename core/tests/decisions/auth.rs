@@ -55,6 +55,8 @@ fn refresh_answered_200_stores_rotation_keeps_old_refresh_token_unless_new() {
 fn refresh_answered_invalid_grant_or_401_drops_refresh_token_and_reauthenticates() {
     for (status, body) in [
         (400, r#"{"error":"invalid_grant"}"#),
+        // Surrounding whitespace of any kind is trimmed from server text.
+        (400, r#"{"error":"\u3000invalid_grant\u00a0"}"#),
         (401, r#"{"detail":"Invalid refresh token"}"#),
     ] {
         let mut h = Harness::logged_in(Config::default(), 1800);

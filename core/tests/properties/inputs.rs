@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use http::HeaderMap;
 use proptest::prelude::*;
 use tokenkeeper_core::dialect::{ClientAuth, Credentials, Dialect};
 use tokenkeeper_core::{Backoff, CircuitBreaker, Config, Margin, SecondRejection};
@@ -137,6 +138,23 @@ pub(crate) enum Op {
     Logout,
     /// `provide_credentials` with this answer (asked for or not).
     Provide { answer: Answer },
+    /// Like `Respond`, with any status and these headers (drawn by the fuzz target, `fuzz/`;
+    /// the strategies here do not draw it).
+    #[allow(dead_code)]
+    RespondRaw {
+        pick: usize,
+        status: u16,
+        headers: HeaderMap,
+    },
+    /// Like `Auth`, with any status, headers and body (drawn by the fuzz target, `fuzz/`; the
+    /// strategies here do not draw it).
+    #[allow(dead_code)]
+    AuthRaw {
+        status: u16,
+        headers: HeaderMap,
+        body: Vec<u8>,
+        superseded: bool,
+    },
 }
 
 /// A random case: a configuration, a dialect, the session's jitter seed and the steps.
@@ -229,6 +247,12 @@ pub(crate) fn policy(i: usize) -> Config {
 }
 
 /// The dialects (with their credentials) under test.
+/// The client secret of the OAuth 2 dialects. The secrets here hold `-SECRET-` so that the fuzz
+/// target's leak check (`tests/checks/engine.rs`) can look for them in every text.
+pub(crate) const CLIENT_SECRET: &str = "s3cret-SECRET-app";
+/// The password `Op::Provide` gives (`Answer::Good`).
+pub(crate) const GIVEN_PASSWORD: &str = "p-SECRET-given";
+
 pub(crate) fn dialect(i: usize) -> (Dialect, Credentials) {
     let token_url = format!("{BASE}/oauth/token");
     match i {
@@ -238,19 +262,19 @@ pub(crate) fn dialect(i: usize) -> (Dialect, Credentials) {
                 &token_url,
                 ClientAuth::Basic {
                     client_id: "app".into(),
-                    client_secret: "s3cret".into(),
+                    client_secret: CLIENT_SECRET.into(),
                 },
                 Some("read"),
             )
             .unwrap(),
-            Credentials::password("alice", "pw"),
+            Credentials::password("alice", "pw-SECRET-alice"),
         ),
         3 => (
             Dialect::oauth2_client_credentials(
                 &token_url,
                 ClientAuth::Body {
                     client_id: "svc".into(),
-                    client_secret: Some("s3cret".into()),
+                    client_secret: Some(CLIENT_SECRET.into()),
                 },
                 None,
             )
@@ -259,11 +283,11 @@ pub(crate) fn dialect(i: usize) -> (Dialect, Credentials) {
         ),
         4 => (
             Dialect::vitalgraph_with_expiry(BASE, 60).unwrap(),
-            Credentials::password("admin", "admin"),
+            Credentials::password("admin", "admin-SECRET-pw"),
         ),
         _ => (
             Dialect::vitalgraph(BASE).unwrap(),
-            Credentials::password("admin", "admin"),
+            Credentials::password("admin", "admin-SECRET-pw"),
         ),
     }
 }

@@ -135,6 +135,11 @@ pub(crate) struct Driver {
     next_token: u32,
     /// The first invariant violation seen.
     pub(crate) failure: Option<String>,
+    /// Secrets that no `Debug` or `Display` text of an action or of the session may hold (set
+    /// by the fuzz target, whose raw auth answers carry them).
+    pub(crate) secrets: Vec<String>,
+    /// The password the session holds (for `$P` in raw auth answers).
+    password: Option<String>,
 }
 
 impl Driver {
@@ -144,6 +149,7 @@ impl Driver {
             ..policy(case.policy)
         };
         let (dialect, credentials) = dialect(case.dialect);
+        let password = credentials.password.as_ref().map(|p| p.expose().to_owned());
         Driver {
             session: Session::new(cfg.clone(), dialect, credentials, case.seed).unwrap(),
             cfg,
@@ -165,6 +171,8 @@ impl Driver {
             rejected: HashSet::new(),
             next_token: 0,
             failure: None,
+            secrets: Vec::new(),
+            password,
         }
     }
 
@@ -228,7 +236,12 @@ impl Driver {
 
     fn new_token(&mut self, prefix: &str, info: TokenInfo) -> String {
         self.next_token += 1;
-        let name = format!("{prefix}{}", self.next_token);
+        let mut name = format!("{prefix}{}", self.next_token);
+        while self.tokens.contains_key(&name) {
+            // A raw auth answer (`Op::AuthRaw`) installed this name already.
+            self.next_token += 1;
+            name = format!("{prefix}{}", self.next_token);
+        }
         self.tokens.insert(name.clone(), info);
         name
     }

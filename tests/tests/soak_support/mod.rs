@@ -251,7 +251,9 @@ impl Visit for KindReason {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         match field.name() {
             "reason" => self.1 = format!("{value:?}"),
-            "kind" => format!("{value:?}").trim_matches('"').clone_into(&mut self.0),
+            "kind" => format!("{value:?}")
+                .trim_matches('"')
+                .clone_into(&mut self.0),
             _ => {}
         }
     }

@@ -27,10 +27,8 @@ pub(crate) enum Kind {
 /// How the npm package takes a setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Js {
-    /// It takes this option today.
+    /// It takes this option (`a.b` for the property `b` of the object option `a`).
     Takes(&'static str),
-    /// The option the package must add (camelCase of the key).
-    New(&'static str),
     /// Does not apply in a browser; the text says what the package has instead.
     NotApplicable(&'static str),
 }
@@ -127,10 +125,10 @@ macro_rules! keys {
 }
 
 keys! {
-    "client.timeout", Float, New("timeout"), "`KeeperBuilder::request_timeout` (seconds)", "none (30 s read timeout)", "12.5";
-    "client.max_retries", Int, New("maxRetries"), "`Config::max_transient_resends`", "3", "7";
-    "client.transient_statuses", IntList, New("transientStatuses"), "`Config::transient_statuses`", "[429, 503]", "429,503,500";
-    "client.gateway_statuses", IntList, New("gatewayStatuses"), "`Config::gateway_statuses`", "[502, 504]", "502";
+    "client.timeout", Float, Takes("timeout"), "`KeeperBuilder::request_timeout` (seconds)", "none (30 s read timeout)", "12.5";
+    "client.max_retries", Int, Takes("maxRetries"), "`Config::max_transient_resends`", "3", "7";
+    "client.transient_statuses", IntList, Takes("transientStatuses"), "`Config::transient_statuses`", "[429, 503]", "429,503,500";
+    "client.gateway_statuses", IntList, Takes("gatewayStatuses"), "`Config::gateway_statuses`", "[502, 504]", "502";
     "client.retry_non_idempotent_gateway", Bool, Takes("retryNonIdempotentGateway"), "`Config::retry_non_idempotent_gateway`", "false", "true";
     "client.resend_backoff.base_ms", Float, Takes("resendBackoff.baseMs"), "`Config::resend_backoff.base`", "200", "150";
     "client.resend_backoff.factor", Float, Takes("resendBackoff.factor"), "`Config::resend_backoff.factor`", "2.0", "3";
@@ -138,7 +136,7 @@ keys! {
     "client.resend_backoff.budget_ms", Float, Takes("resendBackoff.budgetMs"), "`Config::resend_backoff.budget`", "60000", "20000";
     "client.resend_backoff.jitter", Bool, Takes("resendBackoff.jitter"), "`Config::resend_backoff.jitter`", "true", "false";
     "client.token_refresh.enabled", Bool, Takes("enabled"), "`Config::enabled`", "true", "false";
-    "client.token_refresh.buffer_minutes", Float, New("bufferMinutes"), "`Config::margin` = `Margin::Fixed` (minutes)", "proportional (see refresh_margin_fraction)", "2";
+    "client.token_refresh.buffer_minutes", Float, Takes("bufferMinutes"), "`Config::margin` = `Margin::Fixed` (minutes)", "proportional (see refresh_margin_fraction)", "2";
     "client.token_refresh.retry_on_401", Bool, Takes("retryOn401"), "`Config::retry_on_401`", "true", "false";
     "client.token_refresh.max_refresh_attempts", Int, Takes("maxRefreshAttempts"), "`Config::max_refresh_attempts`", "4", "2";
     "client.token_refresh.proactive", Bool, Takes("proactive"), "`Config::proactive`", "true", "false";
@@ -155,8 +153,8 @@ keys! {
     "client.token_refresh.max_stale_generation_resends", Int, Takes("maxStaleGenerationResends"), "`Config::max_stale_generation_resends`", "3", "5";
     "client.token_refresh.reauth_on_refresh_rejected", Bool, Takes("reauthOnRefreshRejected"), "`Config::reauth_on_refresh_rejected`", "true", "false";
     "client.token_refresh.second_rejection", Str, Takes("secondRejection"), "`Config::second_rejection`: `deliver` or `fail`", "deliver", "fail";
-    "client.token_refresh.token_rejected_statuses", IntList, New("tokenRejectedStatuses"), "`Config::token_rejected_statuses`", "[401]", "401,403";
-    "client.token_refresh.peer_wait_ms", Float, New("peerWaitMs"), "`Config::peer_wait`", "1000", "2500";
+    "client.token_refresh.token_rejected_statuses", IntList, Takes("tokenRejectedStatuses"), "`Config::token_rejected_statuses`", "[401]", "401,403";
+    "client.token_refresh.peer_wait_ms", Float, Takes("peerWaitMs"), "`Config::peer_wait`", "1000", "2500";
     "client.token_refresh.auth_backoff.base_ms", Float, Takes("authBackoff.baseMs"), "`Config::auth_backoff.base`", "200", "300";
     "client.token_refresh.auth_backoff.factor", Float, Takes("authBackoff.factor"), "`Config::auth_backoff.factor`", "2.0", "1.5";
     "client.token_refresh.auth_backoff.cap_ms", Float, Takes("authBackoff.capMs"), "`Config::auth_backoff.cap`", "10000", "5000";

@@ -157,9 +157,33 @@ fn the_table_has_every_key_of_the_settings_types_and_no_other() {
 fn js_cell(js: Js) -> String {
     match js {
         Js::Takes(name) => format!("`{name}`"),
-        Js::New(name) => format!("`{name}` (to add)"),
         Js::NotApplicable(what) => format!("— ({what})"),
     }
+}
+
+#[test]
+fn the_npm_package_reads_every_js_option_the_table_names() {
+    let reader = include_str!("../../../bindings-js/js/options.js");
+    let mut missing = Vec::new();
+    for k in KEYS {
+        if let Js::Takes(name) = k.js {
+            // `a.b`: the property `b` of the object option `a`; both are read by name.
+            for part in name.split('.') {
+                let quoted = [
+                    format!("'{part}'"),
+                    format!("\"{part}\""),
+                    format!(".{part}"),
+                ];
+                if !quoted.iter().any(|q| reader.contains(q.as_str())) {
+                    missing.push(format!("{} ({name})", k.path));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "bindings-js/js/options.js does not read: {missing:?}"
+    );
 }
 
 /// The table of `docs/CONFIG.md`, as the key table says it.

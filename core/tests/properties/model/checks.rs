@@ -10,6 +10,7 @@ use super::*;
 
 impl Driver {
     pub(super) fn on_action(&mut self, action: Action) {
+        self.check_secrets(&action);
         match action {
             Action::Send { id, authorization } => {
                 let token = authorization
@@ -120,6 +121,24 @@ impl Driver {
                 self.superseded.push(id);
             }
             other => self.transcript.push(format!("  {other:?}")),
+        }
+    }
+
+    /// No known secret in the action's `Debug`, a failure's `Display` or the session's `Debug`.
+    fn check_secrets(&mut self, action: &Action) {
+        if self.secrets.is_empty() {
+            return;
+        }
+        let mut texts = vec![format!("{action:?}"), format!("{:?}", self.session)];
+        if let Action::Fail { error, .. } = action {
+            texts.push(error.to_string());
+        }
+        let leaked = texts
+            .iter()
+            .find(|t| self.secrets.iter().any(|s| t.contains(s.as_str())));
+        if let Some(text) = leaked {
+            let what = format!("a secret in a Debug/Display text: {text}");
+            self.violation("secrets", &what);
         }
     }
 

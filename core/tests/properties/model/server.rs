@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, StatusCode};
+use tokenkeeper_core::dialect::ClientAuth;
 use tokenkeeper_core::limits::MAX_AUTH_RETRY_AFTER;
-use tokenkeeper_core::parse::parse_retry_after;
+use tokenkeeper_core::parse::{parse_bearer_challenge, parse_retry_after, parse_token_response};
 use tokenkeeper_core::session::SendFailure;
-use tokenkeeper_core::{AuthId, AuthKind, ExchangeId, RequestMeta};
+use tokenkeeper_core::{AuthId, AuthKind, ExchangeId, RequestMeta, Secret};
 
 use super::*;
 
@@ -93,6 +94,27 @@ impl Driver {
         self.respond(id, status, headers, insufficient_scope);
     }
 
+    /// A request in flight (started or leased), picked by index, gets a response.
+    pub(super) fn respond_pick(
+        &mut self,
+        pick: usize,
+        status: u16,
+        headers: HeaderMap,
+        insufficient_scope: bool,
+    ) {
+        let flying = self.in_flight();
+        let n = flying.len() + self.leased.len();
+        if n == 0 {
+            return;
+        }
+        if let Some(&id) = flying.get(pick % n) {
+            self.respond(id, status, headers, insufficient_scope);
+        } else {
+            let leased = self.leased.remove(pick % n - flying.len());
+            self.respond_leased(leased, status, headers, insufficient_scope);
+        }
+    }
+
     pub(super) fn respond(
         &mut self,
         id: ExchangeId,
@@ -107,6 +129,10 @@ impl Driver {
                 HeaderValue::from_static(r#"Bearer error="insufficient_scope", scope="admin""#),
             );
         }
+        // The engine reads the challenge with the public parser (checked on its own in
+        // `tests/differential.rs`); raw headers (`Op::RespondRaw`) may hold any challenge.
+        let insufficient_scope = parse_bearer_challenge(&headers)
+            .is_some_and(|c| c.error.as_deref() == Some("insufficient_scope"));
         let stale_before = self.exchanges[&id].stale_resends;
         let must_end = self.classify(id, status, insufficient_scope);
         let stale_resend = self.exchanges[&id].stale_resends > stale_before;
@@ -237,8 +263,10 @@ impl Driver {
                 if let Some(s) = expires_in {
                     v["expires_in"] = s.into();
                 }
-                if live {
-                    // The answer to the live operation installs the token.
+                if live && expires_at > now {
+                    // The answer to the live operation installs the token, unless it expires
+                    // on arrival: at the end of time (`now` saturated) `now + lifetime` is
+                    // `now`, and the engine refuses it as already expired.
                     self.current = Some(name);
                     self.last_issued = Some(now);
                 }
@@ -271,13 +299,8 @@ impl Driver {
                 return;
             }
         };
-        if live && (status == 429 || status >= 500) {
-            let limit = now.saturating_add(MAX_AUTH_RETRY_AFTER);
-            if let Some(at) = parse_retry_after(&headers, now).map(|t| t.min(limit))
-                && at > now
-            {
-                self.auth_floor = Some(at);
-            }
+        if live {
+            self.note_auth_floor(status, &headers);
         }
         self.session.handle_auth_response(
             now,
@@ -286,5 +309,117 @@ impl Driver {
             &headers,
             body.as_bytes(),
         );
+    }
+
+    /// (h): a 429 or 5xx from the auth endpoint for the live operation sets the floor for the
+    /// next login/refresh from its `Retry-After`, clamped.
+    fn note_auth_floor(&mut self, status: u16, headers: &HeaderMap) {
+        if status == 429 || (500..=599).contains(&status) {
+            let limit = self.now.saturating_add(MAX_AUTH_RETRY_AFTER);
+            if let Some(at) = parse_retry_after(headers, self.now).map(|t| t.min(limit))
+                && at > self.now
+            {
+                self.auth_floor = Some(at);
+            }
+        }
+    }
+
+    /// Answers the auth operation in flight (or, with `superseded`, an obsolete one) with a raw
+    /// response, its placeholders filled ([`Driver::fill`]). Tokens the engine installs from it
+    /// are learned from `Session::tokens`; an answer whose access token the model already knows
+    /// is not given (the model tells token generations apart by their strings).
+    pub(super) fn auth_raw(
+        &mut self,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        superseded: bool,
+    ) {
+        let body = &self.fill(body)[..];
+        let code = StatusCode::from_u16(status).unwrap();
+        if superseded && !self.superseded.is_empty() {
+            let op = self.superseded.remove(0);
+            self.session
+                .handle_auth_response(self.now, op, code, headers, body);
+            if self.drain() > 0 && self.checks.single_flight {
+                self.violation(
+                    "single_flight",
+                    "an answer to a superseded auth operation was acted on",
+                );
+            }
+            return;
+        }
+        let Some((op, _)) = self.auth else {
+            return;
+        };
+        if code.is_success()
+            && let Ok(resp) = parse_token_response(headers, body)
+            && self.tokens.contains_key(resp.access_token.expose())
+        {
+            self.transcript
+                .push("  (not given: a token the model knows)".to_owned());
+            return;
+        }
+        self.auth = None;
+        self.note_auth_floor(status, headers);
+        let before = self.session.tokens().map(|t| t.access_token.clone());
+        self.session
+            .handle_auth_response(self.now, op, code, headers, body);
+        if let Some(set) = self.session.tokens()
+            && before.as_ref() != Some(&set.access_token)
+        {
+            let name = set.access_token.expose().to_owned();
+            let info = TokenInfo {
+                issued_at: set.issued_at,
+                expires_at: set.expires_at,
+            };
+            self.tokens.insert(name.clone(), info);
+            self.current = Some(name);
+            self.last_issued = Some(set.issued_at);
+        }
+        self.drain();
+    }
+}
+
+impl Driver {
+    /// `body` with what the session was given or holds in place of placeholders, as an
+    /// endpoint that echoes its input would send it: `$P` the password, `$C` the client
+    /// secret, `$a` and `$r` the access and refresh token held (empty when there is none).
+    fn fill(&self, body: &[u8]) -> Vec<u8> {
+        let tokens = self.session.tokens();
+        let client_secret = [
+            &self.session.dialect().login,
+            &self.session.dialect().refresh,
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|e| match &e.client_auth {
+            ClientAuth::Basic { client_secret, .. } => Some(client_secret),
+            ClientAuth::Body { client_secret, .. } => client_secret.as_ref(),
+            ClientAuth::None => None,
+        });
+        let values: [(&[u8], Option<&str>); 4] = [
+            (b"$P", self.password.as_deref()),
+            (b"$C", client_secret.map(Secret::expose)),
+            (b"$a", tokens.map(|t| t.access_token.expose())),
+            (
+                b"$r",
+                tokens.and_then(|t| t.refresh_token.as_ref().map(Secret::expose)),
+            ),
+        ];
+        let mut out = Vec::with_capacity(body.len());
+        let mut i = 0;
+        'bytes: while i < body.len() {
+            for (placeholder, value) in &values {
+                if body[i..].starts_with(placeholder) {
+                    out.extend_from_slice(value.unwrap_or("").as_bytes());
+                    i += placeholder.len();
+                    continue 'bytes;
+                }
+            }
+            out.push(body[i]);
+            i += 1;
+        }
+        out
     }
 }

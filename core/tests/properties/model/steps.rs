@@ -34,19 +34,20 @@ impl Driver {
                 retry_after,
                 insufficient_scope,
             } => {
-                let flying = self.in_flight();
-                let n = flying.len() + self.leased.len();
-                if n == 0 {
-                    return self.after_step();
-                }
                 let headers = self.headers(retry_after);
-                if let Some(&id) = flying.get(pick % n) {
-                    self.respond(id, status, headers, insufficient_scope);
-                } else {
-                    let leased = self.leased.remove(pick % n - flying.len());
-                    self.respond_leased(leased, status, headers, insufficient_scope);
-                }
+                self.respond_pick(pick, status, headers, insufficient_scope);
             }
+            Op::RespondRaw {
+                pick,
+                status,
+                ref headers,
+            } => self.respond_pick(pick, status, headers.clone(), false),
+            Op::AuthRaw {
+                status,
+                ref headers,
+                ref body,
+                superseded,
+            } => self.auth_raw(status, headers, body, superseded),
             Op::RespondAll { status } => {
                 for id in self.in_flight() {
                     self.respond(id, status, HeaderMap::new(), false);
@@ -207,6 +208,9 @@ impl Driver {
                 self.supersede_auth();
                 self.asked = false;
                 self.current = None;
+                if self.cfg.ask_for_credentials {
+                    self.password = None;
+                }
                 self.session.logout();
                 self.drain();
             }
@@ -218,13 +222,16 @@ impl Driver {
     /// Answers `NeedCredentials` (or gives credentials unasked, which only keeps them).
     pub(super) fn provide(&mut self, answer: Answer) {
         let credentials = match answer {
-            Answer::Good => Some(Credentials::password("u", "p")),
+            Answer::Good => Some(Credentials::password("u", GIVEN_PASSWORD)),
             Answer::Incomplete => Some(Credentials {
                 username: Some("u".to_owned()),
                 password: None,
             }),
             Answer::Nothing => None,
         };
+        if let Some(c) = &credentials {
+            self.password = c.password.as_ref().map(|p| p.expose().to_owned());
+        }
         self.asked = false;
         self.session.provide_credentials(self.now, credentials);
         self.drain();
