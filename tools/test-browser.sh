@@ -95,8 +95,7 @@ step "node:test of the package"
 (cd js-tests && node --test --test-reporter=spec test/api.test.mjs test/bodies.test.mjs test/errors.test.mjs test/herd.test.mjs test/timeout.test.mjs)
 done_step
 
-# Every row of tests/hostile/cases.json (rows the package fails today are listed in
-# js-tests/lib/hostile-check.mjs and print as TODO; HOSTILE_STRICT=1 makes them fail).
+# Every row of tests/hostile/cases.json.
 step "the hostile-answer table through the package in Node"
 (cd js-tests && node --test --test-reporter=spec test/hostile.test.mjs)
 done_step

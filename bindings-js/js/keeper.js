@@ -364,42 +364,61 @@ class Shell {
     for (const line of lines) headers.append(line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2));
     const ctrl = new AbortController();
     this.auth = { op, ctrl };
-    // No redirects (the body holds credentials), no cache.
-    const init = { method, headers, redirect: 'error', cache: 'no-store', signal: ctrl.signal };
+    // No cache; a redirect is not followed (the body holds credentials) but answered to the
+    // module as the status it is (see runAuth).
+    const init = { method, headers, redirect: 'manual', cache: 'no-store', signal: ctrl.signal };
     if (body.length) init.body = body;
     this.runAuth(op, url, init, ctrl.signal);
   }
 
   async runAuth(op, url, init, signal) {
-    let status, ct, date, retry;
-    try {
-      const sent = fetch(url, init);
-      if (init.body) init.body.fill(0); // the request made its own copy
-      const r = await sent;
-      const h = r.headers;
-      [status, ct, date, retry] = [r.status, h.get('content-type'), h.get('date'), h.get('retry-after')];
+    // Only `fetch` and the body's reads can fail on the network (status 0); nothing else is
+    // caught, so no other problem is ever reported, and retried, as a network failure.
+    const failed = () => null;
+    const sent = fetch(url, init).catch(failed);
+    if (init.body) init.body.fill(0); // the request made its own copy
+    const r = await sent;
+    let status = 0;
+    if (r) {
+      // A redirect is an answer: the module refuses it (AUTH_REJECTED, the tokens kept).
+      // Node gives its status; browsers hide it (an `opaqueredirect` response, status 0),
+      // reported as 302.
+      status = r.type === 'opaqueredirect' ? 302 : r.status;
       if (r.body) {
         const reader = r.body.getReader();
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          const n = putBytes(value);
-          value.fill(0);
-          // The module keeps at most MAX_AUTH_BODY + 1 bytes and says when to stop.
-          if (!this.call(AUTH_CHUNK, op, n)) {
-            ignore(reader.cancel());
-            break;
+        try {
+          for (let more = true; more; ) {
+            const c = await reader.read().catch(failed);
+            if (!c) status = 0; // the body broke off
+            if (!c || c.done) break;
+            more = this.chunk(op, c.value);
           }
+        } finally {
+          // Stopped early (over the limit, broken off, aborted, or a throw above): let go.
+          ignore(reader.cancel());
         }
       }
-    } catch {
-      status = 0;
     }
     if (this.auth && this.auth.op === op) this.auth = null;
     if (signal.aborted) return; // the module aborted it and counted it already
     if (status === 0) return this.input(AUTH_ERROR, op);
-    const [a, b, c] = put(ct, date, retry);
+    const h = r.headers;
+    const [a, b, c] = put(h.get('content-type'), h.get('date'), h.get('retry-after'));
     this.input(AUTH_RESPONSE, op, status, a, b, c);
+  }
+
+  /**
+   * Hands a chunk of an auth answer to the module in pieces of at most 64 KiB (a browser's
+   * chunk may be megabytes; the inbox never needs more room than that), then wipes it.
+   * Whether to read on: the module keeps at most MAX_AUTH_BODY + 1 bytes and says when to stop.
+   */
+  chunk(op, value) {
+    let more = true;
+    for (let at = 0; more && at < value.length; at += 65536) {
+      more = !!this.call(AUTH_CHUNK, op, putBytes(value.subarray(at, at + 65536)));
+    }
+    value.fill(0);
+    return more;
   }
 
   /** Asks the credentials callback; what it throws rejects the requests that waited for it. */

@@ -55,7 +55,9 @@ function put(...texts) {
 
 /** Copies `bytes` into the inbox; their length. */
 function putBytes(bytes) {
-  mem().set(bytes, W.inbox(bytes.length));
+  // The room first: making it may grow the memory, which detaches every earlier view of it.
+  const at = W.inbox(bytes.length);
+  mem().set(bytes, at);
   return bytes.length;
 }
 

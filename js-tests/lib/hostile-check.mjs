@@ -171,30 +171,3 @@ export async function runRow(servers, side, row) {
   const summary = outcomes.map((o) => JSON.stringify({ ...o, held: o.held && { expiresAt: o.held.expiresAt }, error: o.error && { ...o.error, texts: undefined } }));
   return { bad, notes, summary };
 }
-
-/**
- * Rows the package fails today, by runner, with what happens (findings for the package's
- * maintainers). They run in full and their failures are printed, as node:test TODOs, so the
- * suite stays usable while they are fixed; `HOSTILE_STRICT=1` makes them fail the run. Remove
- * a row from here once it passes.
- */
-const PUT_BYTES =
-  'bindings-js/js/wasm.js putBytes takes its memory view before W.inbox() grows the memory: the first auth answer chunk that needs more memory throws a RangeError, which runAuth reports as a network failure (AUTH_ERROR), so the attempt is retried instead of refused, and the body is left unread (never cancelled)';
-const REDIRECT =
-  "runAuth sends with redirect: 'error': fetch rejects a redirect with the same TypeError as a network failure, so the engine retries (the second, real answer wins) instead of AUTH_REJECTED; the credentials do not leave (recorded 0 holds)";
-export const KNOWN = {
-  node: {
-    'login answers a 2 GB body': `${PUT_BYTES} (the first row of the table: a fresh process's first 64 kB chunk)`,
-    'login redirected (307) to another origin': REDIRECT,
-    'refresh redirected (307) to another origin': REDIRECT,
-  },
-  chromium: {
-    'login answers a 10 MB access token': `${PUT_BYTES} (Chromium's first chunk is ~1.7 MB)`,
-    'login answers an endless body': `${PUT_BYTES}: both attempts fail so (AUTH_UNAVAILABLE), and the uncancelled endless body keeps streaming into the browser (memory +90 MiB, the server's script never ends)`,
-    'login redirected (307) to another origin': REDIRECT,
-    'refresh redirected (307) to another origin': REDIRECT,
-    'resource resets the connection after a POST was sent':
-      "Chromium's network stack itself resends a request whose reused keep-alive connection is reset before any answer byte, POST included: the server runs the POST twice (connections_reset 1, protected_ok 1) and the caller gets 200; the keeper made no resend (metrics().transientResends 0)",
-  },
-};
-export const todo = (runner, name) => (process.env.HOSTILE_STRICT === '1' ? false : KNOWN[runner][name] || false);

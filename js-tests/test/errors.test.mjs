@@ -2,6 +2,8 @@
 // auth endpoint, transport failures, bad options; and what passes through untouched.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import {
   TokenKeeper,
   TokenKeeperError,
@@ -228,6 +230,47 @@ test('a redirect to another origin: the token is not sent there and its 401 is h
     assert.equal(k.metrics().unauthorizedResends, 0);
   } finally {
     api.close();
+    other.close();
+  }
+});
+
+test('a 40 kB token answer in a fresh process (its first chunk grows the module memory): logged in, once', async () => {
+  await server.reset();
+  await server.faults({ script: { route: 'login', count: 1, body: { huge_token: 40_000 } } });
+  // A fresh process: the module's memory has never grown, as on a page's first login.
+  const code = `
+    import { TokenKeeper } from 'tokenkeeper';
+    const k = new TokenKeeper({ baseUrl: process.env.API, username: 'admin', password: 'admin', maxRefreshAttempts: 3 });
+    let token = '';
+    k.on('tokens', (t) => (token = t.accessToken));
+    const r = await k.login().then(() => 'ok', (e) => e.code);
+    console.log(JSON.stringify({ r, length: token.length, metrics: k.metrics() }));`;
+  const cwd = fileURLToPath(new URL('..', import.meta.url));
+  const out = await new Promise((resolve, reject) =>
+    execFile(process.execPath, ['--input-type=module', '-e', code], { cwd, env: { ...process.env, API: server.url } }, (e, stdout, stderr) =>
+      e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve(JSON.parse(stdout)),
+    ),
+  );
+  assert.equal(out.r, 'ok');
+  assert.equal(out.length, 40_000, "the scripted answer's token");
+  assert.deepEqual([out.metrics.logins, out.metrics.loginFailures], [1, 0]);
+  const c = await server.counters();
+  assert.deepEqual([c.logins_scripted, c.logins_ok], [1, 0], 'one login: the answer was not taken for a network failure and retried');
+});
+
+test('a token endpoint that redirects: AuthRejectedError with the 3xx, once; the password does not follow', async () => {
+  const other = await startFake(() => [200, { 'content-type': 'application/json' }, '{"access_token":"stolen","token_type":"bearer"}']);
+  const auth = await startFake(() => [307, { location: `${other.url}/token` }, '']);
+  try {
+    const k = new TokenKeeper({ dialect: 'oauth2-password', tokenUrl: `${auth.url}/token`, username: 'u', password: 'p-secret', maxRefreshAttempts: 3, ...fastAuth });
+    const e = await k.login().then(() => null, (e) => e);
+    assert.ok(e instanceof AuthRejectedError, String(e));
+    assert.equal(e.status, 307, 'Node gives the redirect its own status');
+    assert.equal(auth.seen.length, 1, 'not retried');
+    assert.equal(other.seen.length, 0, 'the redirect was not followed');
+    assert.equal(k.metrics().logins, 0);
+  } finally {
+    auth.close();
     other.close();
   }
 });

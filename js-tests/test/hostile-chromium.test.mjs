@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { launch, startStatic } from '../lib/browser.mjs';
-import { TABLE, USER, PASSWORD, ROW_LIMIT_MS, startServers, runRow, todo } from '../lib/hostile-check.mjs';
+import { TABLE, USER, PASSWORD, ROW_LIMIT_MS, startServers, runRow } from '../lib/hostile-check.mjs';
 
 const runner = readFileSync(new URL('../lib/hostile.mjs', import.meta.url), 'utf8');
 const rows = TABLE.filter((r) => r.cheap);
@@ -91,10 +91,9 @@ test('the cheap rows are there, and the browser is measured', () => {
 });
 
 for (const row of rows) {
-  test(row.name, { timeout: ROW_LIMIT_MS + 10_000, todo: todo('chromium', row.name) }, async (t) => {
+  test(row.name, { timeout: ROW_LIMIT_MS + 10_000 }, async (t) => {
     const { bad, notes, summary } = await runRow(servers, pageSide(), row);
     for (const n of notes) t.diagnostic(n);
-    if (!bad.length && todo('chromium', row.name)) t.diagnostic('this row passes now: remove it from KNOWN in lib/hostile-check.mjs');
     if (pageErrors.length) bad.push(...pageErrors.splice(0));
     assert.deepEqual(bad, [], `${row.why || ''}\noutcomes: ${summary.join('\n')}`);
   });

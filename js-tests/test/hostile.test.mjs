@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { TokenKeeper } from 'tokenkeeper';
 import { Subject, describeError, jumpClock } from '../lib/hostile.mjs';
-import { TABLE, USER, PASSWORD, ROW_LIMIT_MS, startServers, runRow, todo, leaks } from '../lib/hostile-check.mjs';
+import { TABLE, USER, PASSWORD, ROW_LIMIT_MS, startServers, runRow, leaks } from '../lib/hostile-check.mjs';
 
 let servers;
 const rejections = [];
@@ -58,10 +58,9 @@ test('the table and the checks can fail', async () => {
 });
 
 for (const row of TABLE) {
-  test(row.name, { timeout: ROW_LIMIT_MS + 10_000, todo: todo('node', row.name) }, async (t) => {
+  test(row.name, { timeout: ROW_LIMIT_MS + 10_000 }, async (t) => {
     const { bad, notes, summary } = await runRow(servers, nodeSide(), row);
     for (const n of notes) t.diagnostic(n);
-    if (!bad.length && todo('node', row.name)) t.diagnostic('this row passes now: remove it from KNOWN in lib/hostile-check.mjs');
     assert.deepEqual(bad, [], `${row.why || ''}\noutcomes: ${summary.join('\n')}`);
   });
 }

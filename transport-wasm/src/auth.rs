@@ -1,6 +1,7 @@
 //! Performing an [`Intent::Authenticate`](crate::machine::Intent::Authenticate): the login or
-//! refresh request exactly as the engine built it (no redirects: its body holds credentials;
-//! no cache), its answer streamed chunk by chunk into the machine, which keeps at most
+//! refresh request exactly as the engine built it (no cache; a redirect is not followed, its
+//! body holds credentials, but reported as the answer it is: the engine refuses it), its answer
+//! streamed chunk by chunk into the machine, which keeps at most
 //! `MAX_AUTH_BODY` + 1 bytes and says when to stop reading; then the outcome reported. When the
 //! machine says `AbortAuth` the `fetch` is aborted and nothing is reported.
 
@@ -9,7 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     AbortSignal, Headers, ReadableStreamDefaultReader, Request, RequestCache, RequestInit,
-    RequestRedirect, Response,
+    RequestRedirect, Response, ResponseType,
 };
 use zeroize::{Zeroize, Zeroizing};
 
@@ -41,7 +42,9 @@ pub(crate) async fn perform(
         let body = Uint8Array::from(auth.request.body().as_slice());
         init.set_body(&body);
     }
-    init.set_redirect(RequestRedirect::Error);
+    // Not `Error`: `fetch` would reject a redirect as it rejects a network failure, and the
+    // engine would retry it.
+    init.set_redirect(RequestRedirect::Manual);
     init.set_cache(RequestCache::NoStore);
     if let Some(signal) = signal {
         init.set_signal(Some(signal));
@@ -56,22 +59,40 @@ pub(crate) async fn perform(
     let headers = AUTH_RESPONSE_HEADERS.map(|name| js.get(name).ok().flatten());
     if let Some(stream) = response.body() {
         let reader = ReadableStreamDefaultReader::new(&stream)?;
-        loop {
-            let step = JsFuture::from(reader.read()).await?;
-            if sys::prop(&step, "done").is_some_and(|d| d.as_bool() == Some(true)) {
-                break;
-            }
-            let chunk: Uint8Array = sys::prop(&step, "value")
-                .ok_or(JsValue::UNDEFINED)?
-                .dyn_into()?;
-            let bytes = Zeroizing::new(chunk.to_vec());
-            chunk.fill(0, 0, chunk.length());
-            if !feed(&bytes) {
-                // Over the engine's limit (or no longer wanted): stop reading, close.
-                sys::ignore_rejection(&reader.cancel());
-                break;
-            }
+        let read = read_body(&reader, &mut feed).await;
+        if !matches!(read, Ok(true)) {
+            // Over the engine's limit, no longer wanted, or broken off: stop reading, close.
+            sys::ignore_rejection(&reader.cancel());
+        }
+        read?;
+    }
+    // Node gives a redirect's status; browsers hide it (an `opaqueredirect` response, status
+    // 0): reported as 302 (bindings-js/README.md).
+    let status = if response.type_() == ResponseType::Opaqueredirect {
+        302
+    } else {
+        response.status()
+    };
+    Ok((status, headers))
+}
+
+/// Reads the body into `feed` until it ends (`true`) or `feed` says stop (`false`).
+async fn read_body(
+    reader: &ReadableStreamDefaultReader,
+    feed: &mut impl FnMut(&[u8]) -> bool,
+) -> Result<bool, JsValue> {
+    loop {
+        let step = JsFuture::from(reader.read()).await?;
+        if sys::prop(&step, "done").is_some_and(|d| d.as_bool() == Some(true)) {
+            return Ok(true);
+        }
+        let chunk: Uint8Array = sys::prop(&step, "value")
+            .ok_or(JsValue::UNDEFINED)?
+            .dyn_into()?;
+        let bytes = Zeroizing::new(chunk.to_vec());
+        chunk.fill(0, 0, chunk.length());
+        if !feed(&bytes) {
+            return Ok(false);
         }
     }
-    Ok((response.status(), headers))
 }

@@ -246,3 +246,33 @@ async fn an_attempt_without_response_headers_within_the_timeout_is_cut_and_resen
     assert_eq!(status.as_f64(), Some(200.0));
     assert_eq!(k.metrics().transient_resends, 1);
 }
+
+#[wasm_bindgen_test]
+async fn a_token_endpoint_that_redirects_is_refused_once_and_not_followed() {
+    reset().await;
+    support::reset_at(support::recorder()).await;
+    let k = keeper("auth-redirect", 1800);
+    faults(&format!(
+        r#"{{"script": {{"route": "login", "count": 1, "status": 307,
+             "headers": {{"location": "{}/_record/steal-password"}}}}}}"#,
+        support::recorder()
+    ))
+    .await;
+    match k.login().await {
+        // Node gives the redirect's status; a browser (a page or a worker) hides it
+        // (`opaqueredirect`): 302.
+        Err(KeeperError::Engine {
+            error: Error::AuthRejected { status, .. },
+            ..
+        }) => {
+            let node = Reflect::has(&js_sys::global(), &"process".into()).unwrap_or(false);
+            assert_eq!(status, if node { 307 } else { 302 });
+        }
+        other => panic!("expected AuthRejected, got {other:?}"),
+    }
+    assert_eq!(counter("logins_scripted").await, 1, "refused, not retried");
+    assert!(
+        support::recorded(support::recorder()).await.is_empty(),
+        "the password followed the redirect"
+    );
+}
