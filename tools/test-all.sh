@@ -18,6 +18,9 @@ step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
+step "no module cycles"
+python3 tools/module-cycles.py core transport-reqwest transport-wasm bindings-js cli tests
+
 step "native tests (all crates)"
 cargo test --locked --workspace
 

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:/usr/local/bin:$PATH"
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
+export NO_PROXY="127.0.0.1,127.0.0.2,localhost${NO_PROXY:+,$NO_PROXY}"
 mkdir -p target/tmp
 # Chromium profiles left by wasm-bindgen-test-runner land here, so `cargo clean` removes them.
 export TMPDIR="$PWD/target/tmp"
@@ -27,26 +27,36 @@ step "npm package (tools/build-npm.sh)"
 tools/build-npm.sh
 done_step
 
-step "reference server binary"
+step "reference server binary (the API on 127.0.0.1, a recorder on 127.0.0.2)"
 cargo build --locked -p tokenkeeper-testserver --bin tokenkeeper-testserver
 server_bin="${CARGO_TARGET_DIR:-target}/debug/tokenkeeper-testserver"
 case "$server_bin" in
   /*) export TOKENKEEPER_TESTSERVER_BIN="$server_bin" ;;
   *) export TOKENKEEPER_TESTSERVER_BIN="$PWD/$server_bin" ;;
 esac
-server_log=target/tmp/testserver.log
-"$server_bin" --port 0 >"$server_log" 2>&1 &
-server_pid=$!
-trap 'kill "$server_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  grep -q 'listening on' "$server_log" && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$server_log"; exit 1; }
-  sleep 0.1
-done
-TOKENKEEPER_TEST_SERVER=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$server_log")
-[ -n "$TOKENKEEPER_TEST_SERVER" ] || { echo "the test server did not start" >&2; cat "$server_log"; exit 1; }
-export TOKENKEEPER_TEST_SERVER
-echo "    $TOKENKEEPER_TEST_SERVER"
+server_pids=()
+trap 'kill "${server_pids[@]}" 2>/dev/null || true' EXIT
+# start_server VAR LOG ARGS...: starts one, waits for it and exports its URL as VAR.
+start_server() {
+  local var=$1 log=$2
+  shift 2
+  "$server_bin" --port 0 "$@" >"$log" 2>&1 &
+  server_pids+=($!)
+  for _ in $(seq 100); do
+    grep -q 'listening on' "$log" && break
+    kill -0 "${server_pids[-1]}" 2>/dev/null || { cat "$log"; exit 1; }
+    sleep 0.1
+  done
+  local url
+  url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$log")
+  [ -n "$url" ] || { echo "the test server did not start" >&2; cat "$log"; exit 1; }
+  export "$var=$url"
+}
+# The API (token endpoint and protected routes) the keepers talk to, and a second server on
+# another origin whose recorder tells the origin tests what reached it with a token.
+start_server TOKENKEEPER_TEST_SERVER target/tmp/testserver.log
+start_server TOKENKEEPER_TEST_RECORDER target/tmp/testserver-recorder.log --host 127.0.0.2
+echo "    $TOKENKEEPER_TEST_SERVER, recorder $TOKENKEEPER_TEST_RECORDER"
 done_step
 
 export WASM_BINDGEN_TEST_TIMEOUT=60
@@ -74,7 +84,7 @@ env -u CHROMEDRIVER GECKODRIVER="$(command -v geckodriver)" \
   cargo test --locked -p tokenkeeper-wasm --target wasm32-unknown-unknown --tests
 done_step
 
-kill "$server_pid" 2>/dev/null || true
+kill "${server_pids[@]}" 2>/dev/null || true
 trap - EXIT
 
 step "npm ci (js-tests)"
@@ -82,7 +92,16 @@ step "npm ci (js-tests)"
 done_step
 
 step "node:test of the package"
-(cd js-tests && node --test --test-reporter=spec test/api.test.mjs test/bodies.test.mjs test/errors.test.mjs test/herd.test.mjs)
+(cd js-tests && node --test --test-reporter=spec test/api.test.mjs test/bodies.test.mjs test/errors.test.mjs test/herd.test.mjs test/timeout.test.mjs)
+done_step
+
+# Every row of tests/hostile/cases.json.
+step "the hostile-answer table through the package in Node"
+(cd js-tests && node --test --test-reporter=spec test/hostile.test.mjs)
+done_step
+
+step "a short soak under faults through the package (the full one: node js-tests/bench/soak.mjs)"
+(cd js-tests && node --test --test-reporter=spec test/soak.test.mjs)
 done_step
 
 step "tsc against the package's types"
@@ -93,8 +112,15 @@ step "Playwright on examples/dashboard (screenshot: target/playwright-dashboard.
 (cd js-tests && node --test --test-reporter=spec test/dashboard.test.mjs)
 done_step
 
-step "package size (esbuild min + gzip -9)"
-(cd js-tests && node bench/size.mjs)
+step "Playwright: the hostile-answer table's cheap rows in Chromium"
+(cd js-tests && node --test --test-reporter=spec test/hostile-chromium.test.mjs)
+done_step
+
+# The size gate: the package as shipped (built with the pinned nightly) may not grow past
+# SIZE_LIMIT_KB. The goal is 60 kB; the package is 66.4 kB now (BENCHMARKS.md), so the gate
+# holds it there until the remaining steps land (lower it with them).
+step "package size (esbuild min + gzip -9), gate ${SIZE_LIMIT_KB:=66.5} kB"
+(cd js-tests && node bench/size.mjs --max-kb "$SIZE_LIMIT_KB")
 done_step
 
 printf '\nbrowser and npm tests passed in %ss\n' $((SECONDS - t0))

@@ -31,6 +31,13 @@ interface CommonOptions {
   crossTab?: boolean;
   /** How long to wait for another tab's refresh before going ahead (default 10000). */
   lockTimeoutMs?: number;
+  /** How long to wait for another tab's newer tokens before refreshing here (default 1000). */
+  peerWaitMs?: number;
+  /**
+   * Seconds an attempt may wait for its response headers (default 30; 0: no limit). Then it is
+   * aborted and counts as a transport failure: resent if the method is idempotent.
+   */
+  timeout?: number;
   /** More origins that may receive the token (the token endpoint's origin always may). */
   allowedOrigins?: string[];
   /** Refresh automatically at all (default true). */
@@ -45,6 +52,8 @@ interface CommonOptions {
   reauthOnRefreshRejected?: boolean;
   /** A fixed refresh margin; otherwise `refreshMarginFraction` of the lifetime, clamped. */
   refreshMarginMs?: number;
+  /** A fixed refresh margin in minutes (the settings' `buffer_minutes`; `refreshMarginMs` wins). */
+  bufferMinutes?: number;
   refreshMarginFraction?: number;
   refreshMarginMinMs?: number;
   refreshMarginMaxMs?: number;
@@ -53,10 +62,20 @@ interface CommonOptions {
   expiryFloorMs?: number;
   /** Lifetime assumed when the server says nothing (default 300). */
   defaultLifetimeSeconds?: number;
+  /** A login or refresh still running after this long is aborted and retried (default 30000). */
+  authTimeoutMs?: number;
   maxAuthRetriesPerExchange?: number;
   maxRefreshAttempts?: number;
   maxTransientResends?: number;
+  /** The settings' `max_retries`: `maxTransientResends` (which wins when both are given). */
+  maxRetries?: number;
   maxStaleGenerationResends?: number;
+  /** Statuses resent with backoff for any method (default [429, 503]). */
+  transientStatuses?: number[];
+  /** Statuses resent with backoff for idempotent methods (default [502, 504]). */
+  gatewayStatuses?: number[];
+  /** Statuses that mean "this token was refused" (default [401]). */
+  tokenRejectedStatuses?: number[];
   retryNonIdempotentGateway?: boolean;
   authBackoff?: BackoffOptions;
   resendBackoff?: BackoffOptions;
@@ -65,6 +84,15 @@ interface CommonOptions {
   secondRejection?: 'deliver' | 'fail';
   /** Allow plain-http token endpoints on non-loopback hosts (never in production). */
   allowInsecureHttp?: boolean;
+  /** For tests: where the keeper reads the time and arms its timers (default: `Date.now` and the global timers). */
+  clock?: TokenKeeperClock;
+}
+
+/** The keeper's time and timers (the `clock` option, for tests). */
+export interface TokenKeeperClock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
 }
 
 export interface VitalGraphOptions extends CommonOptions {

@@ -1,128 +1,240 @@
-//! tokenkeeper-js: the wasm-bindgen surface of the npm package `tokenkeeper`.
+//! tokenkeeper-js: the WebAssembly module of the npm package `tokenkeeper`: the synchronous
+//! browser driver ([`tokenkeeper_wasm::machine`]) behind plain exports that take and return
+//! numbers. Text and bytes go through two buffers in the module's memory (see [`state`]): the
+//! shell writes a call's text arguments into the inbox and passes their lengths; a call's
+//! answer text is in the outbox until the next answer. The module imports nothing, so the
+//! shell (`bindings-js/js/`) instantiates it directly, with no generated glue.
 //!
-//! It exports one class, `KeeperCore`, which the package's hand-written wrapper (`js/`) turns
-//! into `TokenKeeper`: the wrapper adds the `Error` subclasses and `on()`. Everything else
-//! (options, errors with a stable `code`, metrics and event payloads) is converted here.
+//! Everything that does I/O, waits or wakes is the shell's: `fetch`, timers, Web Locks,
+//! `BroadcastChannel`, Web Storage, the credentials callback, the user's listeners. The
+//! machine decides; the shell does what its intents say and reports back.
+//!
+//! The exports: [`inbox`], [`outbox`], [`outbox_len`], [`nums`], the options of a new keeper
+//! ([`begin`], [`opt_str`], [`opt_num`], [`build`]), and [`call`], which takes every input of a keeper
+//! by operation number (`OP` in `bindings-js/js/wasm.js`).
 
-#![forbid(unsafe_code)]
+#![allow(unsafe_code)] // `#[unsafe(no_mangle)]` on the exports and the allocator's constructor only.
 #![deny(missing_docs)]
 
-mod convert;
-mod options;
+mod out;
+mod setup;
+mod state;
 
-use js_sys::{Function, Promise};
-use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
-
+use http::Method;
+use tokenkeeper_core::dialect::Credentials;
 use tokenkeeper_core::{Secret, Timestamp, TokenSet};
-use tokenkeeper_wasm::Keeper;
+use tokenkeeper_wasm::machine::Machine;
 
-/// The engine and its browser driver for one identity (wrapped by `TokenKeeper` in JS).
-#[wasm_bindgen]
-pub struct KeeperCore {
-    keeper: Keeper,
-}
+use state::{State, answer, state, texts};
 
-#[wasm_bindgen]
-impl KeeperCore {
-    /// Builds a keeper from the options object; `events(name, payload)` receives every event.
-    #[wasm_bindgen(constructor)]
-    pub fn new(options: &JsValue, events: Option<Function>) -> Result<KeeperCore, JsValue> {
-        let p = options::parse(options).map_err(|e| convert::config_error(&e))?;
-        let keeper = match p.provider {
-            Some(provider) => {
-                Keeper::with_credentials_provider(p.config, p.dialect, provider, &p.options)
-            }
-            None => Keeper::new(p.config, p.dialect, p.credentials, &p.options),
-        }
-        .map_err(|e| convert::config_error(&e))?;
-        if let Some(f) = events {
-            keeper.on_event(move |e| {
-                if let Some((name, payload)) = convert::event(e) {
-                    let _ = f.call2(&JsValue::UNDEFINED, &JsValue::from_str(name), &payload);
-                }
-            });
-        }
-        Ok(KeeperCore { keeper })
-    }
-
-    /// `fetch(input, init)` with the token kept valid; resolves with the `Response`.
-    pub fn fetch(&self, input: JsValue, init: JsValue) -> Promise {
-        let keeper = self.keeper.clone();
-        future_to_promise(async move {
-            keeper
-                .fetch(&input, &init)
-                .await
-                .map(JsValue::from)
-                .map_err(convert::keeper_error)
-        })
-    }
-
-    /// Logs in now; resolves with `undefined` once tokens are held.
-    pub fn login(&self) -> Promise {
-        let keeper = self.keeper.clone();
-        future_to_promise(async move {
-            keeper
-                .login()
-                .await
-                .map(|()| JsValue::UNDEFINED)
-                .map_err(convert::keeper_error)
-        })
-    }
-
-    /// Forgets the tokens here, in the store and in the other tabs.
-    pub fn logout(&self) {
-        self.keeper.logout();
-    }
-
-    /// A plain object of counters and token state.
-    pub fn metrics(&self) -> JsValue {
-        convert::metrics(&self.keeper.metrics())
-    }
-
-    /// Installs tokens obtained elsewhere: `{ accessToken, refreshToken?, expiresAt, issuedAt? }`
-    /// (times in epoch milliseconds).
-    #[wasm_bindgen(js_name = setTokens)]
-    pub fn set_tokens(&self, tokens: &JsValue) -> Result<(), JsValue> {
-        let set = token_set(tokens).ok_or_else(|| {
-            convert::config_error(&tokenkeeper_core::ConfigError::Invalid {
-                field: "tokens",
-                reason: "needs accessToken (string) and expiresAt (epoch ms)",
-            })
-        })?;
-        self.keeper
-            .set_tokens(&set)
-            .map_err(|e| convert::config_error(&e))
-    }
-
-    /// Whether cross-tab single flight is active here.
-    #[wasm_bindgen(getter, js_name = crossTab)]
-    pub fn cross_tab(&self) -> bool {
-        self.keeper.cross_tab_active()
-    }
-}
-
-fn token_set(v: &JsValue) -> Option<TokenSet> {
-    let get = |name: &str| {
-        js_sys::Reflect::get(v, &JsValue::from_str(name))
-            .ok()
-            .filter(|x| !x.is_undefined() && !x.is_null())
-    };
-    let ms = |name: &str| {
-        get(name)?
-            .as_f64()
-            .filter(|n| n.is_finite() && *n >= 0.0)
-            .map(|n| Timestamp::from_millis(n as u64))
-    };
-    let expires_at = ms("expiresAt")?;
-    Some(TokenSet {
-        access_token: Secret::new(get("accessToken")?.as_string()?),
-        refresh_token: get("refreshToken")
-            .and_then(|r| r.as_string())
-            .map(Secret::new),
-        issued_at: ms("issuedAt")
-            .unwrap_or_else(|| Timestamp::from_millis(js_sys::Date::now() as u64)),
-        expires_at,
-        refresh_expires_at: ms("refreshExpiresAt"),
+/// `Date.now()` (or any time in epoch ms) as the engine's time.
+fn at(ms: f64) -> Timestamp {
+    Timestamp::from_millis(if ms.is_finite() && ms > 0.0 {
+        ms as u64
+    } else {
+        0
     })
 }
+
+fn nan_or(ms: f64, or: Timestamp) -> Timestamp {
+    if ms.is_nan() { or } else { at(ms) }
+}
+
+/// Room for `len` bytes of arguments; where to write them.
+#[unsafe(no_mangle)]
+pub extern "C" fn inbox(len: u32) -> u32 {
+    state().inbox(len as usize) as u32
+}
+
+/// Where the last answer's text is.
+#[unsafe(no_mangle)]
+pub extern "C" fn outbox() -> u32 {
+    state().outbox.as_ptr() as u32
+}
+
+/// Where the numbers of the last answer are (metrics, an error's or an event's details).
+#[unsafe(no_mangle)]
+pub extern "C" fn nums() -> u32 {
+    state().nums.as_ptr() as u32
+}
+
+/// The last answer's length.
+#[unsafe(no_mangle)]
+pub extern "C" fn outbox_len() -> u32 {
+    state().outbox.len() as u32
+}
+
+/// Starts the options of a new keeper (what an earlier, refused, one left is forgotten).
+#[unsafe(no_mangle)]
+pub extern "C" fn begin() {
+    state().given = setup::Given::new();
+}
+
+/// Text option `id` of the next keeper, `len` bytes in the inbox.
+#[unsafe(no_mangle)]
+pub extern "C" fn opt_str(id: u32, len: f64) {
+    let mut st = state();
+    let State { inbox, given, .. } = &mut *st;
+    given.set_str(id, texts(inbox, [len])[0].unwrap_or_default());
+    st.wipe_inbox();
+}
+
+/// Number option `id` of the next keeper.
+#[unsafe(no_mangle)]
+pub extern "C" fn opt_num(id: u32, value: f64) {
+    state().given.set_num(id, value);
+}
+
+/// Builds a keeper from the options given; its number, or 0 with the reason in the outbox.
+#[unsafe(no_mangle)]
+pub extern "C" fn build() -> u32 {
+    let mut st = state();
+    match st.given.build().and_then(Machine::new) {
+        Ok(m) => {
+            let all = &mut st.keepers;
+            if let Some(i) = all.iter().position(Option::is_none) {
+                all[i] = Some(m);
+                i as u32 + 1
+            } else {
+                all.push(Some(m));
+                all.len() as u32
+            }
+        }
+        Err(e) => {
+            out::config_error(&mut st.outbox, &e);
+            0
+        }
+    }
+}
+
+/// Operation `op` on keeper `k` at `now`, with up to five more arguments (text arguments are
+/// in the inbox, these give their byte lengths, -1 for none). What it answers: a number (and
+/// the outbox, for some). 0 for an unknown or freed keeper.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn call(op: u32, k: u32, now: f64, a: f64, b: f64, c: f64, d: f64, e: f64) -> f64 {
+    let mut st = state();
+    let r = dispatch(&mut st, op, k, at(now), [a, b, c, d, e]);
+    st.wipe_inbox();
+    r
+}
+
+fn dispatch(st: &mut State, op: u32, k: u32, now: Timestamp, [a, b, c, d, e]: [f64; 5]) -> f64 {
+    let State {
+        keepers,
+        inbox,
+        outbox,
+        nums,
+        ..
+    } = st;
+    let Some(Some(m)) = keepers.get_mut((k as usize).wrapping_sub(1)) else {
+        return 0.0;
+    };
+    let x = a as u32;
+    let yes = |ok: bool| f64::from(u8::from(ok));
+    match op {
+        0 => m.restore(now, texts(inbox, [a])[0]),
+        1 => {
+            let [method, stored] = texts(inbox, [a, c]);
+            let method = match method {
+                Some(s) if !s.is_empty() => {
+                    Method::from_bytes(s.as_bytes()).unwrap_or(Method::POST)
+                }
+                _ => Method::GET,
+            };
+            return m.start(now, &method, b != 0.0, stored).into();
+        }
+        2 => return m.login(now).into(),
+        3 => {
+            let [w, r, dt] = texts(inbox, [c, d, e]);
+            m.response(now, x, b as u16, w, r, dt);
+        }
+        4 => m.foreign(now, x),
+        5 => m.send_error(now, x),
+        6 => m.cancel(now, x),
+        7 => m.fire(now),
+        8 => {
+            let [s, ep] = texts(inbox, [a, b]);
+            m.locked(now, s, ep);
+        }
+        9 => m.peers(now, a != 0.0),
+        10 => return yes(m.auth_chunk(a as u64, inbox.get(..b as usize).unwrap_or_default())),
+        11 => {
+            let [ct, dt, r] = texts(inbox, [c, d, e]);
+            m.auth_response(now, a as u64, b as u16, ct, dt, r);
+        }
+        12 => m.auth_error(now, a as u64),
+        13 => m.message(now, texts(inbox, [a])[0].unwrap_or_default()),
+        14 => {
+            let [u, p] = texts(inbox, [a, b]);
+            let thrown = c != 0.0;
+            let credentials = (!thrown && u.is_some() && p.is_some()).then(|| Credentials {
+                username: u.map(str::to_owned),
+                password: p.map(Secret::new),
+            });
+            m.answer(now, credentials, thrown);
+        }
+        15 => {
+            let [access, refresh] = texts(inbox, [a, b]);
+            let set = TokenSet {
+                access_token: Secret::new(access.unwrap_or_default()),
+                refresh_token: refresh.map(Secret::new),
+                issued_at: nan_or(c, now),
+                expires_at: at(d),
+                refresh_expires_at: (!e.is_nan()).then(|| at(e)),
+            };
+            return match m.set_tokens(now, &set) {
+                Ok(()) => 1.0,
+                Err(err) => {
+                    out::config_error(outbox, &err);
+                    0.0
+                }
+            };
+        }
+        16 => m.logout(now),
+        17 => {
+            *nums = out::metrics(&m.metrics(now));
+            return nums.as_ptr() as usize as f64;
+        }
+        18 => {
+            // (an intent the shell does not take is skipped)
+            while let Some(intent) = m.poll() {
+                if let Some(n) = out::encode(outbox, nums, intent) {
+                    return n;
+                }
+            }
+        }
+        19 => {
+            let [s, h] = texts(inbox, [a, b]);
+            let port = if c < 0.0 { None } else { Some(c as u16) };
+            return yes(m.allows(s.unwrap_or_default(), h.unwrap_or_default(), port));
+        }
+        20 => {
+            return match m.allow_origin(texts(inbox, [a])[0].unwrap_or_default()) {
+                Ok(()) => 1.0,
+                Err(err) => {
+                    out::config_error(outbox, &err);
+                    0.0
+                }
+            };
+        }
+        21 => {
+            answer(outbox, &[m.key().as_bytes()]);
+        }
+        22 => {
+            answer(outbox, &[m.token_origin().unwrap_or_default().as_bytes()]);
+        }
+        23 => keepers[k as usize - 1] = None,
+        _ => {}
+    }
+    0.0
+}
+
+/// The allocator: talc, made for WebAssembly and about 1 kB (gzipped) smaller than std's
+/// dlmalloc (BENCHMARKS.md).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+// SAFETY: `new_global` requires that the allocator is used by one thread at a time and is the
+// only user of `memory.grow`: this module is built without atomics (one thread), and nothing
+// else in it grows memory.
+static ALLOC: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };

@@ -1,5 +1,7 @@
 //! What the engine asks the driver to do (`Action`), and the ids and descriptions that go with it.
 
+use core::time::Duration;
+
 use http::HeaderValue;
 
 use crate::error::Error;
@@ -64,6 +66,109 @@ pub enum AuthKind {
     Refresh,
 }
 
+impl AuthKind {
+    /// `login` or `refresh` (for logs).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthKind::Login => "login",
+            AuthKind::Refresh => "refresh",
+        }
+    }
+}
+
+/// Why the engine asks for a login or refresh ([`AuthRequest::reason`]): the decision that
+/// made this request, for logs and hooks. Never holds a secret.
+#[non_exhaustive]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AuthReason {
+    /// No token is held (the first login, or the first after the session expired or a
+    /// logout) and a request needs one.
+    NoToken,
+    /// The token is inside its refresh margin and still works: it is renewed while requests
+    /// go out with it.
+    Proactive,
+    /// The token has expired (or is within the expiry floor): requests wait for the new one.
+    Expired,
+    /// The server refused the current token (401, or a status in
+    /// [`Config::token_rejected_statuses`](crate::Config::token_rejected_statuses)): it is
+    /// renewed and the request resent.
+    TokenRejected {
+        /// The refusing status.
+        status: u16,
+    },
+    /// The refresh token was rejected (400 `invalid_grant`, 401): logging in again.
+    RefreshRejected,
+    /// The held refresh token cannot be sent with this dialect: logging in instead.
+    RefreshUnusable,
+    /// An explicit login ([`Session::login`](crate::Session::login)).
+    Explicit,
+    /// The previous attempt of the operation failed (429/5xx, a network error, its
+    /// deadline) and its backoff ended ([`AuthRequest::attempt`] says which attempt this is).
+    Retry,
+    /// Background refresh before the margin ([`Config::refresh_ahead`](crate::Config::refresh_ahead)).
+    RefreshAhead,
+    /// The task performing the previous request gave up without an outcome
+    /// ([`Session::handle_auth_abandoned`](crate::Session::handle_auth_abandoned)): restarted
+    /// for the requests that wait.
+    Restarted,
+    /// Credentials arrived after [`Action::NeedCredentials`].
+    CredentialsProvided,
+}
+
+impl AuthReason {
+    /// A short phrase for logs (`token inside its refresh margin`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthReason::NoToken => "no token held",
+            AuthReason::Proactive => "token inside its refresh margin",
+            AuthReason::Expired => "token expired",
+            AuthReason::TokenRejected { .. } => "token refused by the server",
+            AuthReason::RefreshRejected => "refresh token rejected",
+            AuthReason::RefreshUnusable => "refresh token unusable with this dialect",
+            AuthReason::Explicit => "explicit login",
+            AuthReason::Retry => "retry after a failed attempt",
+            AuthReason::RefreshAhead => "background refresh ahead of the margin",
+            AuthReason::Restarted => "restarted after the previous request was abandoned",
+            AuthReason::CredentialsProvided => "credentials provided",
+        }
+    }
+}
+
+impl core::fmt::Display for AuthReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())?;
+        match self {
+            AuthReason::TokenRejected { status } => write!(f, " ({status})"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Why a request refused for its token is sent again ([`Event::Resend`]).
+#[non_exhaustive]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ResendReason {
+    /// It carried a token generation that has since been replaced (a refresh finished while
+    /// it was in flight): resent at once with the current token.
+    Superseded,
+    /// The current token was refused: the request waits for a refresh (or login) and is
+    /// resent with the new token.
+    Renewal,
+}
+
+impl ResendReason {
+    /// A short phrase for logs.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResendReason::Superseded => "its token was superseded while in flight",
+            ResendReason::Renewal => "the current token was refused; renewing it",
+        }
+    }
+}
+
 /// A login or refresh HTTP request for the driver to perform.
 ///
 /// The driver MUST send `request` exactly as given (method, URL, headers, body), then report the
@@ -77,6 +182,10 @@ pub struct AuthRequest {
     pub id: AuthId,
     /// Login or refresh.
     pub kind: AuthKind,
+    /// Why the engine asks for it.
+    pub reason: AuthReason,
+    /// Which attempt of the operation this is (1 for the first; more after failures).
+    pub attempt: u32,
     /// The complete HTTP request. Its body and headers hold secrets: never log them.
     pub request: http::Request<Vec<u8>>,
 }
@@ -86,6 +195,8 @@ impl core::fmt::Debug for AuthRequest {
         f.debug_struct("AuthRequest")
             .field("id", &self.id)
             .field("kind", &self.kind)
+            .field("reason", &self.reason)
+            .field("attempt", &self.attempt)
             .field("method", self.request.method())
             .field("uri", self.request.uri())
             .finish_non_exhaustive()
@@ -121,6 +232,69 @@ pub enum Event {
     CircuitOpened {
         /// When a probe request will be allowed.
         until: Timestamp,
+    },
+    /// The circuit breaker's cool-down ended: one probe login or refresh goes out (its
+    /// failure opens the circuit again, its success closes it).
+    CircuitHalfOpen {
+        /// The token generation held.
+        generation: u64,
+    },
+    /// A request refused for its token (a 401, a status in `token_rejected_statuses`, or a
+    /// bare 403 for a superseded token) is sent again.
+    Resend {
+        /// Why.
+        reason: ResendReason,
+        /// The refusing status.
+        status: u16,
+        /// The token generation the refused request carried.
+        generation: u64,
+    },
+    /// A request is resent after a backoff: a transient status (429, 503, ...) or a failure
+    /// before any response.
+    Backoff {
+        /// The transient status, or `None` for a failure without a response.
+        status: Option<u16>,
+        /// How long until the resend.
+        delay: Duration,
+        /// Which resend this is (1 for the first).
+        resend: u32,
+        /// The token generation the failed attempt carried.
+        generation: u64,
+    },
+    /// A login or refresh attempt failed transiently (429/5xx, a network error, its
+    /// deadline) and is tried again after a backoff.
+    AuthBackoff {
+        /// Login or refresh.
+        kind: AuthKind,
+        /// The status, or `None` for a failure without a response.
+        status: Option<u16>,
+        /// How long until the next attempt.
+        delay: Duration,
+        /// The attempt that failed.
+        attempt: u32,
+        /// The token generation held.
+        generation: u64,
+    },
+    /// The login or refresh in flight ran out of time
+    /// ([`Config::auth_timeout`](crate::Config::auth_timeout)) and is aborted
+    /// ([`Action::AbortAuth`]); it counts as a transient failure.
+    AuthAborted {
+        /// Login or refresh.
+        kind: AuthKind,
+        /// The attempt aborted.
+        attempt: u32,
+        /// The token generation held.
+        generation: u64,
+    },
+    /// A login or refresh operation ended without tokens; the requests waiting for it fail
+    /// with `error` (a refused refresh that leads to a new login is not reported here).
+    AuthFailed {
+        /// Login or refresh.
+        kind: AuthKind,
+        /// Why (never holds a secret).
+        error: Error,
+        /// The token generation held.
+        generation: u64,
     },
 }
 

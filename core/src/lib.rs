@@ -92,10 +92,12 @@ pub mod session;
 mod slab;
 mod status_set;
 pub mod time;
+mod token_json;
 pub mod tokens;
 
 pub use action::{
-    Action, AuthId, AuthKind, AuthRequest, Event, ExchangeId, RequestMeta, TimerKind,
+    Action, AuthId, AuthKind, AuthReason, AuthRequest, Event, ExchangeId, RequestMeta,
+    ResendReason, TimerKind,
 };
 pub use config::{Backoff, CircuitBreaker, Config, Margin, SecondRejection};
 pub use error::{ConfigError, Error, TransportStop};

@@ -288,8 +288,8 @@ fn a_proactive_refresh_rejected_while_the_token_works_asks_only_when_someone_wai
     h.auth_reply(401, &headers(&[]), "{}");
     assert_eq!(
         h.take_all(),
-        ["Event(TokensChanged)"],
-        "nobody waits: nobody is asked"
+        ["Event(TokensChanged)", "Event(AuthFailed)"],
+        "nobody waits: nobody is asked (the refresh is reported failed)"
     );
     h.respond(a, 200);
     assert_eq!(h.take(), ["Deliver(e1)"]);

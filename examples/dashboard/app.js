@@ -1,6 +1,7 @@
 // The dashboard: one TokenKeeper, a poll loop over keeper.fetch, and a live view of its state.
 // `window.dashboard` exposes the counters and a few controls (the Playwright tests use them).
 import { TokenKeeper } from 'tokenkeeper';
+import { manualClock } from './clock.js';
 
 const q = new URLSearchParams(location.search);
 const api = q.get('api') || 'http://127.0.0.1:8001';
@@ -9,7 +10,12 @@ const interval = Number(q.get('interval') ?? 1000);
 const path = q.get('path') || '/api/spaces';
 const $ = (id) => document.getElementById(id);
 
+// `?clock=manual`: the keeper's time moves only with `dashboard.advance(ms)` (the tests use it
+// to reach an expiry without waiting for it).
+const clock = q.get('clock') === 'manual' ? manualClock() : undefined;
+
 const keeper = new TokenKeeper({
+  clock,
   baseUrl: api,
   username: q.get('user') || 'admin',
   password: q.get('password') || 'admin',
@@ -96,6 +102,11 @@ window.dashboard = {
     state.polling = false;
     schedule();
   },
+  /** With `?clock=manual`: moves the keeper's time forward by `ms`. */
+  advance: (ms) => clock.advance(ms),
+  /** With `?clock=manual`: the keeper's time, and moving it to `at` (epoch ms). */
+  now: () => clock.now(),
+  advanceTo: (at) => clock.advance(Math.max(0, at - clock.now())),
   /** Fires `n` concurrent requests; resolves with their statuses (0 for a failure). */
   burst: (n) => Promise.all(Array.from({ length: n }, request)),
 };

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as esm from 'tokenkeeper';
 import { TokenKeeper, SessionExpiredError } from 'tokenkeeper';
 import { startServer, sleep } from '../lib/server.mjs';
+import { manualClock } from '../lib/clock.mjs';
 
 const require = createRequire(import.meta.url);
 let server;
@@ -24,29 +25,41 @@ test('ESM and CommonJS entry points export the same names', () => {
   }
 });
 
-test('the web build loads with initSync and works in Node too', async () => {
-  const dir = new URL('../node_modules/tokenkeeper/web/', import.meta.url);
-  const glue = await import(new URL('tokenkeeper_js.js', dir));
-  glue.initSync({ module: readFileSync(new URL('tokenkeeper_js_bg.wasm', dir)) });
-  const core = new glue.KeeperCore({ baseUrl: server.url, username: 'admin', password: 'admin' });
-  const r = await core.fetch(`${server.url}/api/spaces`);
-  assert.equal(r.status, 200);
-  assert.equal(core.crossTab, false, 'no Web Locks in Node');
+test('the web build works in Node too (its .wasm fetched next to it, as a browser does)', async () => {
+  const real = globalThis.fetch;
+  const wasm = [];
+  globalThis.fetch = async (input, init) => {
+    if (!String(input).startsWith('file:')) return real(input, init);
+    wasm.push(String(input));
+    return new Response(readFileSync(new URL(input)), { headers: { 'content-type': 'application/wasm' } });
+  };
+  try {
+    const web = await import('tokenkeeper/web');
+    assert.deepEqual(Object.keys(web).sort(), Object.keys(esm).sort());
+    assert.ok(wasm.length === 1 && wasm[0].endsWith('/web/tokenkeeper.wasm'), String(wasm));
+    const k = new web.TokenKeeper({ baseUrl: server.url, username: 'admin', password: 'admin' });
+    const r = await k.fetch(`${server.url}/api/spaces`);
+    assert.equal(r.status, 200);
+    assert.equal(k.crossTab, false, 'no Web Locks in Node');
+  } finally {
+    globalThis.fetch = real;
+  }
 });
 
 test('events and metrics', async () => {
-  const k = new TokenKeeper({ baseUrl: server.url, username: 'admin', password: 'admin', tokenExpirySeconds: 2 });
+  const clock = manualClock();
+  const k = new TokenKeeper({ baseUrl: server.url, username: 'admin', password: 'admin', tokenExpirySeconds: 2, clock });
   const seen = [];
   const off = k.on('tokens', (t) => seen.push(['tokens', typeof t.accessToken, t.expiresAt > Date.now()]));
   k.on('loggedIn', (p) => seen.push(['loggedIn', p.reauthenticated]));
-  k.on('refreshed', (p) => seen.push(['refreshed', p.expiresAt > Date.now()]));
+  k.on('refreshed', (p) => seen.push(['refreshed', p.expiresAt > clock.now()]));
   k.on('sessionExpired', () => seen.push(['sessionExpired']));
   k.on('refreshed', () => {
     // A listener may call back into the keeper.
     assert.equal(k.metrics().refreshCount, 1);
   });
   await k.login();
-  await sleep(2100);
+  await clock.advance(2100); // the keeper's time: past expiry
   assert.equal((await k.fetch(`${server.url}/api/spaces`)).status, 200);
   off();
   k.logout();

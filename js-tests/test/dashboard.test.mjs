@@ -1,12 +1,14 @@
 // Playwright (playwright-core, Debian Chromium) on examples/dashboard: 2-second tokens over
 // several expiries with no failed request, five tabs of one browser context that refresh
 // exactly once at expiry, and the package in a dedicated worker (examples/dashboard/worker.js).
-// Keeps a screenshot in target/playwright-dashboard.png.
+// The keepers run on the test clock (`?clock=manual`): the tests move their time past each
+// expiry instead of waiting for it. Keeps a screenshot in target/playwright-dashboard.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { startServer, sleep } from '../lib/server.mjs';
+import { startServer } from '../lib/server.mjs';
+import { until } from '../lib/clock.mjs';
 import { launch, startStatic, watchConsole } from '../lib/browser.mjs';
 
 const screenshot = fileURLToPath(new URL('../../target/playwright-dashboard.png', import.meta.url));
@@ -23,7 +25,7 @@ after(async () => {
 });
 
 const page = (ctx, params) => {
-  const q = new URLSearchParams({ api: api.url, ...params });
+  const q = new URLSearchParams({ api: api.url, clock: 'manual', ...params });
   return ctx.newPage().then(async (p) => {
     p.problems = [];
     watchConsole(p, p.problems);
@@ -43,11 +45,17 @@ test('2-second tokens over at least 3 expiries: no failed request on the page', 
     await api.reset();
     const p = await page(ctx, { ttl: '2', interval: '100' });
     assert.deepEqual(wasm, ['application/wasm']);
-    await sleep(7000); // 2 s tokens: at least 3 expiries (the refresh comes in the last second)
+    // 2 s tokens: three expiries while the page polls every 100 ms.
+    for (let i = 1; i <= 3; i++) {
+      await p.evaluate(() => window.dashboard.advance(2000));
+      assert.ok(await until(async () => (await api.counters()).refreshes_accepted >= i), `refresh ${i}`);
+      const ok = await p.evaluate(() => window.dashboard.state.ok);
+      assert.ok(await until(() => p.evaluate((n) => window.dashboard.state.ok > n + 3, ok)), 'polling goes on');
+    }
     const state = await p.evaluate(() => ({ ok: window.dashboard.state.ok, failed: window.dashboard.state.failed, errors: window.dashboard.state.errors, m: window.dashboard.keeper.metrics() }));
     const c = await api.counters();
     assert.equal(state.failed, 0, `failed requests: ${state.errors.join(', ')}`);
-    assert.ok(state.ok >= 40, `only ${state.ok} requests succeeded`);
+    assert.ok(state.ok >= 12, `only ${state.ok} requests succeeded`);
     assert.ok(c.refreshes_accepted >= 3, `only ${c.refreshes_accepted} refreshes`);
     assert.equal(c.refreshes_accepted, state.m.refreshCount);
     assert.equal(c.protected_unauthorized, 0, 'the token was never let expire at the server');
@@ -71,7 +79,12 @@ test('five tabs in one browser context at expiry: exactly one refresh', async ()
     const expiries = await Promise.all(tabs.map((t) => t.evaluate(() => window.dashboard.keeper.metrics().tokenExpiresAt)));
     assert.equal(new Set(expiries).size, 1, 'every tab holds the same token set');
     assert.ok(tabs.every((t) => t.evaluate(() => window.dashboard.keeper.crossTab)));
-    await sleep(Math.max(0, expiries[0] - Date.now()) + 100); // all tabs hold an expired token now
+    // Every tab's time to one moment past the expiry (each tab's clock stood still from its
+    // opening on): all tabs hold an expired token now.
+    const nows = await Promise.all(tabs.map((t) => t.evaluate(() => window.dashboard.now())));
+    const at = Math.max(expiries[0], ...nows) + 100;
+    await Promise.all(tabs.map((t) => t.evaluate((to) => window.dashboard.advanceTo(to), at)));
+    for (const t of tabs) assert.equal(await t.evaluate(() => window.dashboard.keeper.metrics().isExpired), true);
     await api.reset();
     const statuses = await Promise.all(tabs.map((t) => t.evaluate(() => window.dashboard.burst(10))));
     assert.deepEqual([...new Set(statuses.flat())], [200]);
@@ -98,7 +111,7 @@ test('in a dedicated worker: login, then one refresh for a burst of 20 at expiry
     const seen = await p.evaluate(
       ({ api: apiUrl }) =>
         new Promise((resolve, reject) => {
-          const q = new URLSearchParams({ api: apiUrl, ttl: '2', burst: '20' });
+          const q = new URLSearchParams({ api: apiUrl, ttl: '2', burst: '20', clock: 'manual' });
           const w = new Worker(`/worker.js?${q}`, { type: 'module' });
           w.onmessage = ({ data }) => resolve(data);
           w.onerror = (e) => reject(new Error(`worker: ${e.message}`));

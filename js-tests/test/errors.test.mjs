@@ -2,6 +2,8 @@
 // auth endpoint, transport failures, bad options; and what passes through untouched.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import {
   TokenKeeper,
   TokenKeeperError,
@@ -15,6 +17,7 @@ import {
 } from 'tokenkeeper';
 import { startServer } from '../lib/server.mjs';
 import { startFake } from '../lib/fake.mjs';
+import { manualClock, until } from '../lib/clock.mjs';
 
 let server;
 before(async () => {
@@ -86,7 +89,9 @@ test('the auth endpoint stays at 503: AuthUnavailableError after the attempts', 
 
 test('a token URL that answers 404: AuthRejectedError', async () => {
   await server.reset();
-  const k = new TokenKeeper({ dialect: 'oauth2-client-credentials', tokenUrl: `${server.url}/no/such/endpoint`, clientId: 'cli', clientSecret: 'cli-secret' });
+  // (Unknown paths are the server's recorder, which answers 200: script the 404.)
+  await server.faults({ script: { route: 'login', status: 404, body: { text: 'no such endpoint' } } });
+  const k = new TokenKeeper({ dialect: 'oauth2-client-credentials', tokenUrl: `${server.url}/oauth/token`, clientId: 'cli', clientSecret: 'cli-secret' });
   const e = await k.login().then(() => null, (e) => e);
   assert.ok(e instanceof AuthRejectedError, String(e));
   assert.equal(e.code, 'AUTH_REJECTED');
@@ -111,17 +116,23 @@ test('client credentials grant works', async () => {
   assert.equal(r.status, 200);
 });
 
-test('the API answers 503 with Retry-After: resent after the delay', async () => {
+test('the API answers 503 with Retry-After: resent once the delay has passed, not before', async () => {
   const api = await startFake(() => [200, { 'content-type': 'text/plain' }, 'ok']);
   try {
     await server.reset();
-    const k = new TokenKeeper({ baseUrl: server.url, username: 'admin', password: 'admin', allowedOrigins: [api.url], ...fastAuth });
+    const clock = manualClock();
+    const k = new TokenKeeper({ baseUrl: server.url, username: 'admin', password: 'admin', allowedOrigins: [api.url], ...fastAuth, clock });
     api.answers.push(() => [503, { 'retry-after': '1', 'access-control-expose-headers': 'retry-after' }, 'busy']);
-    const t0 = Date.now();
-    const r = await k.fetch(`${api.url}/thing`);
+    let settled = false;
+    const pending = k.fetch(`${api.url}/thing`).finally(() => (settled = true));
+    assert.ok(await until(() => api.seen.length === 1), 'the first attempt reached the API');
+    await clock.advance(999); // Retry-After: 1 is a floor (the backoff alone would be 5 ms)
+    assert.equal(api.seen.length, 1, 'resent before Retry-After passed');
+    assert.equal(settled, false);
+    await clock.advance(1);
+    const r = await pending;
     assert.equal(r.status, 200);
     assert.equal(await r.text(), 'ok');
-    assert.ok(Date.now() - t0 >= 950, 'Retry-After: 1 is a floor');
     assert.equal(api.seen.length, 2);
     assert.match(api.seen[1].headers.authorization, /^Bearer /);
     assert.equal(k.metrics().transientResends, 1);
@@ -188,15 +199,17 @@ test('fetch errors pass through unchanged: TypeError for bad input, AbortError',
   setTimeout(() => ac.abort(), 50);
   await assert.rejects(p, (e) => e.name === 'AbortError');
   await server.reset();
-  // Aborting while waiting for a refresh ends the wait at once.
+  // Aborting while waiting for a login ends the wait at once (the login is still out).
   await server.faults({ latency_ms: { login: 2000 } });
   const ac2 = new AbortController();
   k.logout();
-  const t0 = Date.now();
   const p2 = k.fetch(`${server.url}/api/spaces`, { signal: ac2.signal });
-  setTimeout(() => ac2.abort(new Error('stop')), 50);
+  assert.ok(await until(() => k.metrics().authInProgress), 'the request waits for a login');
+  ac2.abort(new Error('stop'));
   await assert.rejects(p2, /stop/);
-  assert.ok(Date.now() - t0 < 1500);
+  assert.equal((await server.counters()).logins_ok, 0, 'rejected before the login answered');
+  // A signal that was aborted before the call fails it at once, without a request.
+  await assert.rejects(k.fetch(`${server.url}/api/spaces`, { signal: AbortSignal.abort(new Error('early')) }), /early/);
   await server.reset();
 });
 
@@ -217,6 +230,47 @@ test('a redirect to another origin: the token is not sent there and its 401 is h
     assert.equal(k.metrics().unauthorizedResends, 0);
   } finally {
     api.close();
+    other.close();
+  }
+});
+
+test('a 40 kB token answer in a fresh process (its first chunk grows the module memory): logged in, once', async () => {
+  await server.reset();
+  await server.faults({ script: { route: 'login', count: 1, body: { huge_token: 40_000 } } });
+  // A fresh process: the module's memory has never grown, as on a page's first login.
+  const code = `
+    import { TokenKeeper } from 'tokenkeeper';
+    const k = new TokenKeeper({ baseUrl: process.env.API, username: 'admin', password: 'admin', maxRefreshAttempts: 3 });
+    let token = '';
+    k.on('tokens', (t) => (token = t.accessToken));
+    const r = await k.login().then(() => 'ok', (e) => e.code);
+    console.log(JSON.stringify({ r, length: token.length, metrics: k.metrics() }));`;
+  const cwd = fileURLToPath(new URL('..', import.meta.url));
+  const out = await new Promise((resolve, reject) =>
+    execFile(process.execPath, ['--input-type=module', '-e', code], { cwd, env: { ...process.env, API: server.url } }, (e, stdout, stderr) =>
+      e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve(JSON.parse(stdout)),
+    ),
+  );
+  assert.equal(out.r, 'ok');
+  assert.equal(out.length, 40_000, "the scripted answer's token");
+  assert.deepEqual([out.metrics.logins, out.metrics.loginFailures], [1, 0]);
+  const c = await server.counters();
+  assert.deepEqual([c.logins_scripted, c.logins_ok], [1, 0], 'one login: the answer was not taken for a network failure and retried');
+});
+
+test('a token endpoint that redirects: AuthRejectedError with the 3xx, once; the password does not follow', async () => {
+  const other = await startFake(() => [200, { 'content-type': 'application/json' }, '{"access_token":"stolen","token_type":"bearer"}']);
+  const auth = await startFake(() => [307, { location: `${other.url}/token` }, '']);
+  try {
+    const k = new TokenKeeper({ dialect: 'oauth2-password', tokenUrl: `${auth.url}/token`, username: 'u', password: 'p-secret', maxRefreshAttempts: 3, ...fastAuth });
+    const e = await k.login().then(() => null, (e) => e);
+    assert.ok(e instanceof AuthRejectedError, String(e));
+    assert.equal(e.status, 307, 'Node gives the redirect its own status');
+    assert.equal(auth.seen.length, 1, 'not retried');
+    assert.equal(other.seen.length, 0, 'the redirect was not followed');
+    assert.equal(k.metrics().logins, 0);
+  } finally {
+    auth.close();
     other.close();
   }
 });

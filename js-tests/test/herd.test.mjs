@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TokenKeeper } from 'tokenkeeper';
-import { startServer, sleep } from '../lib/server.mjs';
+import { startServer } from '../lib/server.mjs';
+import { manualClock } from '../lib/clock.mjs';
 
 let server;
 before(async () => {
@@ -15,9 +16,10 @@ const keeper = (extra = {}) =>
   new TokenKeeper({ baseUrl: server.url, username: 'admin', password: 'admin', ...extra });
 
 test('a herd of 200 concurrent fetches at expiry causes exactly one refresh', async () => {
-  const k = keeper({ tokenExpirySeconds: 2 });
+  const clock = manualClock();
+  const k = keeper({ tokenExpirySeconds: 2, clock });
   await k.login();
-  await sleep(2100); // past expiry: every request must wait for the refresh
+  await clock.advance(2100); // the keeper's time past expiry: every request must wait for the refresh
   await server.reset();
   const responses = await Promise.all(Array.from({ length: 200 }, () => k.fetch(`${server.url}/api/spaces`)));
   assert.deepEqual([...new Set(responses.map((r) => r.status))], [200]);
@@ -51,12 +53,13 @@ test('revoke-all: one refresh attempt, one re-login, each request resent once', 
 });
 
 test('a rejected refresh leads to a re-login and the request succeeds', async () => {
-  const k = keeper({ tokenExpirySeconds: 2 });
+  const clock = manualClock();
+  const k = keeper({ tokenExpirySeconds: 2, clock });
   const events = [];
   k.on('loggedIn', (p) => events.push(['loggedIn', p.reauthenticated]));
   k.on('refreshed', () => events.push(['refreshed']));
   await k.login();
-  await sleep(2100);
+  await clock.advance(2100);
   await server.reset();
   await server.faults({ fail_next_refreshes: { count: 1, status: 401 } });
   const r = await k.fetch(`${server.url}/api/spaces`);

@@ -36,7 +36,9 @@
 //! Options: `--quick`, `--rounds N`, `--budget SECONDS`, `--requests N`, `--warm-up N`,
 //! `--concurrency N`, `--herd N`, `--herd-rounds N`, `--threads N` (client runtime workers,
 //! default 2), `--no-herd`, `--only raw|keeper` (one side only, no herd: for
-//! `valgrind --tool=callgrind`, which does not trace the server process), `--in-process`.
+//! `valgrind --tool=callgrind`, which does not trace the server process), `--in-process`,
+//! `--plain` (the keeper without its fast path, `KeeperBuilder::fast_path(false)`: every
+//! request takes the plain path through the engine; shows what the fast path gains).
 
 use std::fmt::Write as _;
 use std::io::{BufRead as _, BufReader};
@@ -66,6 +68,7 @@ struct Options {
     threads: usize,
     only: Option<Mode>,
     in_process: bool,
+    plain: bool,
 }
 
 impl Options {
@@ -81,6 +84,7 @@ impl Options {
             threads: 2,
             only: None,
             in_process: false,
+            plain: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -110,6 +114,7 @@ impl Options {
                 "--threads" => o.threads = number("--threads")?,
                 "--no-herd" => o.herd_rounds = 0,
                 "--in-process" => o.in_process = true,
+                "--plain" => o.plain = true,
                 "--only" => {
                     o.only = match args.next().as_deref() {
                         Some("raw") => Some(Mode::Raw),
@@ -676,8 +681,12 @@ async fn run(o: &Options, server: &Server) -> Result<bool, String> {
     let keeper = Keeper::builder(Dialect::vitalgraph(&url).map_err(|e| e.to_string())?)
         .credentials(Credentials::password(USER, PASSWORD))
         .client(http.clone())
+        .fast_path(!o.plain)
         .build()
         .map_err(|e| e.to_string())?;
+    if o.plain {
+        println!("keeper: fast path off (--plain)");
+    }
     keeper.login().await.map_err(|e| e.to_string())?;
     let token = keeper.tokens().ok_or("no tokens after login")?;
     let bearer = HeaderValue::try_from(format!("Bearer {}", token.access_token.expose()))

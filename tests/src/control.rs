@@ -178,6 +178,14 @@ impl Control {
         self.0.settings.set_refresh_ttl(ttl);
     }
 
+    /// Stops the server's clock where it is: from then on it moves only with
+    /// [`Control::advance_clock`] (until reset), so a client on a manual clock started at the
+    /// returned time (milliseconds since the Unix epoch) sees tokens expire exactly when the
+    /// server does, without anyone waiting.
+    pub fn freeze_clock(&self) -> u64 {
+        self.0.freeze_clock()
+    }
+
     /// Moves the server's clock forward: tokens expire without the test sleeping.
     pub fn advance_clock(&self, by: Duration) {
         self.0.advance_clock(by);

@@ -16,7 +16,7 @@ use crate::control::Control;
 use crate::counters::Counters;
 use crate::gauges::Gauges;
 use crate::recorder::Recorded;
-use crate::routes::detail;
+use crate::reply::detail;
 use crate::script;
 use crate::script_json::ScriptSpec;
 use crate::state::AppState;
@@ -29,6 +29,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/_control/gauges", get(gauges))
         .route("/_control/reset", post(reset))
         .route("/_control/revoke-all", post(revoke_all))
+        .route("/_control/freeze-clock", post(freeze_clock))
         .route("/_control/faults", post(faults))
 }
 
@@ -52,6 +53,10 @@ async fn reset(State(s): State<AppState>) -> Json<serde_json::Value> {
 async fn revoke_all(State(s): State<AppState>) -> Json<serde_json::Value> {
     s.tokens.revoke_all();
     Json(json!({ "ok": true }))
+}
+
+async fn freeze_clock(State(s): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({ "ok": true, "now_ms": s.freeze_clock() }))
 }
 
 /// Body of `POST /_control/faults`; every field is optional and only present ones change.

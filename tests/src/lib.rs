@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod answer;
+mod body;
 mod config;
 mod control;
 mod control_http;
@@ -10,6 +11,7 @@ mod faults;
 mod gauges;
 mod jwt;
 mod recorder;
+mod reply;
 mod routes;
 mod script;
 mod script_json;
@@ -17,10 +19,11 @@ mod server;
 mod state;
 mod tokens;
 
+pub use body::Body;
 pub use config::{RetryAfter, RouteKind, ServerConfig};
 pub use control::Control;
 pub use counters::Counters;
 pub use gauges::Gauges;
 pub use recorder::{MAX_RECORDED, Recorded};
-pub use script::{Answer, Body, Rewrite, Script, ScriptError, Times};
+pub use script::{Answer, Rewrite, Script, ScriptError, Times};
 pub use server::TestServer;

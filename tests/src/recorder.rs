@@ -7,14 +7,8 @@
 
 use std::sync::Mutex;
 
-use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri, header};
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-
-use crate::counters::Counter;
-use crate::state::AppState;
 
 /// How many requests the recorder keeps; later ones are counted
 /// ([`Counters::recorded_requests`](crate::Counters::recorded_requests)) but not kept.
@@ -82,16 +76,10 @@ fn scheme_word(value: &[u8]) -> Option<String> {
         .then(|| String::from_utf8_lossy(word).into_owned())
 }
 
-/// The handler: records the request and answers `200 {"recorded":true}`.
-pub(crate) async fn record(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    state.counters.bump(Counter::RecordedRequests);
+/// What the recorder keeps of a request: never the credential.
+pub(crate) fn seen(method: &Method, uri: &Uri, headers: &HeaderMap) -> Recorded {
     let auth = headers.get(header::AUTHORIZATION);
-    state.recorder.push(Recorded {
+    Recorded {
         method: method.as_str().to_owned(),
         path: uri
             .path_and_query()
@@ -101,8 +89,7 @@ pub(crate) async fn record(
         origin: headers
             .get(header::ORIGIN)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-    });
-    axum::Json(json!({ "recorded": true })).into_response()
+    }
 }
 
 #[cfg(test)]

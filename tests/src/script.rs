@@ -9,10 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::answer::{self, Segment};
+use crate::body::{self, Body, Segment};
 use crate::config::RouteKind;
 
 /// How many requests a script answers.
@@ -61,48 +60,6 @@ pub struct Answer {
     truncate_at: Option<u64>,
     slow: Option<(u32, Duration)>,
     delay: Duration,
-}
-
-/// A scripted body. Every body is produced in chunks as it is sent: none is built whole in
-/// memory, however large.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Body {
-    /// No body. JSON: `"empty"`.
-    #[default]
-    Empty,
-    /// These UTF-8 bytes. JSON: `{"text": "..."}`.
-    Text(String),
-    /// These bytes. JSON: `{"base64": "..."}` (standard alphabet, padded).
-    #[serde(rename = "base64", deserialize_with = "from_base64")]
-    Bytes(Vec<u8>),
-    /// This JSON value, serialized. JSON: `{"json": <any value>}`.
-    Json(Value),
-    /// `n` bytes of `a`. JSON: `{"huge": n}`.
-    Huge(u64),
-    /// `{"access_token":"aaa…","token_type":"Bearer","expires_in":3600}` whose access
-    /// token is `n` bytes long. JSON: `{"huge_token": n}`.
-    HugeToken(u64),
-    /// `{"access_token":"aaa…` without end: chunks until the client goes away (always
-    /// chunked). JSON: `"endless"`.
-    Endless,
-    /// `[` nested `n` deep, then as many `]`. JSON: `{"deep_json": n}`.
-    DeepJson(u64),
-}
-
-fn from_base64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-    use base64::Engine as _;
-    let s = String::deserialize(d)?;
-    base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .map_err(serde::de::Error::custom)
-}
-
-/// [`from_base64`] for an optional field.
-pub(crate) fn from_base64_opt<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Vec<u8>>, D::Error> {
-    from_base64(d).map(Some)
 }
 
 /// How to rewrite the JSON answer of a real login or refresh (a [`Script::Real`]).
@@ -310,9 +267,9 @@ fn prep_answer(a: &Answer) -> Result<Prepped, ScriptError> {
     let (segments, content_type) = if no_body {
         (Vec::new(), None)
     } else {
-        answer::segments(&a.body)
+        body::segments(&a.body)
     };
-    let total = answer::total_len(&segments);
+    let total = body::total_len(&segments);
     let mut headers = HeaderMap::new();
     if let Some(ct) = content_type {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
@@ -346,9 +303,9 @@ fn prep_answer(a: &Answer) -> Result<Prepped, ScriptError> {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(t));
     }
     let (chunk_bytes, every) = match a.slow {
-        None => (answer::CHUNK, None),
+        None => (body::CHUNK, None),
         Some((0, _)) => return Err(ScriptError::SlowChunk),
-        Some((k, d)) => ((k as usize).min(answer::CHUNK), Some(d)),
+        Some((k, d)) => ((k as usize).min(body::CHUNK), Some(d)),
     };
     Ok(Prepped {
         status,

@@ -13,8 +13,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::body::Body;
 use crate::config::RouteKind;
-use crate::script::{Answer, Body, Rewrite, Script, Times};
+use crate::script::{Answer, Rewrite, Script, Times};
 
 /// One script: where, how many times, and what.
 #[derive(Debug, Deserialize)]
@@ -34,7 +35,7 @@ pub(crate) struct ScriptSpec {
     connection: Option<ConnectionSpec>,
     real: Option<RealSpec>,
     raw: Option<String>,
-    #[serde(default, deserialize_with = "crate::script::from_base64_opt")]
+    #[serde(default, deserialize_with = "crate::body::from_base64_opt")]
     raw_base64: Option<Vec<u8>>,
 }
 

@@ -100,6 +100,8 @@ pub(crate) struct Shared {
     initial: Settings,
     pub(crate) settings: Settings,
     clock_offset_ms: AtomicI64,
+    /// The wall-clock time the server's clock stopped at, or -1 while it follows the wall.
+    frozen_ms: AtomicI64,
     pub(crate) counters: AtomicCounters,
     pub(crate) faults: Faults,
     pub(crate) tokens: Tokens,
@@ -117,6 +119,7 @@ impl Shared {
             initial: Settings::from_config(&config),
             settings: Settings::from_config(&config),
             clock_offset_ms: AtomicI64::new(0),
+            frozen_ms: AtomicI64::new(-1),
             counters: AtomicCounters::default(),
             faults: Faults::default(),
             tokens: Tokens::new(config.secret.clone()),
@@ -126,14 +129,13 @@ impl Shared {
         })
     }
 
-    /// The server's notion of now, in milliseconds since the Unix epoch: the wall clock
-    /// shifted by [`Shared::advance_clock`].
+    /// The server's notion of now, in milliseconds since the Unix epoch: the wall clock (or
+    /// the time it was frozen at, see [`Shared::freeze_clock`]) shifted by
+    /// [`Shared::advance_clock`].
     pub(crate) fn now_ms(&self) -> u64 {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as i64;
-        wall.saturating_add(self.clock_offset_ms.load(Ordering::SeqCst))
+        let frozen = self.frozen_ms.load(Ordering::SeqCst);
+        let base = if frozen >= 0 { frozen } else { wall_ms() };
+        base.saturating_add(self.clock_offset_ms.load(Ordering::SeqCst))
             .max(0) as u64
     }
 
@@ -143,10 +145,21 @@ impl Shared {
             .fetch_add(d.as_millis() as i64, Ordering::SeqCst);
     }
 
+    /// Stops the server's clock where it is: from now on it moves only with
+    /// [`Shared::advance_clock`], so a test can keep a client's manual clock in step with it.
+    /// Returns the time it stopped at (ms since the Unix epoch).
+    pub(crate) fn freeze_clock(&self) -> u64 {
+        let now = self.now_ms();
+        self.clock_offset_ms.store(0, Ordering::SeqCst);
+        self.frozen_ms.store(now as i64, Ordering::SeqCst);
+        now
+    }
+
     /// Restores the settings and the clock to what the server started with.
     pub(crate) fn reset_settings(&self) {
         self.settings.load_from(&self.initial);
         self.clock_offset_ms.store(0, Ordering::SeqCst);
+        self.frozen_ms.store(-1, Ordering::SeqCst);
     }
 
     /// Whether `username`/`password` is a known resource owner.
@@ -238,4 +251,12 @@ impl ConnHandle {
     pub(crate) async fn killed(&self) {
         self.0.killed.notified().await;
     }
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64
 }

@@ -248,7 +248,6 @@ async fn a_refresh_lost_with_its_runtime_is_restarted_for_the_waiters() {
                 let client = keeper.client();
                 tokio::spawn(async move { client.get(url).send().await });
                 until_auth_in_progress(&keeper).await;
-                tokio::time::sleep(Duration::from_millis(50)).await;
             });
             started_tx.send(()).unwrap();
             die_rx.recv().unwrap();
@@ -256,13 +255,19 @@ async fn a_refresh_lost_with_its_runtime_is_restarted_for_the_waiters() {
         })
     };
     started_rx.await.unwrap();
+    let before = keeper.metrics().requests;
     let waiters: Vec<_> = (0..10)
         .map(|_| {
             let (client, url) = (keeper.client(), echo(&server));
             tokio::spawn(async move { client.get(url).send().await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(50)).await; // let them start waiting
+    // Let them all start waiting for the refresh in flight.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while keeper.metrics().requests < before + 10 {
+        assert!(Instant::now() < deadline, "the waiters did not start");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     die_tx.send(()).unwrap();
     tokio::task::spawn_blocking(move || doomed.join().unwrap())
         .await

@@ -12,6 +12,8 @@ use tokenkeeper_core::{Config, ConfigError, Event, Metrics, Session, TokenSet};
 use crate::clock::{Clock, ClockRef};
 use crate::error::Error;
 use crate::state::{CredentialsProvider, Listener, Parts, Shared};
+use crate::store::handle::StoreHandle;
+use crate::store::{StoreMetrics, TokenStore};
 use crate::tasks::carry_out;
 
 /// One identity's tokens and the engine that keeps them valid, shared by every [`Client`](crate::Client),
@@ -47,6 +49,8 @@ impl Keeper {
             clock: ClockRef::System,
             fast_path: true,
             request_timeout: None,
+            store: None,
+            store_lock_wait: DEFAULT_STORE_LOCK_WAIT,
         }
     }
 
@@ -55,13 +59,21 @@ impl Keeper {
         self.shared.metrics()
     }
 
+    /// What the token store did (sets adopted from it, logins and refreshes made with and
+    /// without its lock, failures), or `None` without a store
+    /// ([`KeeperBuilder::store`]).
+    pub fn store_metrics(&self) -> Option<StoreMetrics> {
+        self.shared.store.as_ref().map(|s| s.metrics())
+    }
+
     /// The tokens in use, if any (to persist them, for instance).
     pub fn tokens(&self) -> Option<TokenSet> {
         self.shared.read(|s| s.tokens().cloned())
     }
 
     /// Installs tokens obtained elsewhere (a store, another process). Requests waiting for a
-    /// login or refresh resume with them.
+    /// login or refresh resume with them. They are not written to the keeper's token store
+    /// ([`KeeperBuilder::store`]), which saves the sets the keeper obtains itself.
     pub fn set_tokens(&self, tokens: TokenSet) -> Result<(), Error> {
         let (result, jobs) = self.shared.locked(|st, now, work| {
             st.driver
@@ -120,6 +132,8 @@ pub struct KeeperBuilder {
     clock: ClockRef,
     fast_path: bool,
     request_timeout: Option<Duration>,
+    store: Option<Arc<dyn TokenStore>>,
+    store_lock_wait: Duration,
 }
 
 impl fmt::Debug for KeeperBuilder {
@@ -133,6 +147,8 @@ impl fmt::Debug for KeeperBuilder {
             .field("credentials_provider", &self.provider.is_some())
             .field("fast_path", &self.fast_path)
             .field("request_timeout", &self.request_timeout)
+            .field("store", &self.store)
+            .field("store_lock_wait", &self.store_lock_wait)
             .finish_non_exhaustive()
     }
 }
@@ -245,6 +261,30 @@ impl KeeperBuilder {
         self
     }
 
+    /// Shares the tokens through `store` ([`FileStore`](crate::store::FileStore) for the
+    /// processes of one machine, `RedisStore` for a fleet, [`MemoryStore`](crate::store::MemoryStore)
+    /// for keepers of one process): the keeper adopts the tokens stored instead of logging in
+    /// or refreshing when they are newer than its own, takes the store's lock around each
+    /// login or refresh, and saves every new set (absolute times) before releasing it. A store
+    /// that fails never fails a request: the keeper carries on alone and says so (a warning,
+    /// [`Keeper::store_metrics`]). Default: none (tokens live in this keeper only). See
+    /// [`crate::store`].
+    #[must_use]
+    pub fn store(mut self, store: impl TokenStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// How long a login or refresh waits for the store's lock while another process holds
+    /// it (default 10 s), before carrying on alone. A holder that crashed releases a file
+    /// lock at once and a Redis lock when it expires; this bounds a holder that hangs. Keep
+    /// it under `Config::auth_timeout` (30 s), which the wait counts toward.
+    #[must_use]
+    pub fn store_lock_wait(mut self, wait: Duration) -> Self {
+        self.store_lock_wait = wait;
+        self
+    }
+
     /// Checks the settings and builds the keeper. Nothing is sent yet: the first request
     /// logs in.
     ///
@@ -291,6 +331,9 @@ impl KeeperBuilder {
                 listeners: self.listeners,
                 provider: self.provider,
                 fast_path: self.fast_path,
+                store: self
+                    .store
+                    .map(|s| Arc::new(StoreHandle::new(s, self.store_lock_wait))),
             })),
         })
     }
@@ -300,6 +343,9 @@ impl KeeperBuilder {
 fn random_seed() -> u64 {
     RandomState::new().hash_one(std::time::SystemTime::now())
 }
+
+/// How long a login or refresh waits for a token store's lock by default.
+const DEFAULT_STORE_LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// The connect timeout of the clients the keeper builds.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

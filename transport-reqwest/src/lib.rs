@@ -8,7 +8,10 @@
 //! - [`Keeper`]: one identity's session, shared by everything below (cheap `Clone`);
 //! - [`Client`]: reqwest's familiar surface (`client.get(url).json(&x).send().await`);
 //! - [`Middleware`]: one layer for `reqwest-middleware` users;
-//! - [`blocking::Client`]: for synchronous programs (threads share one session).
+//! - [`blocking::Client`]: for synchronous programs (threads share one session);
+//! - [`store`]: token stores, so that processes sharing an identity share one login and one
+//!   refresh per expiry ([`store::FileStore`] on one machine, `store::RedisStore` with the
+//!   `redis` feature for a fleet), set with [`KeeperBuilder::store`].
 //!
 //! ```no_run
 //! use tokenkeeper_reqwest::Keeper;
@@ -40,7 +43,11 @@
 //! - With `Config::refresh_ahead`, a background task renews an idle session's token before the
 //!   next request needs it; otherwise renewal happens as requests arrive (proactively, inside
 //!   the refresh margin, while the old token still works).
-//! - Nothing here logs or formats a token or password; logs are `tracing` events at debug level.
+//! - Nothing here logs or formats a token or password. Every decision of the engine is a
+//!   `tracing` event with its reason and token generation: `info` for logins, refreshes,
+//!   session expiry and the circuit breaker (one line per refresh in steady state), `warn`
+//!   for a login or refresh that failed for good, `debug` for resends, backoffs and aborts;
+//!   each login or refresh runs in a `tokenkeeper_auth` span (see the README).
 //! - While the token is fresh a request takes no lock shared with other threads: it sends with
 //!   the engine's published lease, and only an answer that needs a decision (a 401, 429/5xx, a
 //!   redirect elsewhere) reaches the session. A [`RequestBuilder`] and its `send()` future borrow
@@ -62,9 +69,13 @@ mod fast;
 mod io;
 mod keeper;
 mod middleware;
+pub mod prometheus;
+pub mod settings;
 mod state;
+pub mod store;
 mod stripes;
 mod tasks;
+mod trace;
 
 pub use client::{Client, RequestBuilder};
 pub use error::Error;

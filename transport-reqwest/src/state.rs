@@ -6,6 +6,9 @@
 //! - every input goes through [`Shared::locked`], which returns the [`Jobs`] the input left
 //!   (tasks to wake, an auth request to perform, events...) for the caller to carry out with
 //!   the lock released ([`crate::tasks::carry_out`]); nothing is spawned from here;
+//! - with a token store, the tokens an input changed (`TokensChanged`, `SessionExpired`) are
+//!   numbered under the lock and handed over as [`Jobs::persist`], so saves keep the engine's
+//!   order;
 //! - after every input the lease is republished ([`crate::stripes`]), auth requests whose
 //!   deadline passed are aborted, and when the next timer moved earlier every waiting exchange
 //!   is woken to sleep on it again (waiting exchanges sleep on the engine's timers
@@ -23,6 +26,7 @@ use tokenkeeper_core::driver::{Driver, Work};
 use tokenkeeper_core::{AuthId, Event, LeaseTerms, Metrics, Session, Timestamp};
 
 use crate::clock::ClockRef;
+use crate::store::handle::{Persist, StoreHandle};
 use crate::stripes::Stripes;
 
 /// A user hook called with every engine event, after the session lock is released.
@@ -45,6 +49,8 @@ pub(crate) struct State {
     pub(crate) timer_waker: Option<Waker>,
     /// The auth request in flight and the handle that aborts its task.
     pub(crate) auth_abort: Option<(AuthId, AbortHandle)>,
+    /// Numbers the token store's saves in the order the engine produced them.
+    persist_seq: u64,
 }
 
 /// What an input left to do once the lock is released.
@@ -53,6 +59,8 @@ pub(crate) struct Jobs {
     pub(crate) work: Work,
     /// Start the background timer task.
     pub(crate) start_timer: bool,
+    /// Tokens to save in the token store (with one configured).
+    pub(crate) persist: Option<Persist>,
 }
 
 /// The state shared by a [`Keeper`](crate::Keeper), its clients, middleware and tasks.
@@ -74,6 +82,8 @@ pub(crate) struct Shared {
     pub(crate) leases: Option<Stripes>,
     /// Run a background task for the engine's timers (`Config::refresh_ahead`).
     background_timer: bool,
+    /// The token store shared with other processes or keepers, if any.
+    pub(crate) store: Option<Arc<StoreHandle>>,
 }
 
 impl Drop for Shared {
@@ -105,6 +115,7 @@ pub(crate) struct Parts {
     pub(crate) listeners: Vec<Listener>,
     pub(crate) provider: Option<CredentialsProvider>,
     pub(crate) fast_path: bool,
+    pub(crate) store: Option<Arc<StoreHandle>>,
 }
 
 impl Shared {
@@ -117,6 +128,7 @@ impl Shared {
             listeners,
             provider,
             fast_path,
+            store,
         } = parts;
         let background_timer = session.config().refresh_ahead && session.config().enabled;
         Shared {
@@ -128,12 +140,14 @@ impl Shared {
                 timer_task: false,
                 timer_waker: None,
                 auth_abort: None,
+                persist_seq: 0,
             }),
             clock,
             base,
             auth_client,
             listeners,
             provider,
+            store,
         }
     }
 
@@ -201,6 +215,9 @@ impl Shared {
         if jobs.work.timer.is_some_and(|m| m.earlier()) {
             st.driver.wake_all(&mut jobs.work);
             jobs.work.wakers.extend(st.timer_waker.take());
+        }
+        if self.store.is_some() {
+            jobs.persist = Persist::from_events(&jobs.work.events, &mut st.persist_seq);
         }
         jobs.start_timer = self.background_timer
             && !st.timer_task

@@ -8,6 +8,11 @@
 //! and the engine hands it out again to whoever still waits. Outside a tokio runtime nothing
 //! can be spawned: the request (or question) is parked in the driver and the next waiting
 //! exchange, which runs on a runtime, takes it.
+//!
+//! With a token store ([`crate::store`]), the auth task does the store's part of the lock
+//! protocol around the request ([`lock_protocol`]): look, lock, look again, ask the
+//! engine's gate, perform, report, save the new tokens, release. Other inputs' saves run on
+//! tasks of their own.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,17 +22,30 @@ use std::task::{Context, Poll};
 use futures::future::{AbortHandle, Abortable};
 use tokenkeeper_core::driver::{AuthOutcome, Work};
 use tokenkeeper_core::{AuthId, AuthRequest, Timestamp};
+use zeroize::Zeroize as _;
+
+use tracing::Instrument as _;
 
 use crate::clock::Sleep;
 use crate::io::{self, AuthAnswer};
 use crate::state::{Jobs, Shared};
+use lock_protocol::Before;
+
+mod lock_protocol;
 
 /// Does what an input left to do (see the module docs).
 pub(crate) fn carry_out(shared: &Arc<Shared>, jobs: Jobs) {
     let Jobs {
         mut work,
         start_timer,
+        persist,
     } = jobs;
+    if let Some(store) = &shared.store {
+        if let Some(p) = persist {
+            lock_protocol::spawn_save(store, p);
+        }
+        lock_protocol::start_watch(shared);
+    }
     if let Some(auth) = work.auth.take() {
         spawn_auth(shared, auth);
     }
@@ -45,6 +63,9 @@ pub(crate) fn carry_out(shared: &Arc<Shared>, jobs: Jobs) {
 /// waiting exchange.
 pub(crate) fn carry_out_in_drop(shared: &Shared, jobs: Jobs) {
     let mut work = jobs.work;
+    if let (Some(store), Some(p)) = (&shared.store, jobs.persist) {
+        lock_protocol::spawn_save(store, p);
+    }
     if work.auth.is_some() || work.ask {
         let auth = work.auth.take();
         let ask = work.ask;
@@ -64,6 +85,7 @@ pub(crate) fn carry_out_in_drop(shared: &Shared, jobs: Jobs) {
 fn finish(shared: &Shared, mut work: Work) {
     work.wake();
     for e in &work.events {
+        crate::trace::event(shared, e);
         for l in &shared.listeners {
             l(e);
         }
@@ -78,7 +100,7 @@ fn spawn_auth(shared: &Arc<Shared>, auth: AuthRequest) {
         let ((), jobs) = shared.locked(|st, _, work| st.driver.park_auth(auth, work));
         return carry_out(shared, jobs);
     };
-    tracing::debug!(op = auth.id.as_u64(), kind = ?auth.kind, uri = %auth.request.uri(), "tokenkeeper: auth request");
+    let span = crate::trace::auth_span(shared, &auth);
     let (handle, registration) = AbortHandle::new_pair();
     shared.lock().auth_abort = Some((auth.id, handle));
     let guard = AuthGuard {
@@ -86,15 +108,29 @@ fn spawn_auth(shared: &Arc<Shared>, auth: AuthRequest) {
         op: auth.id,
         reported: false,
     };
-    runtime.spawn(Abortable::new(perform(guard, auth), registration));
+    runtime.spawn(Abortable::new(perform(guard, auth), registration).instrument(span));
 }
 
-async fn perform(mut guard: AuthGuard, auth: AuthRequest) {
+async fn perform(mut guard: AuthGuard, mut auth: AuthRequest) {
     let shared = Arc::clone(&guard.shared);
     let op = auth.id;
+    let lock = match lock_protocol::before(&shared, op).await {
+        Before::Send(lock) => lock,
+        Before::Ended => {
+            // Adopted from the store, or dropped: the request (its body holds the password
+            // or the refresh token) is wiped unsent, and nothing is reported.
+            guard.reported = true;
+            auth.request.body_mut().zeroize();
+            let mut st = shared.lock();
+            if st.auth_abort.as_ref().is_some_and(|(id, _)| *id == op) {
+                st.auth_abort = None;
+            }
+            return;
+        }
+    };
     let answer = io::perform(&shared.auth_client, auth).await;
     guard.reported = true;
-    let ((), jobs) = shared.locked(|st, now, work| {
+    let ((), mut jobs) = shared.locked(|st, now, work| {
         if st.auth_abort.as_ref().is_some_and(|(id, _)| *id == op) {
             st.auth_abort = None;
         }
@@ -119,7 +155,11 @@ async fn perform(mut guard: AuthGuard, auth: AuthRequest) {
         };
         st.driver.auth_outcome(now, op, outcome, work);
     });
+    // The waiters go out at once; the new tokens are saved before the store's lock is
+    // released, so the next holder finds them.
+    let persist = jobs.persist.take();
     carry_out(&shared, jobs);
+    lock_protocol::after(&shared, persist, lock).await;
 }
 
 /// Reports the auth operation abandoned if its task is dropped before it reported an outcome

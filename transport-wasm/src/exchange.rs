@@ -1,86 +1,117 @@
 //! One caller's request from `fetch(input, init)` to its response: prepared once (see
-//! [`crate::outgoing`]), then sent with `Authorization` for every `Send` the engine asks for,
-//! each response or rejection reported back, until the engine says `Deliver` or `Fail`.
+//! [`crate::outgoing`]), then sent with `Authorization` for every `Send` the machine asks for,
+//! each response or rejection reported back, until it says `Deliver` or `Fail`.
 
+use std::rc::Rc;
 use std::task::Poll;
 
-use http::header::{DATE, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::Method;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Response};
+use web_sys::{AbortController, AbortSignal, Response};
 
-use tokenkeeper_core::{Error, ExchangeId, RequestMeta, SendFailure};
+use tokenkeeper_core::Error;
+use tokenkeeper_core::driver::API_RESPONSE_HEADERS;
 
 use crate::error::KeeperError;
-use crate::keeper::{Instr, Shared, input};
+use crate::keeper::{Out, Shared, input, run};
+use crate::machine::Handle;
 use crate::outgoing::Outgoing;
 use crate::sys;
 
-/// Headers of an API response that the engine reads (`Retry-After` as a backoff floor, `Date`
-/// to measure a `Retry-After` date against the server's clock, `WWW-Authenticate` for RFC 6750
-/// challenges). Only these are copied out of JS, which keeps the per-call cost low;
-/// cross-origin servers must list them in `Access-Control-Expose-Headers`.
-const ENGINE_RESPONSE_HEADERS: [http::HeaderName; 3] = [WWW_AUTHENTICATE, RETRY_AFTER, DATE];
-
 /// `keeper.fetch(input, init)`.
 pub(crate) async fn fetch(
-    shared: &Shared,
+    shared: &Rc<Shared>,
     input_value: &JsValue,
     init: &JsValue,
 ) -> Result<Response, KeeperError> {
     let mut outgoing = Outgoing::new(input_value, init).map_err(KeeperError::Js)?;
-    let allowed = origin_of(&outgoing.url()).is_some_and(|o| shared.borrow_mut().allows_origin(o));
-    if !allowed {
+    if !shared.allows_url(outgoing.url()) {
         // Not an origin the token may go to: a plain fetch, without the token.
-        let sent = outgoing.send(None).map_err(KeeperError::Js)?;
+        let sent = outgoing.send(None, None).map_err(KeeperError::Js)?;
         return await_response(sent).await.map_err(KeeperError::Js);
     }
     let signal = outgoing.signal(input_value, init);
     outgoing.buffer().await.map_err(KeeperError::Js)?;
-    let method = Method::from_bytes(outgoing.method().as_bytes()).unwrap_or(Method::POST);
-    let meta = RequestMeta::new(&method, outgoing.replayable());
-    let id = input(shared, |inner, now| {
-        inner.sync_store(now);
-        let id = inner.session.start(now, meta);
-        inner.slots.insert(id);
-        id
-    });
-    let mut guard = ExchangeGuard {
-        shared,
-        id,
-        done: false,
-        abort: None,
-    };
-    if let Some(signal) = &signal {
-        guard.abort = Some(AbortHook::new(shared, id, signal));
+    if let Some(s) = signal.as_ref().filter(|s| s.aborted()) {
+        return Err(KeeperError::Js(s.reason())); // as `fetch` does
     }
+    let method = Method::from_bytes(outgoing.method().as_bytes()).unwrap_or(Method::POST);
+    let replayable = outgoing.replayable();
+    let stored = shared.store.borrow_mut().changed();
+    let now = shared.clock.now();
+    let h = shared.m.borrow_mut().start(
+        now,
+        &method,
+        replayable,
+        stored.as_deref().map(String::as_str),
+    );
+    drop(stored);
+    let mut guard = ExchangeGuard::open(shared, h);
+    if let Some(signal) = &signal {
+        guard.abort = Some(AbortHook::new(shared, h, signal));
+    }
+    run(shared);
     let mut last: Option<Response> = None;
     let mut cause: Option<JsValue> = None;
     loop {
-        match next_instr(shared, id).await {
-            Instr::Send(authorization) => {
+        match next(shared, h).await {
+            Step::Out(Out::Send(authorization)) => {
                 if let Some(old) = last.take() {
                     discard(&old);
                 }
                 if let Some(s) = signal.as_ref().filter(|s| s.aborted()) {
                     return Err(KeeperError::Js(s.reason()));
                 }
+                let attempt = if shared.timeout {
+                    let c = AbortController::new().map_err(KeeperError::Js)?;
+                    if let Some(slot) = shared.slots.borrow_mut().get(h) {
+                        slot.attempt = Some(c.clone());
+                    }
+                    Some(c)
+                } else {
+                    None
+                };
                 let sent = outgoing
-                    .send(Some(&authorization))
+                    .send(
+                        Some(&authorization),
+                        attempt.as_ref().map(AbortController::signal).as_ref(),
+                    )
                     .map_err(KeeperError::Js)?;
-                match await_response(sent).await {
+                let result = await_response(sent).await;
+                let cut = shared.slots.borrow_mut().get(h).is_some_and(|slot| {
+                    slot.attempt = None;
+                    core::mem::take(&mut slot.cut)
+                });
+                if cut {
+                    // The machine cut this attempt (no headers in time) and counted it.
+                    if let Ok(response) = &result {
+                        discard(response);
+                    }
+                    continue;
+                }
+                match result {
                     Ok(response) if is_foreign(shared, &response) => {
                         last = Some(response);
-                        input(shared, |inner, _| inner.session.handle_foreign_response(id));
+                        input(shared, |m, now| m.foreign(now, h));
                     }
                     Ok(response) => {
-                        let (status, headers) = engine_view(&response);
+                        let status = response.status();
+                        let headers = response.headers();
+                        let [www, retry, date] =
+                            API_RESPONSE_HEADERS.map(|name| headers.get(name).ok().flatten());
                         last = Some(response);
-                        input(shared, |inner, now| {
-                            inner.session.handle_response(now, id, status, &headers);
+                        input(shared, |m, now| {
+                            m.response(
+                                now,
+                                h,
+                                status,
+                                www.as_deref(),
+                                retry.as_deref(),
+                                date.as_deref(),
+                            );
                         });
                     }
                     Err(e) => {
@@ -90,33 +121,29 @@ pub(crate) async fn fetch(
                             return Err(KeeperError::Js(e));
                         }
                         // fetch cannot tell a refused connection from one that broke after the
-                        // request was written: report the worst case, so a non-idempotent
-                        // request is never sent twice (idempotent ones are retried).
+                        // request was written: the machine reports the worst case, so a
+                        // non-idempotent request is never sent twice.
                         cause = Some(e);
-                        input(shared, |inner, now| {
-                            inner
-                                .session
-                                .handle_send_error(now, id, SendFailure::MaybeSent);
-                        });
+                        input(shared, |m, now| m.send_error(now, h));
                     }
                 }
             }
-            Instr::Deliver => {
+            Step::Out(Out::Deliver) => {
                 guard.done = true;
                 return last.ok_or(KeeperError::Engine {
                     error: Error::UnknownExchange,
                     cause: None,
                 });
             }
-            Instr::Fail(error) => {
+            Step::Out(Out::Fail(error)) => {
                 guard.done = true;
                 return Err(KeeperError::Engine { error, cause });
             }
-            Instr::Reject(thrown) => {
+            Step::Out(Out::Reject(thrown)) => {
                 guard.done = true;
                 return Err(KeeperError::Js(thrown));
             }
-            Instr::Aborted => {
+            Step::Aborted => {
                 let reason = signal
                     .as_ref()
                     .map_or(JsValue::UNDEFINED, AbortSignal::reason);
@@ -126,51 +153,49 @@ pub(crate) async fn fetch(
     }
 }
 
-/// `keeper.login()`: the engine's login exchange, which ends when tokens are held.
-pub(crate) async fn login(shared: &Shared) -> Result<(), KeeperError> {
-    let id = input(shared, |inner, now| {
-        let id = inner.session.login(now);
-        inner.slots.insert(id);
-        id
-    });
-    let mut guard = ExchangeGuard {
-        shared,
-        id,
-        done: false,
-        abort: None,
-    };
+/// `keeper.login()`: the machine's login exchange, which ends when tokens are held.
+pub(crate) async fn login(shared: &Rc<Shared>) -> Result<(), KeeperError> {
+    let now = shared.clock.now();
+    let h = shared.m.borrow_mut().login(now);
+    let mut guard = ExchangeGuard::open(shared, h);
+    run(shared);
     loop {
-        match next_instr(shared, id).await {
-            Instr::Deliver => {
+        match next(shared, h).await {
+            Step::Out(Out::Deliver) => {
                 guard.done = true;
                 return Ok(());
             }
-            Instr::Fail(error) => {
+            Step::Out(Out::Fail(error)) => {
                 guard.done = true;
                 return Err(KeeperError::Engine { error, cause: None });
             }
-            Instr::Reject(thrown) => {
+            Step::Out(Out::Reject(thrown)) => {
                 guard.done = true;
                 return Err(KeeperError::Js(thrown));
             }
             // A login exchange is never sent; nothing else can arrive.
-            Instr::Send(_) | Instr::Aborted => {}
+            Step::Out(Out::Send(_)) | Step::Aborted => {}
         }
     }
 }
 
-/// The next instruction for exchange `id`, once the engine gives one.
-fn next_instr(shared: &Shared, id: ExchangeId) -> impl std::future::Future<Output = Instr> + '_ {
+enum Step {
+    Out(Out),
+    Aborted,
+}
+
+/// The exchange's next step, once the machine gives one.
+fn next(shared: &Shared, h: Handle) -> impl std::future::Future<Output = Step> + '_ {
     std::future::poll_fn(move |cx| {
-        let mut inner = shared.borrow_mut();
-        let Some(slot) = inner.slots.get_mut(id) else {
-            return Poll::Ready(Instr::Fail(Error::UnknownExchange));
+        let mut slots = shared.slots.borrow_mut();
+        let Some(slot) = slots.get(h) else {
+            return Poll::Ready(Step::Out(Out::Fail(Error::UnknownExchange)));
         };
         if slot.aborted {
-            return Poll::Ready(Instr::Aborted);
+            return Poll::Ready(Step::Aborted);
         }
-        if let Some(instr) = slot.instr.take() {
-            Poll::Ready(instr)
+        if let Some(out) = slot.out.take() {
+            Poll::Ready(Step::Out(out))
         } else {
             slot.waker = Some(cx.waker().clone());
             Poll::Pending
@@ -178,44 +203,57 @@ fn next_instr(shared: &Shared, id: ExchangeId) -> impl std::future::Future<Outpu
     })
 }
 
-/// Removes the exchange's mailbox when the caller is done, and cancels the exchange in the
-/// engine if it had not ended (the caller aborted, or dropped the future).
+/// Removes the exchange's mailbox when the caller is done, and cancels the exchange if it had
+/// not ended (the caller aborted, or dropped the future).
 struct ExchangeGuard<'a> {
-    shared: &'a Shared,
-    id: ExchangeId,
+    shared: &'a Rc<Shared>,
+    h: Handle,
     done: bool,
     /// Kept alive for the exchange's lifetime.
     abort: Option<AbortHook>,
 }
 
-impl Drop for ExchangeGuard<'_> {
-    fn drop(&mut self) {
-        let id = self.id;
-        if self.done {
-            self.shared.borrow_mut().slots.remove(id);
-        } else {
-            input(self.shared, |inner, _| {
-                inner.slots.remove(id);
-                inner.session.cancel(id);
-            });
+impl<'a> ExchangeGuard<'a> {
+    fn open(shared: &'a Rc<Shared>, h: Handle) -> Self {
+        shared.slots.borrow_mut().open(h);
+        ExchangeGuard {
+            shared,
+            h,
+            done: false,
+            abort: None,
         }
     }
 }
 
-/// Wakes a waiting exchange when the caller's `AbortSignal` fires.
+impl Drop for ExchangeGuard<'_> {
+    fn drop(&mut self) {
+        let h = self.h;
+        self.shared.slots.borrow_mut().close(h);
+        if !self.done {
+            input(self.shared, |m, now| m.cancel(now, h));
+        }
+    }
+}
+
+/// Wakes a waiting exchange when the caller's `AbortSignal` fires (and aborts its attempt in
+/// flight, when attempts have their own controller).
 struct AbortHook {
     signal: AbortSignal,
     callback: Closure<dyn FnMut()>,
 }
 
 impl AbortHook {
-    fn new(shared: &Shared, id: ExchangeId, signal: &AbortSignal) -> Self {
-        let weak = std::rc::Rc::downgrade(shared);
+    fn new(shared: &Rc<Shared>, h: Handle, signal: &AbortSignal) -> Self {
+        let weak = Rc::downgrade(shared);
+        let reason_of = signal.clone();
         let callback = Closure::<dyn FnMut()>::new(move || {
             let Some(shared) = weak.upgrade() else { return };
-            let mut inner = shared.borrow_mut();
-            if let Some(slot) = inner.slots.get_mut(id) {
+            let mut slots = shared.slots.borrow_mut();
+            if let Some(slot) = slots.get(h) {
                 slot.aborted = true;
+                if let Some(c) = slot.attempt.take() {
+                    c.abort_with_reason(&reason_of.reason());
+                }
                 if let Some(w) = slot.waker.take() {
                     w.wake();
                 }
@@ -239,26 +277,12 @@ impl Drop for AbortHook {
 
 /// Whether the response says nothing about the token: it came from an origin the token was
 /// not sent to (a redirect left the allowed origins; `fetch` dropped `Authorization` on the
-/// way), or it is opaque (status 0: `mode: "no-cors"`, `redirect: "manual"`).
+/// way), or it is opaque (status 0: `mode: "no-cors"`, `redirect: "manual"`). The final URL is
+/// read with the platform's parser, as the request's was.
 fn is_foreign(shared: &Shared, response: &Response) -> bool {
     response.status() == 0
         || (response.redirected()
-            && !origin_of(&response.url()).is_some_and(|o| shared.borrow_mut().allows_origin(o)))
-}
-
-/// What the engine needs of a response: its status and the headers it reads.
-fn engine_view(response: &Response) -> (StatusCode, HeaderMap) {
-    let status = StatusCode::from_u16(response.status()).unwrap_or(StatusCode::OK);
-    let mut headers = HeaderMap::new();
-    let js = response.headers();
-    for name in ENGINE_RESPONSE_HEADERS {
-        if let Ok(Some(v)) = js.get(name.as_str())
-            && let Ok(v) = HeaderValue::from_str(&v)
-        {
-            headers.append(name, v);
-        }
-    }
-    (status, headers)
+            && !sys::url_of_response(response).is_some_and(|u| shared.allows_url(&u)))
 }
 
 /// Lets go of a response that is being replaced by a resend (frees its connection in Node).
@@ -270,75 +294,4 @@ fn discard(response: &Response) {
 
 async fn await_response(p: Promise) -> Result<Response, JsValue> {
     JsFuture::from(p).await.map(JsCast::unchecked_into)
-}
-
-/// The scheme, host (without IPv6 brackets) and port of `scheme://host[:port]`.
-pub(crate) fn split_origin(origin: &str) -> Option<(&str, &str, Option<u16>)> {
-    let (scheme, authority) = origin.split_once("://")?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    let (host, port) = match authority.rfind(':') {
-        Some(i) if !authority[i..].contains(']') => {
-            (&authority[..i], Some(authority[i + 1..].parse().ok()?))
-        }
-        _ => (authority, None),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    (!scheme.is_empty() && !host.is_empty()).then_some((scheme, host, port))
-}
-
-/// `scheme://host[:port]` of an absolute URL, for the origin check.
-pub(crate) fn origin_of(url: &str) -> Option<&str> {
-    let start = url.find("://")? + 3;
-    let end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
-    (end > start).then(|| &url[..end])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{origin_of, split_origin};
-
-    #[test]
-    fn origins_of_urls() {
-        let table = [
-            (
-                "http://127.0.0.1:8080/api/echo?x=1",
-                Some("http://127.0.0.1:8080"),
-            ),
-            ("https://api.example.com", Some("https://api.example.com")),
-            (
-                "https://api.example.com?q#f",
-                Some("https://api.example.com"),
-            ),
-            ("https://api.example.com#f", Some("https://api.example.com")),
-            ("data:text/plain,hi", None),
-            ("https:///path", None),
-        ];
-        for (url, want) in table {
-            assert_eq!(origin_of(url), want, "{url}");
-        }
-    }
-
-    #[test]
-    fn origins_split_into_scheme_host_port() {
-        let table = [
-            (
-                "http://127.0.0.1:8080",
-                Some(("http", "127.0.0.1", Some(8080))),
-            ),
-            (
-                "https://api.example.com",
-                Some(("https", "api.example.com", None)),
-            ),
-            ("http://[::1]:3000", Some(("http", "::1", Some(3000)))),
-            ("http://[::1]", Some(("http", "::1", None))),
-            ("http://u:p@host:1", Some(("http", "host", Some(1)))),
-            ("http://host:notaport", None),
-            ("http://", None),
-        ];
-        for (origin, want) in table {
-            assert_eq!(split_origin(origin), want, "{origin}");
-        }
-    }
 }

@@ -1,70 +1,28 @@
-//! The driver's shared state and its one rule: every input to the engine goes through
-//! [`input`], which applies it, drains the engine's actions, re-arms the timer and then (with no
-//! borrow held) tells the event handler.
+//! The async skin's shared state and its one rule: every input goes to the [`Machine`] with
+//! the clock's `now`, and then [`run`] carries out every [`Intent`] it gave, with the machine
+//! not borrowed (an event handler may call back into the keeper).
 
-use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
-use std::task::Waker;
-use std::time::Duration;
+use std::task::{Poll, Waker};
 
 use http::HeaderValue;
-use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsValue;
+use web_sys::{AbortController, AbortSignal};
+use zeroize::Zeroizing;
 
-use tokenkeeper_core::dialect::{ClientAuth, Credentials, Dialect};
-use tokenkeeper_core::{
-    Action, AuthId, Config, ConfigError, Error, Event, ExchangeId, Session, TimerKind, Timestamp,
-    TokenSet,
-};
+use tokenkeeper_core::dialect::{Credentials, Dialect};
+use tokenkeeper_core::{AuthRequest, Config, ConfigError, Error, Event, Timestamp};
 
-use crate::crosstab::CrossTab;
-use crate::store::{self, Storage, Store};
-use crate::sys;
+use crate::clock::{Clock, SystemClock};
+use crate::machine::{Handle, Intent, Machine, Setup};
+use crate::options::{CredentialsProvider, Options};
+use crate::store::Store;
+use crate::sys::{self, ParsedUrl};
+use crate::tabs::{LockGuard, Tabs};
 
-/// What a credentials provider returns: the credentials, or the JS value it failed with.
-pub type CredentialsFuture = Pin<Box<dyn Future<Output = Result<Credentials, JsValue>>>>;
-
-/// Supplies credentials when the keeper needs them (a login form, a secrets store).
-pub type CredentialsProvider = Rc<dyn Fn() -> CredentialsFuture>;
-
-/// How a keeper stores tokens and cooperates with other tabs.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct Options {
-    /// Where tokens are kept (memory by default).
-    pub storage: Storage,
-    /// Cross-tab single flight (Web Locks + `BroadcastChannel`) where the page has them.
-    /// On by default; without those APIs (Node) single flight is per keeper.
-    pub cross_tab: bool,
-    /// The storage key, lock name and channel name. Default: derived from the dialect, the
-    /// token URL and the username or client id, so two identities never share tokens.
-    pub key: Option<String>,
-    /// How long to wait for another tab's login or refresh before going ahead without the lock.
-    pub lock_timeout: Duration,
-    /// More origins (`https://api.example.com`) that may receive the access token; the token
-    /// endpoint's origin always may. Requests to other origins are plain `fetch` calls.
-    pub allowed_origins: Vec<String>,
-    /// Seed for the engine's jitter (default: `Math.random()`).
-    pub seed: Option<u64>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            storage: Storage::Memory,
-            cross_tab: true,
-            key: None,
-            lock_timeout: Duration::from_secs(10),
-            allowed_origins: Vec::new(),
-            seed: None,
-        }
-    }
-}
-
-/// What the engine said an exchange must do next.
-pub(crate) enum Instr {
+/// What an exchange's task must do next.
+pub(crate) enum Out {
     /// Send (again) with this `Authorization` value.
     Send(HeaderValue),
     /// Hand the last response to the caller.
@@ -73,442 +31,375 @@ pub(crate) enum Instr {
     Fail(Error),
     /// Fail the caller with what the credentials provider threw.
     Reject(JsValue),
-    /// The caller's `AbortSignal` fired while the exchange waited.
-    Aborted,
 }
 
-/// The mailbox between the engine and one waiting exchange.
-#[derive(Default)]
+/// The mailbox between the machine and one exchange's task.
 pub(crate) struct Slot {
-    pub(crate) instr: Option<Instr>,
+    h: Handle,
+    pub(crate) out: Option<Out>,
     pub(crate) waker: Option<Waker>,
+    /// The caller's `AbortSignal` fired.
     pub(crate) aborted: bool,
+    /// The attempt in flight was cut (per-attempt timeout): its outcome is not reported.
+    pub(crate) cut: bool,
+    /// Aborts the attempt in flight (only with a per-attempt timeout).
+    pub(crate) attempt: Option<AbortController>,
 }
 
-/// The mailboxes of the live exchanges. A short vector: lookups are linear, which beats a map
-/// for the few hundred exchanges a page has in flight and keeps a map's code out of the `.wasm`.
+/// The live exchanges' mailboxes.
 #[derive(Default)]
-pub(crate) struct Slots(Vec<(ExchangeId, Slot)>);
+pub(crate) struct Slots(Vec<Slot>);
 
 impl Slots {
-    pub(crate) fn insert(&mut self, id: ExchangeId) {
-        self.0.push((id, Slot::default()));
+    pub(crate) fn open(&mut self, h: Handle) {
+        self.0.push(Slot {
+            h,
+            out: None,
+            waker: None,
+            aborted: false,
+            cut: false,
+            attempt: None,
+        });
     }
 
-    pub(crate) fn get_mut(&mut self, id: ExchangeId) -> Option<&mut Slot> {
-        self.0.iter_mut().find(|(i, _)| *i == id).map(|(_, s)| s)
+    pub(crate) fn get(&mut self, h: Handle) -> Option<&mut Slot> {
+        self.0.iter_mut().rev().find(|s| s.h == h)
     }
 
-    pub(crate) fn remove(&mut self, id: ExchangeId) {
-        if let Some(at) = self.0.iter().position(|(i, _)| *i == id) {
+    pub(crate) fn close(&mut self, h: Handle) {
+        if let Some(at) = self.0.iter().rposition(|s| s.h == h) {
             self.0.swap_remove(at);
         }
     }
-}
 
-/// The credentials provider, asked when the engine says `NeedCredentials`.
-pub(crate) struct Provider {
-    pub(crate) call: CredentialsProvider,
-    /// A call is under way: a second `NeedCredentials` waits for its answer.
-    busy: bool,
-    /// What the provider threw, while its answer is given to the engine: the exchanges the
-    /// engine fails for lack of credentials are rejected with it.
-    error: Option<JsValue>,
-}
-
-/// The pending `setTimeout` for [`Session::poll_timeout`].
-struct Timer {
-    at: Option<Timestamp>,
-    handle: JsValue,
-    callback: Closure<dyn FnMut()>,
-}
-
-/// A keeper's state, behind one `RefCell`; borrowed only for short synchronous steps.
-pub(crate) struct Inner {
-    pub(crate) session: Session,
-    pub(crate) slots: Slots,
-    /// The auth operation the engine wants performed; `None` once it was dropped by
-    /// `set_tokens` or `logout` (then its task must not send or report it).
-    pub(crate) current_auth: Option<AuthId>,
-    pub(crate) store: Store,
-    pub(crate) cross: Option<Rc<CrossTab>>,
-    pub(crate) provider: Option<Provider>,
-    timer: Timer,
-    events: Vec<Event>,
-    pub(crate) handler: Option<Handler>,
-    /// The last origin checked and the answer (most pages talk to one API origin).
-    last_origin: Option<(String, bool)>,
-}
-
-/// The user's event handler.
-pub(crate) type Handler = Rc<dyn Fn(&Event)>;
-
-/// The shared handle every task holds.
-pub(crate) type Shared = Rc<RefCell<Inner>>;
-
-/// Applies one input at `now`, drains the engine and re-arms the timer, then reports the
-/// events to the handler once the state is no longer borrowed (so it may call back in).
-pub(crate) fn input<R>(shared: &Shared, f: impl FnOnce(&mut Inner, Timestamp) -> R) -> R {
-    let now = sys::now();
-    let (result, events, handler) = {
-        let mut inner = shared.borrow_mut();
-        let result = f(&mut inner, now);
-        inner.drain(shared);
-        inner.rearm(now);
-        let events = std::mem::take(&mut inner.events);
-        let handler = if events.is_empty() {
-            None
-        } else {
-            inner.handler.clone()
-        };
-        (result, events, handler)
-    };
-    if let Some(handler) = handler {
-        for e in &events {
-            handler(e);
-        }
-    }
-    result
-}
-
-impl Inner {
-    /// Does what each queued action says (DESIGN §2.1): wake the exchange, start the auth
-    /// task, persist and broadcast tokens.
-    fn drain(&mut self, shared: &Shared) {
-        while let Some(action) = self.session.poll_action() {
-            match action {
-                Action::Send { id, authorization } => self.instruct(id, Instr::Send(authorization)),
-                Action::Deliver { id } => self.instruct(id, Instr::Deliver),
-                Action::Fail { id, error } => {
-                    let thrown = self.provider.as_ref().and_then(|p| p.error.clone());
-                    match thrown {
-                        Some(e) if error == Error::SessionExpired => {
-                            self.instruct(id, Instr::Reject(e));
-                        }
-                        _ => self.instruct(id, Instr::Fail(error)),
-                    }
-                }
-                Action::NeedCredentials => {
-                    if let Some(p) = self.provider.as_mut().filter(|p| !p.busy) {
-                        p.busy = true;
-                        wasm_bindgen_futures::spawn_local(ask(shared.clone(), p.call.clone()));
-                    }
-                }
-                Action::Authenticate(request) => {
-                    self.current_auth = Some(request.id);
-                    wasm_bindgen_futures::spawn_local(crate::auth::run(shared.clone(), request));
-                }
-                Action::Event(event) => {
-                    self.persist(&event);
-                    self.events.push(event);
-                }
-                _ => {}
-            }
-        }
-    }
-
-    fn instruct(&mut self, id: ExchangeId, instr: Instr) {
-        if let Some(slot) = self.slots.get_mut(id) {
-            slot.instr = Some(instr);
+    fn post(&mut self, h: Handle, out: Out) {
+        if let Some(slot) = self.get(h) {
+            slot.out = Some(out);
             if let Some(w) = slot.waker.take() {
                 w.wake();
             }
         }
     }
+}
 
-    /// Keeps the store and the other tabs in step with the engine's tokens.
-    fn persist(&mut self, event: &Event) {
-        match event {
-            Event::TokensChanged(set) => {
-                if let Some(raw) = store::encode(set) {
-                    self.store.save(&raw);
-                    if let Some(cross) = &self.cross {
-                        cross.publish(set, &raw);
-                    }
+/// The user's event handler.
+pub(crate) type Handler = Rc<dyn Fn(&Event)>;
+
+/// A keeper's state. Each part is borrowed for short synchronous steps only.
+pub(crate) struct Shared {
+    pub(crate) m: RefCell<Machine>,
+    pub(crate) clock: Rc<dyn Clock>,
+    pub(crate) store: RefCell<Store>,
+    pub(crate) tabs: Option<Tabs>,
+    provider: Option<CredentialsProvider>,
+    pub(crate) handler: RefCell<Option<Handler>>,
+    pub(crate) slots: RefCell<Slots>,
+    /// Whether attempts have a timeout (each then gets an `AbortController`).
+    pub(crate) timeout: bool,
+    /// Aborts the `fetch` of the auth operation in flight.
+    pub(crate) auth_abort: RefCell<Option<(u64, AbortController)>>,
+    lock: RefCell<Option<LockGuard>>,
+    /// The timer's generation (a newer `Intent::Timer` cancels the older sleep) and the
+    /// waker of its task.
+    timer: Cell<u64>,
+    timer_waker: RefCell<Option<Waker>>,
+    /// What the credentials provider threw, for the exchanges it fails.
+    thrown: RefCell<Option<JsValue>>,
+    /// The last origin checked (`URL.protocol` and `URL.host`, kept in JS) and the answer:
+    /// most pages talk to one API origin.
+    last_origin: RefCell<Option<(JsValue, JsValue, bool)>>,
+}
+
+/// Applies one input at the clock's `now`, then carries out what it gave.
+pub(crate) fn input<R>(shared: &Rc<Shared>, f: impl FnOnce(&mut Machine, Timestamp) -> R) -> R {
+    let now = shared.clock.now();
+    let r = f(&mut shared.m.borrow_mut(), now);
+    run(shared);
+    r
+}
+
+/// Carries out every intent the machine has queued.
+pub(crate) fn run(shared: &Rc<Shared>) {
+    loop {
+        let Some(intent) = shared.m.borrow_mut().poll() else {
+            return;
+        };
+        carry_out(shared, intent);
+    }
+}
+
+fn carry_out(shared: &Rc<Shared>, intent: Intent) {
+    match intent {
+        Intent::Send { x, authorization } => {
+            shared.slots.borrow_mut().post(x, Out::Send(authorization));
+        }
+        Intent::Cut { x } => {
+            if let Some(slot) = shared.slots.borrow_mut().get(x) {
+                slot.cut = true;
+                if let Some(c) = slot.attempt.take() {
+                    c.abort();
                 }
             }
-            Event::SessionExpired => self.store.clear(),
-            _ => {}
         }
-    }
-
-    /// Points the one `setTimeout` at the engine's next deadline.
-    fn rearm(&mut self, now: Timestamp) {
-        let next = self.session.poll_timeout();
-        let want = next.map(|(at, _)| at);
-        if want == self.timer.at {
-            return;
+        Intent::Deliver { x } => shared.slots.borrow_mut().post(x, Out::Deliver),
+        Intent::Fail { x, error } => shared.slots.borrow_mut().post(x, Out::Fail(error)),
+        Intent::Reject { x } => {
+            let thrown = shared.thrown.borrow().clone().unwrap_or(JsValue::UNDEFINED);
+            shared.slots.borrow_mut().post(x, Out::Reject(thrown));
         }
-        if self.timer.at.take().is_some() {
-            sys::clear_timeout(&self.timer.handle);
+        Intent::Authenticate(auth) => {
+            let abort = AbortController::new().ok();
+            let signal = abort.as_ref().map(AbortController::signal);
+            *shared.auth_abort.borrow_mut() = abort.map(|c| (auth.id.as_u64(), c));
+            wasm_bindgen_futures::spawn_local(authenticate(shared.clone(), auth, signal));
         }
-        if let Some((at, kind)) = next {
-            let delay = at
-                .as_millis()
-                .saturating_sub(now.as_millis())
-                .min(i32::MAX as u64);
-            self.timer.handle =
-                sys::set_timeout(self.timer.callback.as_ref().unchecked_ref(), delay as f64);
-            if matches!(kind, TimerKind::RefreshAhead | TimerKind::CircuitHalfOpen) {
-                // Background work must not keep a Node process alive; waiting requests do.
-                sys::unref_timer(&self.timer.handle);
+        Intent::AbortAuth { op } => {
+            let mine = shared.auth_abort.borrow_mut().take_if(|(id, _)| *id == op);
+            if let Some((_, controller)) = mine {
+                controller.abort();
             }
-            self.timer.at = Some(at);
+        }
+        Intent::Lock => wasm_bindgen_futures::spawn_local(lock(shared.clone())),
+        Intent::Unlock => drop(shared.lock.borrow_mut().take()),
+        Intent::Peers => wasm_bindgen_futures::spawn_local(peers(shared.clone())),
+        Intent::Ask => {
+            if let Some(provider) = shared.provider.clone() {
+                wasm_bindgen_futures::spawn_local(ask(shared.clone(), provider));
+            }
+        }
+        Intent::Save(raw) => shared.store.borrow_mut().save(raw),
+        Intent::Clear => shared.store.borrow_mut().clear(),
+        Intent::Mark(epoch) => {
+            if let Some(tabs) = &shared.tabs {
+                tabs.mark(epoch.map(Timestamp::as_millis));
+            }
+        }
+        Intent::Post(message) => {
+            if let Some(tabs) = &shared.tabs {
+                tabs.post(&message.encode());
+            }
+        }
+        Intent::Event(event) => {
+            let handler = shared.handler.borrow().clone();
+            if let Some(handler) = handler {
+                handler(&event);
+            }
+        }
+        Intent::Timer { at, keep_alive } => arm(shared, at, keep_alive),
+    }
+}
+
+/// Sleeps until `at` on a task of its own (cancelling the sleep armed before), then fires.
+fn arm(shared: &Rc<Shared>, at: Timestamp, keep_alive: bool) {
+    let generation = shared.timer.get() + 1;
+    shared.timer.set(generation);
+    if let Some(w) = shared.timer_waker.borrow_mut().take() {
+        w.wake(); // the older sleep's task ends (and drops its sleep)
+    }
+    let mut sleep = shared.clock.sleep_until(at, keep_alive);
+    let weak = Rc::downgrade(shared);
+    wasm_bindgen_futures::spawn_local(async move {
+        let current = std::future::poll_fn(|cx| {
+            let Some(shared) = weak.upgrade() else {
+                return Poll::Ready(false);
+            };
+            if shared.timer.get() != generation {
+                return Poll::Ready(false);
+            }
+            *shared.timer_waker.borrow_mut() = Some(cx.waker().clone());
+            sleep.as_mut().poll(cx).map(|()| true)
+        })
+        .await;
+        if let Some(shared) = weak.upgrade().filter(|_| current) {
+            input(&shared, Machine::fire);
+        }
+    });
+}
+
+/// Runs one auth request to its end; `signal` aborts its `fetch` (the machine's `AbortAuth`),
+/// and then nothing is reported.
+async fn authenticate(shared: Rc<Shared>, auth: AuthRequest, signal: Option<AbortSignal>) {
+    let op = auth.id.as_u64();
+    let outcome = crate::auth::perform(auth, signal.as_ref(), |chunk| {
+        shared.m.borrow_mut().auth_chunk(op, chunk)
+    })
+    .await;
+    {
+        let mut mine = shared.auth_abort.borrow_mut();
+        if mine.as_ref().is_some_and(|(id, _)| *id == op) {
+            *mine = None;
         }
     }
+    if signal.as_ref().is_some_and(AbortSignal::aborted) {
+        return; // the machine aborted it and counted it already
+    }
+    match outcome {
+        Ok((status, [content_type, date, retry_after])) => input(&shared, |m, now| {
+            m.auth_response(
+                now,
+                op,
+                status,
+                content_type.as_deref(),
+                date.as_deref(),
+                retry_after.as_deref(),
+            );
+        }),
+        Err(_) => input(&shared, |m, now| m.auth_error(now, op)),
+    }
+}
 
-    /// Whether the token may be sent to `origin` (`scheme://host[:port]`), as the engine says.
-    pub(crate) fn allows_origin(&mut self, origin: &str) -> bool {
-        if let Some((last, answer)) = &self.last_origin
-            && last == origin
+/// Takes the cross-tab lock (or gives up after the lock timeout and goes on without it),
+/// then tells the machine, with what the store and the epoch marker hold.
+async fn lock(shared: Rc<Shared>) {
+    let guard = match &shared.tabs {
+        Some(tabs) => tabs.lock().await,
+        None => None,
+    };
+    *shared.lock.borrow_mut() = guard;
+    let stored = shared.store.borrow_mut().current();
+    let epoch = shared.tabs.as_ref().and_then(Tabs::epoch);
+    input(&shared, |m, now| {
+        m.locked(now, stored.as_deref().map(String::as_str), epoch.as_deref());
+    });
+}
+
+/// Finds out whether another tab's keeper of this key is alive.
+async fn peers(shared: Rc<Shared>) {
+    let alive = match &shared.tabs {
+        Some(tabs) => tabs.others_alive().await,
+        None => false,
+    };
+    input(&shared, |m, now| m.peers(now, alive));
+}
+
+/// Asks the provider for credentials and gives the machine the answer; a provider that throws
+/// or rejects is an answer of none, and the exchanges that fail for it are rejected with what
+/// it threw. Nothing is borrowed while the provider works (it may call back into the keeper).
+async fn ask(shared: Rc<Shared>, provider: CredentialsProvider) {
+    let answer = provider().await;
+    let (credentials, thrown) = match answer {
+        Ok(c) => (Some(c), None),
+        Err(e) => (None, Some(e)),
+    };
+    let threw = thrown.is_some();
+    *shared.thrown.borrow_mut() = thrown;
+    input(&shared, |m, now| m.answer(now, credentials, threw));
+    *shared.thrown.borrow_mut() = None;
+}
+
+impl Shared {
+    /// Whether the token may be sent to `url` (parsed by the platform, and the very URL that
+    /// is sent): its scheme, host and port, as the engine says.
+    pub(crate) fn allows_url(&self, url: &ParsedUrl) -> bool {
+        let (protocol, host) = (url.protocol_js(), url.host_js());
+        if let Some((p, h, answer)) = &*self.last_origin.borrow()
+            && *p == protocol
+            && *h == host
         {
             return *answer;
         }
-        let answer = crate::exchange::split_origin(origin)
-            .is_some_and(|(scheme, host, port)| self.session.allows(scheme, host, port));
-        self.last_origin = Some((origin.to_owned(), answer));
+        let scheme = protocol.as_string().unwrap_or_default();
+        let scheme = scheme.strip_suffix(':').unwrap_or(&scheme);
+        let port = url.port();
+        // `URL.port` is empty for the scheme's default port, else the port's digits.
+        let port = if port.is_empty() {
+            Ok(None)
+        } else {
+            port.parse().map(Some)
+        };
+        let answer = port.is_ok_and(|port| self.m.borrow().allows(scheme, &url.hostname(), port));
+        *self.last_origin.borrow_mut() = Some((protocol, host, answer));
         answer
     }
-
-    /// Logs out here (this tab's `logout()`, or another tab's): the tokens go and an auth
-    /// operation in flight is forgotten (with a provider, the engine forgets the credentials
-    /// too, so the next login asks it again).
-    pub(crate) fn logout(&mut self) {
-        self.current_auth = None;
-        self.session.logout();
-    }
-
-    /// Installs tokens that came from the store or another tab; the engine drops its auth
-    /// operation, so its task must neither send nor report it.
-    pub(crate) fn adopt(&mut self, now: Timestamp, set: TokenSet) -> bool {
-        if self.session.set_tokens(now, set).is_ok() {
-            self.current_auth = None;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Adopts the stored set if it changed and is newer than the engine's (the lazy check that
-    /// lets a tab that slept, or reloaded, catch up).
-    pub(crate) fn sync_store(&mut self, now: Timestamp) {
-        if let Some(set) = self.store.load_changed()
-            && store::is_newer(&set, self.session.tokens())
-        {
-            self.adopt(now, set);
-        }
-    }
 }
 
-impl Drop for Inner {
+impl Drop for Shared {
     fn drop(&mut self) {
-        if self.timer.at.is_some() {
-            sys::clear_timeout(&self.timer.handle);
+        self.timer.set(self.timer.get() + 1);
+        if let Some(w) = self.timer_waker.get_mut().take() {
+            w.wake();
         }
     }
 }
 
-/// A keeper's identity for storage, locks and channels: a short hash of what identifies it.
-fn default_key(dialect: &Dialect, who: &str) -> String {
-    let url = dialect
-        .login
-        .as_ref()
-        .or(dialect.refresh.as_ref())
-        .map(|e| e.url.to_string())
-        .unwrap_or_default();
-    // FNV-1a: stable across builds and tabs; the key is a name, not a secret.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in dialect
-        .name
-        .bytes()
-        .chain([0])
-        .chain(url.bytes())
-        .chain([0])
-        .chain(who.bytes())
-    {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("tokenkeeper:{h:016x}")
-}
-
-/// Who the credentials identify, for the default key: the username, else the client id.
-fn identity(dialect: &Dialect, credentials: &Credentials) -> String {
-    if let Some(u) = &credentials.username {
-        return u.clone();
-    }
-    match dialect.login.as_ref().map(|e| &e.client_auth) {
-        Some(ClientAuth::Basic { client_id, .. } | ClientAuth::Body { client_id, .. }) => {
-            client_id.clone()
-        }
-        _ => String::new(),
-    }
-}
-
-/// Builds the shared state: the session, the store (restoring a stored set), the timer and
-/// the cross-tab channel.
+/// Builds a keeper's state: the machine, the store (restoring a stored set), the cross-tab
+/// channel.
 pub(crate) fn build(
     config: Config,
     dialect: Dialect,
     credentials: Credentials,
     provider: Option<CredentialsProvider>,
     options: &Options,
-) -> Result<Shared, ConfigError> {
-    let mut config = config;
-    config.ask_for_credentials = provider.is_some();
-    let key = options
-        .key
+) -> Result<Rc<Shared>, ConfigError> {
+    let clock = options
+        .clock
         .clone()
-        .unwrap_or_else(|| default_key(&dialect, &identity(&dialect, &credentials)));
-    let seed = options
-        .seed
-        .unwrap_or_else(|| (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64);
-    let mut session = Session::new(config, dialect, credentials, seed)?;
-    for origin in &options.allowed_origins {
-        session.allow_origin(origin)?;
+        .unwrap_or_else(|| Rc::new(SystemClock));
+    let mut setup = Setup::new(
+        config,
+        dialect,
+        credentials,
+        options
+            .seed
+            .unwrap_or_else(|| (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64),
+    );
+    setup.provider = provider.is_some();
+    setup.persistent = options.storage != crate::Storage::Memory;
+    setup.cross_tab = options.cross_tab && Tabs::available();
+    setup.key.clone_from(&options.key);
+    setup.timeout = options.timeout;
+    let mut m = Machine::new(setup)?;
+    if let Some(normal) = m
+        .token_origin()
+        .and_then(|o| sys::normalised_origin(&o).filter(|n| *n != o))
+    {
+        m.allow_origin(&normal)?;
     }
-    let store = Store::open(options.storage, key.clone()).ok_or(ConfigError::Invalid {
+    for origin in &options.allowed_origins {
+        let normal = sys::normalised_origin(origin).ok_or_else(|| ConfigError::InvalidUrl {
+            url: origin.clone(),
+        })?;
+        m.allow_origin(&normal)?;
+    }
+    let key = m.key().to_owned();
+    let store = Store::open(options.storage, &key).ok_or(ConfigError::Invalid {
         field: "storage",
         reason: "this storage is not available here (use memory)",
     })?;
-    let shared: Shared = Rc::new_cyclic(|weak: &Weak<RefCell<Inner>>| {
-        let weak = weak.clone();
-        let callback = Closure::<dyn FnMut()>::new(move || {
-            if let Some(shared) = weak.upgrade() {
-                input(&shared, |inner, now| {
-                    inner.timer.at = None;
-                    inner.session.handle_timeout(now);
-                });
-            }
-        });
-        RefCell::new(Inner {
-            session,
-            slots: Slots::default(),
-            current_auth: None,
-            store,
-            cross: None,
-            provider: provider.map(|call| Provider {
-                call,
-                busy: false,
-                error: None,
-            }),
-            timer: Timer {
-                at: None,
-                handle: JsValue::UNDEFINED,
-                callback,
-            },
-            events: Vec::new(),
-            handler: None,
-            last_origin: None,
-        })
-    });
-    if options.cross_tab {
-        let weak = Rc::downgrade(&shared);
-        let timeout = u32::try_from(options.lock_timeout.as_millis()).unwrap_or(u32::MAX);
-        let cross = CrossTab::open(&key, timeout, move |msg| {
-            if let Some(shared) = weak.upgrade() {
-                on_message(&shared, &msg);
-            }
-        });
-        shared.borrow_mut().cross = cross.map(Rc::new);
-    }
-    input(&shared, |inner, now| {
-        if let Some(set) = inner.store.load() {
-            inner.adopt(now, set);
+    let cross_tab = m.cross_tab();
+    let shared = Rc::new_cyclic(|weak: &Weak<Shared>| {
+        let tabs = if cross_tab {
+            let weak = weak.clone();
+            let timeout = u32::try_from(options.lock_timeout.as_millis()).unwrap_or(u32::MAX);
+            Tabs::open(&key, timeout, move |msg| {
+                if let Some(shared) = weak.upgrade() {
+                    let msg = Zeroizing::new(msg);
+                    input(&shared, |m, now| m.message(now, &msg));
+                }
+            })
+        } else {
+            None
+        };
+        Shared {
+            m: RefCell::new(m),
+            clock,
+            store: RefCell::new(store),
+            tabs,
+            provider,
+            handler: RefCell::new(None),
+            slots: RefCell::new(Slots::default()),
+            timeout: options.timeout.is_some_and(|t| !t.is_zero()),
+            auth_abort: RefCell::new(None),
+            lock: RefCell::new(None),
+            timer: Cell::new(0),
+            timer_waker: RefCell::new(None),
+            thrown: RefCell::new(None),
+            last_origin: RefCell::new(None),
         }
     });
-    let cross = shared.borrow().cross.clone();
-    if let Some(cross) = cross {
-        cross.ask();
-    }
+    let stored = shared.store.borrow_mut().current();
+    input(&shared, |m, now| {
+        m.restore(now, stored.as_deref().map(String::as_str));
+    });
     Ok(shared)
-}
-
-/// A message from another tab (see [`crate::crosstab`]).
-fn on_message(shared: &Shared, msg: &str) {
-    if let Some(raw) = msg.strip_prefix('s') {
-        let Some(set) = store::decode(raw) else {
-            return;
-        };
-        input(shared, |inner, now| {
-            if store::is_newer(&set, inner.session.tokens()) && inner.adopt(now, set) {
-                inner.store.save(raw);
-            }
-        });
-    } else if msg == "a" {
-        let inner = shared.borrow();
-        if let (Some(cross), Some(raw)) =
-            (&inner.cross, inner.session.tokens().and_then(store::encode))
-        {
-            cross.send_set(&raw);
-        }
-    } else if msg == "c" {
-        input(shared, |inner, _| inner.logout());
-    }
-}
-
-/// Asks the provider for credentials (the engine said `NeedCredentials`) and gives the
-/// engine the answer; a provider that throws or rejects is an answer of none, and the
-/// exchanges that fail for it are rejected with what it threw. Runs with nothing borrowed
-/// while the provider works, which may call back into the keeper.
-async fn ask(shared: Shared, provider: CredentialsProvider) {
-    let answer = provider().await;
-    input(&shared, |inner, now| {
-        let (credentials, thrown) = match answer {
-            Ok(c) => (Some(c), None),
-            Err(e) => (None, Some(e)),
-        };
-        if let Some(p) = inner.provider.as_mut() {
-            p.busy = false;
-            p.error = thrown;
-        }
-        inner.session.provide_credentials(now, credentials);
-        // The failures are drained (and rejected with the thrown value) before `input`
-        // returns; clear it once they are.
-        inner.drain(&shared);
-        if let Some(p) = inner.provider.as_mut() {
-            p.error = None;
-        }
-    });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vg(url: &str) -> Dialect {
-        Dialect::vitalgraph(url).unwrap()
-    }
-
-    #[test]
-    fn default_keys_separate_identities_and_are_stable() {
-        let a = default_key(&vg("https://vg.example.com"), "alice");
-        assert_eq!(
-            a,
-            default_key(&vg("https://vg.example.com/"), "alice"),
-            "same identity, same key"
-        );
-        assert_ne!(a, default_key(&vg("https://vg.example.com"), "bob"));
-        assert_ne!(a, default_key(&vg("https://other.example.com"), "alice"));
-        assert!(a.starts_with("tokenkeeper:") && a.len() == "tokenkeeper:".len() + 16);
-        assert!(
-            !a.contains("alice"),
-            "the key does not spell out the username"
-        );
-    }
-
-    #[test]
-    fn identity_is_the_username_else_the_client_id() {
-        let d = Dialect::oauth2_client_credentials(
-            "https://auth.example.com/token",
-            ClientAuth::Body {
-                client_id: "app".into(),
-                client_secret: None,
-            },
-            None,
-        )
-        .unwrap();
-        assert_eq!(identity(&d, &Credentials::none()), "app");
-        assert_eq!(identity(&d, &Credentials::password("u", "p")), "u");
-    }
 }

@@ -1,19 +1,25 @@
 //! A caller's `fetch(input, init)`, prepared so it can be sent any number of times with a given
 //! `Authorization` header.
 //!
-//! Two shapes, chosen for cost: an absolute URL without a body goes straight to
-//! `fetch(input, init')` with `init'.headers` = the caller's headers plus `Authorization`, so a
+//! The URL is parsed once, by the platform's own parser, and what is checked against the
+//! allowed origins is the very URL that goes out: the keeper sends its own parsed `URL` (or
+//! its own `Request`), never the caller's string or object again (which a caller could change
+//! while the request waits for a token).
+//!
+//! Two shapes, chosen for cost: a string or `URL` without a body is parsed with `new URL(input,
+//! base)` (`base` as `fetch` resolves a relative URL, see [`sys::parse_url`]) and goes to
+//! `fetch(url, init')` with `init'.headers` = the caller's headers plus `Authorization`, so a
 //! send builds one `Request` (inside `fetch`), as a plain `fetch` call does. Everything else
-//! (a `Request`, a relative URL, a body) is normalised once with `new Request(input, init)`, its
-//! body buffered, and a copy made for every send.
+//! (a `Request`, a body) is normalised once with `new Request(input, init)`, its URL parsed from
+//! `request.url`, its body buffered, and a copy made for every send.
 
 use http::HeaderValue;
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Headers, ReadableStream, Request, RequestInit, Url};
+use web_sys::{AbortSignal, Headers, ReadableStream, Request, RequestInit};
 
-use crate::sys;
+use crate::sys::{self, ParsedUrl};
 
 /// The request body, as it can be sent again.
 pub(crate) enum Body {
@@ -27,28 +33,41 @@ pub(crate) enum Body {
 
 /// A prepared request.
 pub(crate) enum Outgoing {
-    /// `fetch(input, init)` with the headers replaced on every send.
-    Direct {
-        input: JsValue,
-        init: JsValue,
-        url: String,
+    /// `fetch(url, init)` with the headers replaced on every send.
+    Direct { url: ParsedUrl, init: JsValue },
+    /// A normalised request, copied for every send; `url` is its URL, parsed.
+    Copied {
+        base: Request,
+        url: ParsedUrl,
+        body: Body,
     },
-    /// A normalised request, copied for every send.
-    Copied { base: Request, body: Body },
 }
 
 impl Outgoing {
     /// Prepares `fetch(input, init)`. Fails with the `TypeError` `fetch` would throw.
     pub(crate) fn new(input: &JsValue, init: &JsValue) -> Result<Self, JsValue> {
         let no_body = sys::prop(init, "body").is_none();
-        if no_body && let Some(url) = absolute_url(input) {
+        if no_body && (input.is_string() || input.is_instance_of::<ParsedUrl>()) {
+            // What does not parse fails with the error `fetch` gives (its `Request` throws it;
+            // Node's `URL` throws another, with a `code`).
+            let url = sys::parse_url(input)
+                .map_err(|e| sys::new_request(input, init).err().unwrap_or(e))?;
+            if url.has_credentials() {
+                // `fetch` refuses a URL with credentials: fail as it does, before the engine
+                // is asked for a token (the `Request` throws the platform's own TypeError).
+                return Err(sys::new_request(&url, init)
+                    .err()
+                    .unwrap_or(JsValue::UNDEFINED));
+            }
             return Ok(Outgoing::Direct {
-                input: input.clone(),
-                init: init.clone(),
                 url,
+                init: init.clone(),
             });
         }
+        // A `Request` (of any realm), or anything `fetch` would turn into one: the `Request`
+        // resolves the URL exactly as `fetch` does.
         let base = sys::new_request(input, init)?;
+        let url = sys::url_of_request(&base)?;
         let body = if base.method() == "GET" || base.method() == "HEAD" {
             Body::Empty
         } else if sys::prop(init, "body").is_some_and(|b| b.is_instance_of::<ReadableStream>()) {
@@ -57,7 +76,7 @@ impl Outgoing {
             // Read below, in `buffer`, so `new` stays synchronous.
             Body::Buffered(JsValue::UNDEFINED)
         };
-        Ok(Outgoing::Copied { base, body })
+        Ok(Outgoing::Copied { base, url, body })
     }
 
     /// Buffers the body so it can be sent again: strings, `ArrayBuffer`s, typed arrays, `Blob`s,
@@ -67,6 +86,7 @@ impl Outgoing {
         if let Outgoing::Copied {
             base,
             body: body @ Body::Buffered(_),
+            ..
         } = self
         {
             // `clone()` leaves `base` unused, so it can be copied with a new body every time.
@@ -81,11 +101,10 @@ impl Outgoing {
         Ok(())
     }
 
-    /// The absolute URL.
-    pub(crate) fn url(&self) -> String {
+    /// The URL that is sent, parsed.
+    pub(crate) fn url(&self) -> &ParsedUrl {
         match self {
-            Outgoing::Direct { url, .. } => url.clone(),
-            Outgoing::Copied { base, .. } => base.url(),
+            Outgoing::Direct { url, .. } | Outgoing::Copied { url, .. } => url,
         }
     }
 
@@ -122,17 +141,23 @@ impl Outgoing {
     }
 
     /// Sends it with this `Authorization` value, or unchanged (`None`: an origin the token
-    /// may not go to). Fails synchronously with a `TypeError` for what `fetch` refuses.
-    pub(crate) fn send(&self, authorization: Option<&HeaderValue>) -> Result<Promise, JsValue> {
+    /// may not go to), with `signal` instead of the caller's (an attempt's own controller,
+    /// which the caller's signal also aborts). Fails synchronously with a `TypeError` for what
+    /// `fetch` refuses.
+    pub(crate) fn send(
+        &self,
+        authorization: Option<&HeaderValue>,
+        signal: Option<&AbortSignal>,
+    ) -> Result<Promise, JsValue> {
         let Some(authorization) = authorization else {
             return Ok(match self {
-                Outgoing::Direct { input, init, .. } => sys::fetch_with(input, init),
+                Outgoing::Direct { url, init } => sys::fetch_with(url, init),
                 Outgoing::Copied { base, .. } => sys::fetch_request(base),
             });
         };
         let value = String::from_utf8_lossy(authorization.as_bytes());
         match self {
-            Outgoing::Direct { input, init, .. } => {
+            Outgoing::Direct { url, init } => {
                 let headers: JsValue = match sys::prop(init, "headers") {
                     Some(given) => {
                         let headers = sys::new_headers(&given)?;
@@ -147,15 +172,21 @@ impl Outgoing {
                     Object::assign(&copy, init.unchecked_ref());
                 }
                 Reflect::set(&copy, &JsValue::from_str("headers"), &headers)?;
-                Ok(sys::fetch_with(input, &copy))
+                if let Some(signal) = signal {
+                    Reflect::set(&copy, &JsValue::from_str("signal"), signal)?;
+                }
+                Ok(sys::fetch_with(url, &copy))
             }
-            Outgoing::Copied { base, body } => {
+            Outgoing::Copied { base, body, .. } => {
                 let headers = Headers::new_with_headers(&base.headers())?;
                 headers.set("authorization", &value)?;
                 let init = RequestInit::new();
                 init.set_headers(&headers);
                 if let Body::Buffered(bytes) = body {
                     init.set_body(bytes);
+                }
+                if let Some(signal) = signal {
+                    init.set_signal(Some(signal));
                 }
                 Ok(sys::fetch_request(&Request::new_with_request_and_init(
                     base, &init,
@@ -168,17 +199,8 @@ impl Outgoing {
     /// the caller's, not the network's). Only a `Direct` request can get that far unchecked.
     pub(crate) fn is_invalid(&self) -> bool {
         match self {
-            Outgoing::Direct { input, init, .. } => sys::new_request(input, init).is_err(),
+            Outgoing::Direct { url, init } => sys::new_request(url, init).is_err(),
             Outgoing::Copied { .. } => false,
         }
     }
-}
-
-/// The URL of `input` if it is an absolute `http(s)` URL string or a `URL` object.
-fn absolute_url(input: &JsValue) -> Option<String> {
-    if let Some(s) = input.as_string() {
-        let lower = s.get(..8).map(str::to_ascii_lowercase)?;
-        return (lower.starts_with("http://") || lower.starts_with("https://")).then_some(s);
-    }
-    input.dyn_ref::<Url>().map(Url::href)
 }

@@ -1,10 +1,12 @@
 //! The JavaScript globals the driver uses, bound once. Every binding goes through the global
 //! object (not `window`), so the same code runs in pages, workers and Node ≥ 20.
 
+use std::cell::OnceCell;
+
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Request, Storage};
+use web_sys::{Request, Response, Storage};
 
 use tokenkeeper_core::Timestamp;
 
@@ -42,6 +44,46 @@ extern "C" {
     #[wasm_bindgen(constructor, catch, js_class = "Request")]
     fn new(input: &JsValue, init: &JsValue) -> Result<AnyRequest, JsValue>;
 
+    /// A URL as the platform's own (WHATWG) parser reads it.
+    #[wasm_bindgen(js_name = URL)]
+    pub(crate) type ParsedUrl;
+
+    /// `new URL(input, base)`: `input` is converted to a string as `fetch` converts it, `base`
+    /// may be `undefined`. Fails with the `TypeError` `fetch` would throw.
+    #[wasm_bindgen(constructor, catch, js_class = "URL")]
+    fn new(input: &JsValue, base: &JsValue) -> Result<ParsedUrl, JsValue>;
+
+    /// `url.protocol` (`"https:"`), left in JS.
+    #[wasm_bindgen(method, getter, js_name = protocol)]
+    pub(crate) fn protocol_js(this: &ParsedUrl) -> JsValue;
+
+    /// `url.host` (`hostname[:port]`, the port only when not the scheme's default), left in JS.
+    #[wasm_bindgen(method, getter, js_name = host)]
+    pub(crate) fn host_js(this: &ParsedUrl) -> JsValue;
+
+    /// `url.hostname` (lower-case, IDNA to ASCII, IPv4 in dotted decimal, IPv6 in brackets).
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn hostname(this: &ParsedUrl) -> String;
+
+    /// `url.port`: empty for the scheme's default port.
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn port(this: &ParsedUrl) -> String;
+
+    /// `url.username`, left in JS (empty when there is none).
+    #[wasm_bindgen(method, getter, js_name = username)]
+    pub(crate) fn username_js(this: &ParsedUrl) -> JsValue;
+
+    /// `url.password`, left in JS (empty when there is none).
+    #[wasm_bindgen(method, getter, js_name = password)]
+    pub(crate) fn password_js(this: &ParsedUrl) -> JsValue;
+
+    /// A `Request` or a `Response`, for its `url`.
+    type WithUrl;
+
+    /// `request.url` or `response.url` (parsed and serialised by the platform), left in JS.
+    #[wasm_bindgen(method, getter, js_name = url)]
+    fn url(this: &WithUrl) -> JsValue;
+
     /// A Web Locks `LockManager` (`navigator.locks`).
     pub(crate) type LockManager;
 
@@ -63,6 +105,80 @@ extern "C" {
 /// optional `RequestInit`. Fails with the `TypeError` `fetch` would throw.
 pub(crate) fn new_request(input: &JsValue, init: &JsValue) -> Result<Request, JsValue> {
     AnyRequest::new(input, init).map(JsCast::unchecked_into)
+}
+
+impl ParsedUrl {
+    /// Whether the URL has a username or password in it (`fetch` refuses such a URL).
+    pub(crate) fn has_credentials(&self) -> bool {
+        self.username_js().is_truthy() || self.password_js().is_truthy()
+    }
+}
+
+/// Parses `input` (a string or anything `fetch` converts to one) as `fetch` does: a relative
+/// URL against [`base_url`], so the URL checked is the URL sent.
+pub(crate) fn parse_url(input: &JsValue) -> Result<ParsedUrl, JsValue> {
+    ParsedUrl::new(input, &base_url())
+}
+
+/// The URL of a `Request`, parsed (it is absolute: the `Request` resolved it as `fetch` does).
+pub(crate) fn url_of_request(request: &Request) -> Result<ParsedUrl, JsValue> {
+    ParsedUrl::new(
+        &request.unchecked_ref::<WithUrl>().url(),
+        &JsValue::UNDEFINED,
+    )
+}
+
+/// The URL a response came from (after redirects), parsed; `None` when it has none.
+pub(crate) fn url_of_response(response: &Response) -> Option<ParsedUrl> {
+    ParsedUrl::new(
+        &response.unchecked_ref::<WithUrl>().url(),
+        &JsValue::UNDEFINED,
+    )
+    .ok()
+}
+
+/// The origin of `url` as the platform's parser writes it (`http://127.1:8080` is
+/// `http://127.0.0.1:8080`, `https://BÜCHER.example:443/x` is `https://xn--bcher-kva.example`);
+/// `None` when it does not parse or its origin is opaque.
+pub(crate) fn normalised_origin(url: &str) -> Option<String> {
+    let parsed = ParsedUrl::new(&JsValue::from_str(url), &JsValue::UNDEFINED).ok()?;
+    prop(&parsed, "origin")?
+        .as_string()
+        .filter(|origin| origin != "null")
+}
+
+/// Where `fetch` finds the base URL of a relative URL: the document's base URL in a page
+/// (`document.baseURI`, which a `<base>` element changes), the global's `location` in a
+/// worker; Node has none (a relative URL fails there, as `fetch` fails).
+enum BaseSource {
+    /// The document and the name `baseURI` (made once).
+    Document(JsValue, JsValue),
+    Worker(JsValue),
+    None,
+}
+
+thread_local! {
+    static BASE: OnceCell<BaseSource> = const { OnceCell::new() };
+}
+
+/// The base URL `fetch` resolves a relative URL against here, or `undefined`.
+fn base_url() -> JsValue {
+    BASE.with(|base| {
+        let source = base.get_or_init(|| {
+            if let Some(document) = global("document") {
+                BaseSource::Document(document, JsValue::from_str("baseURI"))
+            } else if let Some(href) = global("location").and_then(|l| prop(&l, "href")) {
+                BaseSource::Worker(href) // a worker's location never changes
+            } else {
+                BaseSource::None
+            }
+        });
+        match source {
+            BaseSource::Document(d, key) => Reflect::get(d, key).unwrap_or(JsValue::UNDEFINED),
+            BaseSource::Worker(href) => href.clone(),
+            BaseSource::None => JsValue::UNDEFINED,
+        }
+    })
 }
 
 /// `new Headers(init)` for any `HeadersInit` (a `Headers`, pairs, a record, `undefined`).
@@ -108,13 +224,6 @@ pub(crate) fn lock_manager() -> Option<LockManager> {
 /// opaque origins and some sandboxes; it is absent in workers and Node 20).
 pub(crate) fn storage(name: &str) -> Option<Storage> {
     global(name)?.dyn_into::<Storage>().ok()
-}
-
-/// A promise that resolves after `ms` milliseconds.
-pub(crate) fn sleep(ms: u32) -> Promise {
-    Promise::new(&mut |resolve, _reject| {
-        let _ = set_timeout(&resolve, f64::from(ms));
-    })
 }
 
 /// A plain object with these properties.

@@ -17,7 +17,8 @@ use tokenkeeper_wasm::tokenkeeper_core::Error;
 use tokenkeeper_wasm::{KeeperError, Storage};
 
 use support::{
-    counter, herd, in_browser, keeper, keeper_with, options, reset, revoke_all, server, sleep,
+    advance, counter, herd, in_browser, keeper, keeper_with, options, reset, revoke_all, server,
+    sleep, until,
 };
 
 fn url(path: &str) -> JsValue {
@@ -43,7 +44,8 @@ async fn login_then_fetch_sends_the_token() {
 async fn a_herd_at_expiry_refreshes_once() {
     let k = keeper("herd", 2);
     k.login().await.unwrap();
-    sleep(Duration::from_millis(2100)).await;
+    advance(2100).await; // the keeper's clock: past expiry
+    assert!(k.metrics().is_expired);
     reset().await;
     let statuses = herd(&k, 100, "/api/spaces", &JsValue::UNDEFINED).await;
     assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
@@ -158,7 +160,7 @@ async fn a_tab_that_slept_picks_up_tokens_another_tab_stored() {
     let awake = keeper_with("slept", 2, &opts, "admin");
     awake.login().await.unwrap();
     let asleep = keeper_with("slept", 2, &opts, "admin");
-    sleep(Duration::from_millis(2100)).await;
+    advance(2100).await;
     reset().await;
     assert_eq!(
         awake
@@ -196,7 +198,7 @@ async fn two_tabs_at_expiry_refresh_once() {
     b.login().await.unwrap(); // takes the lock, finds a's tokens: no second login
     assert_eq!(counter("logins_ok").await, 1);
     assert_eq!(a.metrics().token_expires_at, b.metrics().token_expires_at);
-    sleep(Duration::from_millis(2100)).await;
+    advance(2100).await;
     reset().await;
     let (a2, b2) = (a.clone(), b.clone());
     let pa = future_to_promise(async move {
@@ -226,11 +228,15 @@ async fn logout_in_one_tab_logs_out_the_others() {
     let a = keeper_with("logout", 1800, &opts, "admin");
     let b = keeper_with("logout", 1800, &opts, "admin");
     a.login().await.unwrap();
-    sleep(Duration::from_millis(50)).await;
-    assert!(b.metrics().token_expires_at.is_some(), "b got a's tokens");
+    assert!(
+        until(|| b.metrics().token_expires_at.is_some()).await,
+        "b got a's tokens"
+    );
     a.logout();
-    sleep(Duration::from_millis(50)).await;
-    assert_eq!(b.metrics().token_expires_at, None, "b forgot them too");
+    assert!(
+        until(|| b.metrics().token_expires_at.is_none()).await,
+        "b forgot them too"
+    );
 }
 
 #[wasm_bindgen_test]

@@ -3,10 +3,12 @@
 //! server's counts side by side at the end.
 
 mod display;
+mod metrics;
 mod report;
 mod scenario;
 mod workload;
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +55,10 @@ pub(crate) struct DemoArgs {
     /// Print plain progress lines even on a terminal.
     #[arg(long)]
     plain: bool,
+    /// Serve the client's metrics in the Prometheus text format at
+    /// `http://ADDR/metrics` while the demo runs (e.g. 127.0.0.1:9898; port 0 picks one).
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<SocketAddr>,
 }
 
 /// Runs the demo; the exit code is 0 only if no request failed.
@@ -103,6 +109,15 @@ async fn demo(args: &DemoArgs) -> Result<ExitCode, String> {
         .build()
         .map_err(|e| format!("cannot build the client: {e}"))?;
 
+    let metrics_server = match args.metrics_addr {
+        Some(addr) => Some(
+            metrics::serve(addr, keeper.clone())
+                .await
+                .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?,
+        ),
+        None => None,
+    };
+
     let steps = scenario::timeline(duration, !args.no_faults);
     say("tokenkeeper demo");
     say(&format!(
@@ -119,6 +134,12 @@ async fn demo(args: &DemoArgs) -> Result<ExitCode, String> {
         args.pause_ms,
         margin.as_secs_f64()
     ));
+    if let Some(m) = &metrics_server {
+        say(&format!(
+            "  metrics http://{}/metrics  (Prometheus text format, while the demo runs)",
+            m.addr
+        ));
+    }
     if steps.is_empty() {
         say("  faults  none (--no-faults)");
     } else {

@@ -87,3 +87,123 @@ fn out_of_range_settings_are_refused_before_anything_runs() {
         assert!(run.stderr.contains("invalid value"), "{}", run.all());
     }
 }
+
+/// Reads a `GET /metrics` answer from the demo's metrics endpoint: the status line and body.
+fn scrape(addr: &str) -> (String, String) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).expect("the metrics endpoint listens");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    (head.to_owned(), body.to_owned())
+}
+
+/// The value of an unlabelled sample.
+fn sample(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn the_demo_serves_prometheus_metrics_while_it_runs() {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenkeeper"));
+    cmd.args([
+        "demo",
+        "--duration-secs",
+        "4",
+        "--token-secs",
+        "1",
+        "--no-faults",
+        "--concurrency",
+        "4",
+        "--metrics-addr",
+        "127.0.0.1:0",
+    ]);
+    for var in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the tokenkeeper binary runs");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the demo announces its metrics endpoint")
+            .unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(rest) = line.trim_start().strip_prefix("metrics http://") {
+            break rest.split('/').next().unwrap().to_owned();
+        }
+    };
+    // Scrape until the client has refreshed at least once (1-second tokens), while the demo
+    // still runs. Each scrape is a complete, valid exposition.
+    let mut refreshed = None;
+    for _ in 0..40 {
+        let (head, body) = scrape(&addr);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
+            "{head}"
+        );
+        assert!(
+            body.contains("# TYPE tokenkeeper_requests_total counter\n"),
+            "{body}"
+        );
+        // The endpoint is up before the first login; without faults there is one.
+        let logins = sample(&body, "tokenkeeper_logins_total").unwrap();
+        assert!(logins <= 1.0, "{body}");
+        let refreshes = sample(&body, "tokenkeeper_refreshes_total").unwrap();
+        if logins >= 1.0 && refreshes >= 1.0 {
+            assert!(
+                sample(&body, "tokenkeeper_token_expiry_timestamp_seconds").is_some(),
+                "{body}"
+            );
+            refreshed = Some((
+                refreshes,
+                sample(&body, "tokenkeeper_requests_total").unwrap(),
+            ));
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the demo ended before the scrape"
+    );
+    let (refreshes, requests) = refreshed.expect("a refresh seen in the metrics mid-run");
+    assert!(requests >= 1.0);
+    for line in lines {
+        seen.push_str(&line.unwrap());
+        seen.push('\n');
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{seen}");
+    let (final_refreshes, _) = table_row(&seen, "refreshes").expect("a refreshes row");
+    assert!(final_refreshes as f64 >= refreshes, "{seen}");
+    // The endpoint went away with the demo.
+    assert!(std::net::TcpStream::connect(&addr).is_err());
+}

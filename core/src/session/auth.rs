@@ -4,7 +4,7 @@
 use http::{HeaderMap, HeaderValue};
 
 use super::{AuthState, Circuit, Freshness, Held, Session};
-use crate::action::{Action, AuthKind, Event};
+use crate::action::{Action, AuthKind, AuthReason, Event};
 use crate::error::Error;
 use crate::limits;
 use crate::parse::{self, InvalidAuthResponse};
@@ -69,7 +69,7 @@ impl Session {
         let expires_at = expiry.expires_at;
         if self.force_login && kind == AuthKind::Refresh {
             // An explicit login() arrived while this refresh was in flight: do it now.
-            self.begin_auth(now, AuthKind::Login, 1, now);
+            self.begin_auth(now, AuthKind::Login, 1, now, AuthReason::Explicit);
         }
         self.actions
             .push_back(Action::Event(Event::TokensChanged(set)));
@@ -107,7 +107,7 @@ impl Session {
             expired_at: set.expires_at.saturating_sub(floor),
             set,
             header,
-            rejected: false,
+            rejected: None,
         });
     }
 
@@ -118,7 +118,7 @@ impl Session {
             && self.credentials_refused.is_none()
             && self.dialect.can_login(&self.credentials);
         if can_login {
-            self.begin_auth(now, AuthKind::Login, 1, now);
+            self.begin_auth(now, AuthKind::Login, 1, now, AuthReason::RefreshRejected);
         } else if self.config.reauth_on_refresh_rejected && self.ask_for_credentials().is_ok() {
             // The waiters wait for the credentials (and a login with them).
         } else if matches!(self.freshness(now), Freshness::Expired | Freshness::Missing) {
@@ -127,6 +127,7 @@ impl Session {
             self.fail_waiters(&Error::SessionExpired);
         } else {
             // The access token still works until it expires; only the waiters lose.
+            self.auth_failed(AuthKind::Refresh, &Error::SessionExpired);
             self.fail_waiters(&Error::SessionExpired);
         }
     }
@@ -171,12 +172,14 @@ impl Session {
         if self.circuit_failure(now) {
             let until = self.circuit.open_until.max(floor);
             self.quiet_until = until;
-            self.fail_waiters(&Error::AuthUnavailable {
+            let error = Error::AuthUnavailable {
                 status,
                 attempts: attempt,
                 circuit_open: true,
                 retry_at: until,
-            });
+            };
+            self.auth_failed(kind, &error);
+            self.fail_waiters(&error);
             return;
         }
         let next = (attempt < self.config.max_refresh_attempts)
@@ -191,6 +194,13 @@ impl Session {
             })
             .flatten();
         if let Some(until) = next {
+            self.actions.push_back(Action::Event(Event::AuthBackoff {
+                kind,
+                status,
+                delay: until.saturating_duration_since(now),
+                attempt,
+                generation: self.generation,
+            }));
             self.auth = AuthState::Backoff {
                 kind,
                 attempt,
@@ -200,12 +210,14 @@ impl Session {
         } else {
             let quiet = now.saturating_add(self.config.auth_backoff.cap);
             self.quiet_until = Some(floor.map_or(quiet, |f| f.max(quiet)));
-            self.fail_waiters(&Error::AuthUnavailable {
+            let error = Error::AuthUnavailable {
                 status,
                 attempts: attempt,
                 circuit_open: false,
                 retry_at: floor,
-            });
+            };
+            self.auth_failed(kind, &error);
+            self.fail_waiters(&error);
         }
     }
 
@@ -217,7 +229,17 @@ impl Session {
         }
         self.quiet_until = Some(now.saturating_add(self.config.auth_backoff.cap));
         self.force_login = false;
+        self.auth_failed(kind, error);
         self.fail_waiters(error);
+    }
+
+    /// Reports that the auth operation ended without tokens ([`Event::AuthFailed`]).
+    pub(super) fn auth_failed(&mut self, kind: AuthKind, error: &Error) {
+        self.actions.push_back(Action::Event(Event::AuthFailed {
+            kind,
+            error: error.clone(),
+            generation: self.generation,
+        }));
     }
 
     pub(super) fn count_auth_failure(&mut self, kind: AuthKind) {

@@ -3,7 +3,7 @@
 //! exchanges end.
 
 use super::{AuthState, ExState, Freshness, Session};
-use crate::action::{Action, AuthId, AuthKind, AuthRequest, ExchangeId};
+use crate::action::{Action, AuthId, AuthKind, AuthReason, AuthRequest, Event, ExchangeId};
 use crate::error::Error;
 use crate::time::Timestamp;
 
@@ -11,7 +11,7 @@ impl Session {
     pub(super) fn freshness(&self, now: Timestamp) -> Freshness {
         match &self.tokens {
             None => Freshness::Missing,
-            Some(h) if h.rejected || now >= h.expired_at => Freshness::Expired,
+            Some(h) if h.rejected.is_some() || now >= h.expired_at => Freshness::Expired,
             Some(h) if now >= h.stale_at => Freshness::Stale,
             Some(_) => Freshness::Fresh,
         }
@@ -55,7 +55,7 @@ impl Session {
                     // A failure to start a proactive refresh is not the caller's problem yet:
                     // the token still works (and when nothing can renew it, nobody is asked
                     // for credentials while it does).
-                    let _ = self.ensure_auth(now);
+                    let _ = self.ensure_auth(now, AuthReason::Proactive);
                 }
                 self.send(id);
             }
@@ -63,8 +63,15 @@ impl Session {
                 if let Some(ex) = self.exchanges.get_mut(id) {
                     ex.state = ExState::AwaitingToken;
                 }
+                let reason =
+                    match &self.tokens {
+                        None => AuthReason::NoToken,
+                        Some(h) => h.rejected.map_or(AuthReason::Expired, |status| {
+                            AuthReason::TokenRejected { status }
+                        }),
+                    };
                 let result = if self.config.enabled || self.tokens.is_none() {
-                    self.ensure_auth(now)
+                    self.ensure_auth(now, reason)
                 } else {
                     Err(Error::SessionExpired)
                 };
@@ -75,8 +82,9 @@ impl Session {
         }
     }
 
-    /// Makes sure an auth operation is in flight or scheduled, starting one if possible.
-    pub(super) fn ensure_auth(&mut self, now: Timestamp) -> Result<(), Error> {
+    /// Makes sure an auth operation is in flight or scheduled, starting one (for `reason`)
+    /// if possible.
+    pub(super) fn ensure_auth(&mut self, now: Timestamp, reason: AuthReason) -> Result<(), Error> {
         if !matches!(self.auth, AuthState::Idle) {
             return Ok(());
         }
@@ -95,7 +103,14 @@ impl Session {
                 retry_at: circuit.max(floor.map(|(until, _)| until)),
             });
         }
-        self.begin_auth(now, kind, 1, now);
+        if self.circuit.open_until.take().is_some() {
+            // The cool-down has ended: this operation is the probe.
+            self.actions
+                .push_back(Action::Event(Event::CircuitHalfOpen {
+                    generation: self.generation,
+                }));
+        }
+        self.begin_auth(now, kind, 1, now, reason);
         Ok(())
     }
 
@@ -125,7 +140,7 @@ impl Session {
         Ok(())
     }
 
-    /// Emits the `Authenticate` for `kind`. When the dialect cannot build a refresh with the
+    /// Emits the `Authenticate` for `kind`, made for `reason`. When the dialect cannot build a refresh with the
     /// held refresh token (not sendable in a header, say), that token is dropped and a login is
     /// tried instead; when nothing can be built, waiters fail and background renewal pauses.
     pub(super) fn begin_auth(
@@ -134,6 +149,7 @@ impl Session {
         kind: AuthKind,
         attempt: u32,
         started: Timestamp,
+        reason: AuthReason,
     ) {
         let request = match kind {
             AuthKind::Refresh => self
@@ -148,7 +164,7 @@ impl Session {
                 && self.drop_refresh_token()
                 && self.renewal(now) == Some(AuthKind::Login)
             {
-                self.begin_auth(now, AuthKind::Login, 1, now);
+                self.begin_auth(now, AuthKind::Login, 1, now, AuthReason::RefreshUnusable);
                 return;
             }
             if let Err(e) = self.ask_for_credentials() {
@@ -173,8 +189,13 @@ impl Session {
             started,
             deadline: now.saturating_add(self.config.auth_timeout),
         };
-        self.actions
-            .push_back(Action::Authenticate(AuthRequest { id, kind, request }));
+        self.actions.push_back(Action::Authenticate(AuthRequest {
+            id,
+            kind,
+            reason,
+            attempt,
+            request,
+        }));
     }
 
     pub(super) fn resume_waiters(&mut self, now: Timestamp) {

@@ -5,7 +5,9 @@ use http::{HeaderMap, StatusCode};
 
 use super::classify::{self, AuthVerdict, SendVerdict, Verdict};
 use super::{AuthState, ExState, Exchange, Freshness, SendFailure, Session};
-use crate::action::{Action, AuthId, AuthKind, ExchangeId, RequestMeta, TimerKind};
+use crate::action::{
+    Action, AuthId, AuthKind, AuthReason, Event, ExchangeId, RequestMeta, TimerKind,
+};
 use crate::error::{Error, TransportStop};
 use crate::parse;
 use crate::time::Timestamp;
@@ -51,7 +53,7 @@ impl Session {
             Verdict::Rejected => self.on_rejected(now, id, generation, code, headers),
             Verdict::Transient => {
                 let retry_after = parse::parse_retry_after(headers, now);
-                self.on_transient(now, id, retry_after, None);
+                self.on_transient(now, id, Some(code), retry_after, None);
             }
             Verdict::Forbidden => self.on_forbidden(now, id, generation, headers),
             Verdict::Final => self.deliver(id),
@@ -81,7 +83,7 @@ impl Session {
             return;
         }
         match classify::send_error(failure, ex.meta) {
-            SendVerdict::Resend => self.on_transient(now, id, None, Some(failure)),
+            SendVerdict::Resend => self.on_transient(now, id, None, None, Some(failure)),
             SendVerdict::NotIdempotent => {
                 let error = Error::Transport {
                     may_have_reached_server: true,
@@ -148,6 +150,7 @@ impl Session {
                 };
                 self.credentials_refused = Some(error.clone());
                 self.force_login = false;
+                self.auth_failed(kind, &error);
                 self.fail_waiters(&error);
             }
             _ => {
@@ -180,7 +183,7 @@ impl Session {
             return;
         };
         if self.has_waiters() || self.freshness(now) != Freshness::Fresh {
-            self.begin_auth(now, kind, attempt, started);
+            self.begin_auth(now, kind, attempt, started, AuthReason::Restarted);
         }
     }
 
@@ -191,6 +194,11 @@ impl Session {
             && let Some((kind, attempt, started)) = self.take_auth(id)
         {
             self.actions.push_back(Action::AbortAuth { id });
+            self.actions.push_back(Action::Event(Event::AuthAborted {
+                kind,
+                attempt,
+                generation: self.generation,
+            }));
             self.on_auth_transient(now, kind, attempt, started, None, None);
         }
         if let AuthState::Backoff {
@@ -203,7 +211,8 @@ impl Session {
         {
             self.auth = AuthState::Idle;
             if let Some(k) = self.renewal(now) {
-                self.begin_auth(now, k, if k == kind { attempt + 1 } else { 1 }, started);
+                let attempt = if k == kind { attempt + 1 } else { 1 };
+                self.begin_auth(now, k, attempt, started, AuthReason::Retry);
             } else if let Err(e) = self.ask_for_credentials() {
                 self.fail_waiters(&e);
             }
@@ -227,7 +236,7 @@ impl Session {
         if self.refresh_ahead_at().is_some_and(|t| t <= now) {
             // Nobody waits for a background refresh: when it cannot start, try again later
             // rather than fire this timer in a loop.
-            if self.ensure_auth(now).is_err() {
+            if self.ensure_auth(now, AuthReason::RefreshAhead).is_err() {
                 self.quiet_until = Some(now.saturating_add(self.config.auth_backoff.cap));
             }
         }

@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 
 use http::HeaderValue;
 
-use crate::action::{Action, AuthId, AuthKind, Event, ExchangeId, RequestMeta};
+use crate::action::{Action, AuthId, AuthKind, AuthReason, Event, ExchangeId, RequestMeta};
 use crate::backoff::Rng;
 use crate::config::Config;
 use crate::dialect::{Credentials, Dialect};
@@ -64,8 +64,9 @@ struct Held {
     stale_at: Timestamp,
     /// Treated as expired from here on (expiry minus the hard floor).
     expired_at: Timestamp,
-    /// The server rejected it (401 for this generation): treated as expired.
-    rejected: bool,
+    /// The server refused it with this status (a 401 for this generation): treated as
+    /// expired.
+    rejected: Option<u16>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -318,7 +319,7 @@ impl Session {
         }
         self.auth = AuthState::Idle;
         if given && self.renewal(now).is_some() {
-            if let Err(e) = self.ensure_auth(now) {
+            if let Err(e) = self.ensure_auth(now, AuthReason::CredentialsProvided) {
                 self.fail_waiters(&e);
             }
             return;
@@ -348,7 +349,7 @@ impl Session {
         });
         self.credentials_refused = None;
         self.force_login = true;
-        if let Err(e) = self.ensure_auth(now) {
+        if let Err(e) = self.ensure_auth(now, AuthReason::Explicit) {
             self.fail_waiters(&e);
         }
         id

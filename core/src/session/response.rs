@@ -4,7 +4,7 @@
 use http::HeaderMap;
 
 use super::{ExState, SendFailure, Session};
-use crate::action::ExchangeId;
+use crate::action::{Action, AuthReason, Event, ExchangeId, ResendReason};
 use crate::config::SecondRejection;
 use crate::error::{Error, TransportStop};
 use crate::parse::{self};
@@ -30,12 +30,12 @@ impl Session {
         } else if !ex.meta.replayable {
             // Cannot resend: hand the 401 over, and make the next request refresh first.
             if current && let Some(h) = self.tokens.as_mut() {
-                h.rejected = true;
+                h.rejected = Some(status);
             }
             self.deliver(id);
         } else if !current {
             // The herd case: the token changed since this request left. Resend with the new one.
-            if !self.resend_superseded(now, id) {
+            if !self.resend_superseded(now, id, status, generation) {
                 self.second_rejection(id, status);
             }
         } else if ex.auth_retries >= self.config.max_auth_retries_per_exchange {
@@ -44,10 +44,15 @@ impl Session {
             ex.auth_retries += 1;
             ex.state = ExState::AwaitingToken;
             self.metrics.unauthorized_resends += 1;
+            self.actions.push_back(Action::Event(Event::Resend {
+                reason: ResendReason::Renewal,
+                status,
+                generation,
+            }));
             if let Some(h) = self.tokens.as_mut() {
-                h.rejected = true;
+                h.rejected = Some(status);
             }
-            if let Err(e) = self.ensure_auth(now) {
+            if let Err(e) = self.ensure_auth(now, AuthReason::TokenRejected { status }) {
                 self.fail_waiters(&e);
             }
         }
@@ -68,15 +73,21 @@ impl Session {
     ) {
         let superseded =
             generation < self.generation && parse::parse_bearer_challenge(headers).is_none();
-        if !(superseded && self.resend_superseded(now, id)) {
+        if !(superseded && self.resend_superseded(now, id, 403, generation)) {
             self.deliver(id);
         }
     }
 
     /// Resends at once, with the current token, an exchange whose token generation was
-    /// replaced while it was in flight, within `max_stale_generation_resends`; returns whether
-    /// it did.
-    pub(super) fn resend_superseded(&mut self, now: Timestamp, id: ExchangeId) -> bool {
+    /// replaced while it was in flight (refused with `status`), within
+    /// `max_stale_generation_resends`; returns whether it did.
+    pub(super) fn resend_superseded(
+        &mut self,
+        now: Timestamp,
+        id: ExchangeId,
+        status: u16,
+        generation: u64,
+    ) -> bool {
         let Some(ex) = self.exchanges.get_mut(id) else {
             return false;
         };
@@ -86,6 +97,11 @@ impl Session {
         ex.stale_resends += 1;
         ex.state = ExState::AwaitingToken;
         self.metrics.unauthorized_resends += 1;
+        self.actions.push_back(Action::Event(Event::Resend {
+            reason: ResendReason::Superseded,
+            status,
+            generation,
+        }));
         self.dispatch(now, id);
         true
     }
@@ -98,11 +114,13 @@ impl Session {
     }
 
     /// Backs off and resends, or ends the exchange once the limits are reached: `Deliver` the
-    /// response, or `Fail` with a transport error saying why when there was none (`failure`).
+    /// response (`status`), or `Fail` with a transport error saying why when there was none
+    /// (`failure`).
     pub(super) fn on_transient(
         &mut self,
         now: Timestamp,
         id: ExchangeId,
+        status: Option<u16>,
         retry_after: Option<Timestamp>,
         failure: Option<SendFailure>,
     ) {
@@ -127,10 +145,20 @@ impl Session {
         };
         match (next, failure) {
             (Ok(until), _) => {
+                let generation = match ex.state {
+                    ExState::InFlight { generation } => generation,
+                    _ => self.generation,
+                };
                 ex.transient_resends += 1;
                 ex.state = ExState::Backoff { until };
                 self.in_backoff += 1;
                 self.metrics.transient_resends += 1;
+                self.actions.push_back(Action::Event(Event::Backoff {
+                    status,
+                    delay: until.saturating_duration_since(now),
+                    resend: ex.transient_resends,
+                    generation,
+                }));
             }
             (Err(_), None) => self.deliver(id),
             (Err(stopped), Some(failure)) => {

@@ -272,6 +272,12 @@ pub fn event_name(e: &Event) -> &'static str {
         Event::LoggedIn { .. } => "LoggedIn",
         Event::SessionExpired => "SessionExpired",
         Event::CircuitOpened { .. } => "CircuitOpened",
+        Event::CircuitHalfOpen { .. } => "CircuitHalfOpen",
+        Event::Resend { .. } => "Resend",
+        Event::Backoff { .. } => "Backoff",
+        Event::AuthBackoff { .. } => "AuthBackoff",
+        Event::AuthAborted { .. } => "AuthAborted",
+        Event::AuthFailed { .. } => "AuthFailed",
         _ => "Other",
     }
 }

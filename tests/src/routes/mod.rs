@@ -9,7 +9,7 @@ mod protected;
 mod vitalgraph;
 
 use axum::Router;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::json;
@@ -48,10 +48,10 @@ pub(crate) fn router(state: AppState) -> Router {
             "/health",
             get(|| async { axum::Json(json!({"status": "ok"})) }),
         )
-        .route("/_record", any(recorder::record))
-        .route("/_record/{*rest}", any(recorder::record))
+        .route("/_record", any(record))
+        .route("/_record/{*rest}", any(record))
         .merge(control_http::routes())
-        .fallback(recorder::record)
+        .fallback(record)
         .with_state(state);
     if cors { r.layer(cors_layer()) } else { r }
 }
@@ -83,10 +83,7 @@ fn cors_layer() -> CorsLayer {
         ])
 }
 
-/// A JSON answer `{"detail": ...}` (the FastAPI error shape VitalGraph uses).
-pub(crate) fn detail(status: StatusCode, msg: &str) -> Response {
-    (status, axum::Json(json!({ "detail": msg }))).into_response()
-}
+pub(crate) use crate::reply::detail;
 
 /// The token of an `Authorization: Bearer <token>` header, if there is one.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -185,4 +182,16 @@ pub(crate) fn token_json(mut v: Value, rewrite: Option<&Rewrite>) -> Response {
         }
     }
     axum::Json(v).into_response()
+}
+
+/// The recorder's handler: records the request and answers `200 {"recorded":true}`.
+async fn record(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    state.counters.bump(Counter::RecordedRequests);
+    state.recorder.push(recorder::seen(&method, &uri, &headers));
+    axum::Json(json!({ "recorded": true })).into_response()
 }

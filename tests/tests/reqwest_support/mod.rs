@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokenkeeper_core::Timestamp;
+use tokenkeeper_reqwest::clock::ManualClock;
 use tokenkeeper_reqwest::{Config, Credentials, Dialect, Keeper, KeeperBuilder, TokenSet};
-use tokenkeeper_testserver::{ServerConfig, TestServer};
+use tokenkeeper_testserver::{Control, ServerConfig, TestServer};
 
 /// The user every suite logs in as, with a password distinctive enough to search for.
 pub const USER: &str = "alice";
@@ -114,4 +115,29 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
         cur = s.source();
     }
     out
+}
+
+/// The server's clock, frozen, and a client clock in step with it: tokens expire when the test
+/// says so, on both sides at once, and nobody waits.
+pub struct Time {
+    pub clock: ManualClock,
+    control: Control,
+}
+
+impl Time {
+    /// Freezes the server's clock and starts a manual clock at the same instant.
+    pub fn freeze(server: &TestServer) -> Time {
+        let control = server.control();
+        let ms = control.freeze_clock();
+        Time {
+            clock: ManualClock::new(Timestamp::from_millis(ms)),
+            control,
+        }
+    }
+
+    /// Moves both clocks forward by `d`.
+    pub fn advance(&self, d: Duration) {
+        self.control.advance_clock(d);
+        self.clock.advance(d);
+    }
 }

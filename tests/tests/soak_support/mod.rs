@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokenkeeper_core::{Error as EngineError, TransportStop};
 use tokenkeeper_reqwest::{Credentials, Dialect, Error, Keeper};
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt as _};
 
 pub const USER: &str = "soak";
 pub const PASSWORD: &str = "soak-pw-4b1d";
@@ -106,6 +108,9 @@ pub struct Report {
     pub logins: u64,
     pub unauthorized_resends: u64,
     pub transient_resends: u64,
+    /// Logins and refreshes started, by kind and reason (from the driver's `tokenkeeper_auth`
+    /// spans).
+    pub auth_reasons: BTreeMap<String, u64>,
 }
 
 impl Report {
@@ -159,6 +164,12 @@ impl Report {
             self.logins,
             c("reuse_detections")
         );
+        let reasons: Vec<String> = self
+            .auth_reasons
+            .iter()
+            .map(|(r, n)| format!("{n} {r}"))
+            .collect();
+        let _ = writeln!(s, "auth operations started: {}", reasons.join(", "));
         let _ = writeln!(
             s,
             "injected: {} 401s, {} 503s, {} dropped connections; the client resent {} after a 401 and {} after a transient failure",
@@ -224,8 +235,56 @@ fn cpu() -> Duration {
     Duration::from_millis(ticks * 10) // USER_HZ = 100 on Linux
 }
 
+/// Counts the driver's `tokenkeeper_auth` spans by kind and reason.
+#[derive(Clone, Default)]
+struct Reasons(Arc<std::sync::Mutex<BTreeMap<String, u64>>>);
+
+struct KindReason(String, String);
+
+impl Visit for KindReason {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "kind" {
+            value.clone_into(&mut self.0);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "reason" => self.1 = format!("{value:?}"),
+            "kind" => format!("{value:?}")
+                .trim_matches('"')
+                .clone_into(&mut self.0),
+            _ => {}
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Reasons {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: Context<'_, S>,
+    ) {
+        if attrs.metadata().name() == "tokenkeeper_auth" {
+            let mut v = KindReason(String::new(), String::new());
+            attrs.record(&mut v);
+            *self
+                .0
+                .lock()
+                .unwrap()
+                .entry(format!("{} ({})", v.0, v.1))
+                .or_default() += 1;
+        }
+    }
+}
+
 /// Runs the soak against a fresh server.
 pub async fn run(o: &Options) -> Report {
+    let reasons = Reasons::default();
+    let _ = tracing::subscriber::set_global_default(
+        tracing_subscriber::registry().with(reasons.clone()),
+    );
     let server = Server::start();
     let http = reqwest::Client::new();
     faults(
@@ -307,5 +366,6 @@ pub async fn run(o: &Options) -> Report {
     report.logins = m.logins;
     report.unauthorized_resends = m.unauthorized_resends;
     report.transient_resends = m.transient_resends;
+    report.auth_reasons = reasons.0.lock().unwrap().clone();
     report
 }

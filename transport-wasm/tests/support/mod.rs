@@ -1,5 +1,6 @@
-//! Helpers for the wasm-bindgen-test suites: the reference server's URL (baked in at build time
-//! from `TOKENKEEPER_TEST_SERVER`), its control routes, timers and joins.
+//! Helpers for the wasm-bindgen-test suites: the reference servers' URLs (baked in at build
+//! time from `TOKENKEEPER_TEST_SERVER` and `TOKENKEEPER_TEST_RECORDER`), their control routes,
+//! timers and joins.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -12,7 +13,7 @@ use web_sys::{Request, RequestInit, Response};
 
 use tokenkeeper_wasm::tokenkeeper_core::dialect::{Credentials, Dialect};
 use tokenkeeper_wasm::tokenkeeper_core::{Config, Metrics};
-use tokenkeeper_wasm::{Keeper, Options, Storage};
+use tokenkeeper_wasm::{Keeper, ManualClock, Options, Storage};
 
 /// The reference server started by tools/test-all.sh (`tokenkeeper-testserver --port 0`).
 #[allow(clippy::option_env_unwrap)] // so the suite still builds (and lints) without a server
@@ -20,6 +21,99 @@ pub fn server() -> &'static str {
     option_env!("TOKENKEEPER_TEST_SERVER").expect(
         "set TOKENKEEPER_TEST_SERVER to a running tokenkeeper-testserver (tools/test-all.sh does)",
     )
+}
+
+/// The second reference server, on another origin (`--host 127.0.0.2`), whose recorder tells
+/// what reached it and whether it carried `Authorization` (tools/test-browser.sh starts it).
+#[allow(clippy::option_env_unwrap)]
+pub fn recorder() -> &'static str {
+    option_env!("TOKENKEEPER_TEST_RECORDER").expect(
+        "set TOKENKEEPER_TEST_RECORDER to a second tokenkeeper-testserver --host 127.0.0.2 \
+         (tools/test-browser.sh does)",
+    )
+}
+
+/// One request a server's recorder saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub method: String,
+    /// The path with its query, as received.
+    pub path: String,
+    pub authorization: bool,
+}
+
+/// What the recorder of the server at `base` saw since its last reset, oldest first.
+pub async fn recorded(base: &str) -> Vec<Seen> {
+    let req = Request::new_with_str(&format!("{base}/_control/recorded")).unwrap();
+    let r: Response = JsFuture::from(global_fetch(&req))
+        .await
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(r.status(), 200, "GET {base}/_control/recorded");
+    let list = JsFuture::from(r.json().unwrap()).await.unwrap();
+    let field = |v: &JsValue, name: &str| Reflect::get(v, &JsValue::from_str(name)).unwrap();
+    Array::from(&list)
+        .iter()
+        .map(|v| Seen {
+            method: field(&v, "method").as_string().unwrap(),
+            path: field(&v, "path").as_string().unwrap(),
+            authorization: field(&v, "authorization").as_bool().unwrap(),
+        })
+        .collect()
+}
+
+/// Resets the server at `base` (counters, faults, settings, recorder).
+pub async fn reset_at(base: &str) {
+    let init = RequestInit::new();
+    init.set_method("POST");
+    let req = Request::new_with_str_and_init(&format!("{base}/_control/reset"), &init).unwrap();
+    let r: Response = JsFuture::from(global_fetch(&req))
+        .await
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(r.status(), 200);
+}
+
+/// `POST /_control/faults` with this JSON (faults, settings, scripted answers).
+pub async fn faults(json: &str) {
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(json));
+    let headers = web_sys::Headers::new().unwrap();
+    headers.set("content-type", "application/json").unwrap();
+    init.set_headers(&headers);
+    let url = format!("{}/_control/faults", server());
+    let req = Request::new_with_str_and_init(&url, &init).unwrap();
+    let r: Response = JsFuture::from(global_fetch(&req))
+        .await
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(r.status(), 200, "faults {json}: {}", text(&r).await);
+}
+
+/// One of the server's gauges (`scripts_in_progress`, `open_connections`): what it is doing
+/// now.
+pub async fn gauge(name: &str) -> u64 {
+    let r = plain("GET", "/_control/gauges").await;
+    assert_eq!(r.status(), 200);
+    let v = JsFuture::from(r.json().unwrap()).await.unwrap();
+    Reflect::get(&v, &JsValue::from_str(name))
+        .unwrap()
+        .as_f64()
+        .unwrap() as u64
+}
+
+/// Waits (checking every 10 ms, up to 5 s) until the server has no scripted answer in
+/// progress: every client given a never-sent or streaming answer has gone away. `false` if
+/// one is still running after 5 s.
+pub async fn scripts_idle() -> bool {
+    for _ in 0..500 {
+        if gauge("scripts_in_progress").await == 0 {
+            return true;
+        }
+        sleep(Duration::from_millis(10)).await;
+    }
+    false
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen]
@@ -30,7 +124,41 @@ extern "C" {
     fn set_timeout(f: &js_sys::Function, ms: f64) -> JsValue;
 }
 
-/// Sleeps in real time (these suites talk to a real server with real token lifetimes).
+thread_local! {
+    /// The test keepers' clock (see [`advance`]).
+    static CLOCK: ManualClock = ManualClock::starting_now();
+}
+
+/// The clock every test keeper reads (from [`options`]): it moves only with [`advance`].
+pub fn clock() -> ManualClock {
+    CLOCK.with(Clone::clone)
+}
+
+/// Moves the test keepers' clock forward by `ms` and lets the timers that came due run: no
+/// test waits in real time for an expiry, a backoff or a deadline.
+pub async fn advance(ms: u64) {
+    clock().advance(ms);
+    tick().await;
+}
+
+/// Lets every task that is ready run (a zero-delay `setTimeout`: not a wait for anything).
+pub async fn tick() {
+    sleep(Duration::ZERO).await;
+}
+
+/// Waits (checking every 10 ms, up to 5 s) until `done` holds; whether it did.
+pub async fn until(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if done() {
+            return true;
+        }
+        sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// Sleeps in real time: only to poll for something another party does (a server, another
+/// tab's message), never to wait for an expiry or a timeout (see [`advance`]).
 pub async fn sleep(d: Duration) {
     let p = Promise::new(&mut |resolve, _| {
         let _ = set_timeout(&resolve, d.as_millis() as f64);
@@ -58,9 +186,9 @@ pub async fn text(r: &Response) -> String {
         .unwrap()
 }
 
-/// Resets the server's counters, faults and settings.
+/// Resets the server's counters, faults, settings and recorder.
 pub async fn reset() {
-    assert_eq!(plain("POST", "/_control/reset").await.status(), 200);
+    reset_at(server()).await;
 }
 
 /// Revokes every token issued so far.
@@ -78,11 +206,13 @@ pub async fn counter(name: &str) -> u64 {
         .unwrap() as u64
 }
 
-/// Options for a test keeper: its own key, so tests never share tokens by accident.
+/// Options for a test keeper: its own key, so tests never share tokens by accident, and the
+/// test clock.
 pub fn options(key: &str, storage: Storage) -> Options {
     let mut o = Options::default();
     o.key = Some(format!("tokenkeeper-test:{key}"));
     o.storage = storage;
+    o.clock = Some(std::rc::Rc::new(clock()));
     o
 }
 
