@@ -95,6 +95,15 @@ step "node:test of the package"
 (cd js-tests && node --test --test-reporter=spec test/api.test.mjs test/bodies.test.mjs test/errors.test.mjs test/herd.test.mjs test/timeout.test.mjs)
 done_step
 
+# The module reads JSON with JSON.parse (bindings-js/README.md, "Host JSON"): every corpus and
+# hostile answer through the package against the native engine with its own reader.
+step "host JSON: the package against the native engine (examples/auth_answers.rs)"
+cargo build --locked -p tokenkeeper-js --example auth_answers
+answers_bin="${CARGO_TARGET_DIR:-target}/debug/examples/auth_answers"
+case "$answers_bin" in /*) ;; *) answers_bin="$PWD/$answers_bin" ;; esac
+(cd js-tests && TOKENKEEPER_AUTH_ANSWERS_BIN="$answers_bin" node --test --test-reporter=spec test/host-json.test.mjs)
+done_step
+
 # Every row of tests/hostile/cases.json.
 step "the hostile-answer table through the package in Node"
 (cd js-tests && node --test --test-reporter=spec test/hostile.test.mjs)

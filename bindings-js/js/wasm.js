@@ -33,6 +33,7 @@ const ALLOW_ORIGIN = 20;
 const KEY = 21;
 const TOKEN_ORIGIN = 22;
 const FREE = 23;
+const OFFER = 24;
 
 const ENC = new TextEncoder();
 const DEC = new TextDecoder();
