@@ -125,11 +125,11 @@ class Shell {
     const cross = o.crossTab && !!(locks && locks.request && globalThis.BroadcastChannel);
     W.opt_num(NUM.crossTab, cross ? 1 : 0);
     this.k = W.build();
-    if (!this.k) throw new ConfigError(text(), 'CONFIG');
+    if (!this.k) throw configError();
     try {
       this.timeout = !(options.timeout === 0);
       const allow = (origin) => {
-        if (!this.call(ALLOW_ORIGIN, put(origin)[0])) throw new ConfigError(text(), 'CONFIG');
+        if (!this.call(ALLOW_ORIGIN, put(origin)[0])) throw configError();
       };
       // The origins the engine compares with are written by the platform's URL parser, as
       // the URLs of the requests are (`http://127.1:8080` is `http://127.0.0.1:8080`).
@@ -470,7 +470,7 @@ class Shell {
     if (!t || typeof t.accessToken !== 'string' || Number.isNaN(time(t.expiresAt))) bad('tokens', 'needs accessToken (string) and expiresAt (epoch ms)');
     const [a, r] = put(t.accessToken, typeof t.refreshToken === 'string' ? t.refreshToken : null);
     if (!this.call(SET_TOKENS, a, r, time(t.issuedAt), t.expiresAt, time(t.refreshExpiresAt))) {
-      throw new ConfigError(text(), 'CONFIG');
+      throw configError();
     }
     this.drain();
   }
