@@ -126,9 +126,9 @@ step "Playwright: the hostile-answer table's cheap rows in Chromium"
 done_step
 
 # The size gate: the package as shipped (built with the pinned nightly) may not grow past
-# SIZE_LIMIT_KB. The goal is 60 kB; the package is 65.2 kB now (BENCHMARKS.md), so the gate
+# SIZE_LIMIT_KB. The goal is 60 kB; the package is 64.8 kB now (BENCHMARKS.md), so the gate
 # holds it there until the remaining steps land (lower it with them).
-step "package size (esbuild min + gzip -9), gate ${SIZE_LIMIT_KB:=66} kB"
+step "package size (esbuild min + gzip -9), gate ${SIZE_LIMIT_KB:=65} kB"
 (cd js-tests && node bench/size.mjs --max-kb "$SIZE_LIMIT_KB")
 done_step
 
