@@ -75,7 +75,7 @@ const fs = require('fs');
 const [pkg] = process.argv.slice(2);
 const dir = 'bindings-js/js/';
 const read = (f) => fs.readFileSync(dir + f, 'utf8');
-const body = ['wasm.js', 'errors.js', 'options.js', 'request.js', 'keeper.js', 'api.js'].map(read).join('\n');
+const body = ['wasm.js', 'json.js', 'errors.js', 'options.js', 'request.js', 'keeper.js', 'api.js'].map(read).join('\n');
 const names = ['TokenKeeper', ...Object.keys({ TokenKeeperError: 0, SessionExpiredError: 0, InvalidCredentialsError: 0, AuthUnavailableError: 0, InvalidAuthResponseError: 0, TransportError: 0, AuthRejectedError: 0, UnauthorizedError: 0, ConfigError: 0 })];
 const head = '// tokenkeeper: keeps a bearer token valid for fetch. Built by tools/build-npm.sh from bindings-js/js/.\n';
 const esm = `export { ${names.join(', ')} };\n`;

@@ -95,6 +95,15 @@ step "node:test of the package"
 (cd js-tests && node --test --test-reporter=spec test/api.test.mjs test/bodies.test.mjs test/errors.test.mjs test/herd.test.mjs test/timeout.test.mjs)
 done_step
 
+# The module reads JSON with JSON.parse (bindings-js/README.md, "Host JSON"): every corpus and
+# hostile answer through the package against the native engine with its own reader.
+step "host JSON: the package against the native engine (examples/auth_answers.rs)"
+cargo build --locked -p tokenkeeper-js --example auth_answers
+answers_bin="${CARGO_TARGET_DIR:-target}/debug/examples/auth_answers"
+case "$answers_bin" in /*) ;; *) answers_bin="$PWD/$answers_bin" ;; esac
+(cd js-tests && TOKENKEEPER_AUTH_ANSWERS_BIN="$answers_bin" node --test --test-reporter=spec test/host-json.test.mjs)
+done_step
+
 # Every row of tests/hostile/cases.json.
 step "the hostile-answer table through the package in Node"
 (cd js-tests && node --test --test-reporter=spec test/hostile.test.mjs)
@@ -117,9 +126,9 @@ step "Playwright: the hostile-answer table's cheap rows in Chromium"
 done_step
 
 # The size gate: the package as shipped (built with the pinned nightly) may not grow past
-# SIZE_LIMIT_KB. The goal is 60 kB; the package is 66.4 kB now (BENCHMARKS.md), so the gate
+# SIZE_LIMIT_KB. The goal is 60 kB; the package is 64.8 kB now (BENCHMARKS.md), so the gate
 # holds it there until the remaining steps land (lower it with them).
-step "package size (esbuild min + gzip -9), gate ${SIZE_LIMIT_KB:=66.5} kB"
+step "package size (esbuild min + gzip -9), gate ${SIZE_LIMIT_KB:=65} kB"
 (cd js-tests && node bench/size.mjs --max-kb "$SIZE_LIMIT_KB")
 done_step
 

@@ -58,18 +58,99 @@ for (const name of Object.keys(CLASSES)) CLASSES[name].prototype.name = name;
 const CODES = ['SESSION_EXPIRED', 'INVALID_CREDENTIALS', 'AUTH_REJECTED', 'INVALID_AUTH_RESPONSE', 'AUTH_UNAVAILABLE', 'TRANSPORT', 'UNAUTHORIZED', 'INTERNAL'];
 const STOPPED = ['notIdempotent', 'notReplayable', 'resendLimit', 'backoffBudget', 'other'];
 
-/** The error for the engine's failure the module just gave (message and reason in the outbox, details in its numbers). */
+/**
+ * `s` quoted as the engine quotes a server's or caller's text in a message (core/src/quote.rs):
+ * in double quotes, with the quote, the backslash, line breaks, tab and NUL escaped, other
+ * control characters as `\u{hex}`.
+ */
+function quote(s) {
+  const short = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\0': '\\0' };
+  return `"${s.replace(/["\\\p{Cc}]/gu, (c) => short[c] || `\\u{${c.codePointAt(0).toString(16)}}`)}"`;
+}
+
+/** The end of a `TransportError`'s message, by `stopped` (core/src/error.rs, `TransportStop`). */
+const STOPPED_TEXT = [
+  'the method is not idempotent and the request may have run; check whether it took effect before repeating it',
+  'the body cannot be replayed; send the request again with a new body',
+  'resend limit reached; try again later',
+  'time allowed for resends (backoff budget) spent; try again later',
+  '',
+];
+/** What is wrong with an auth answer, by the module's number (bindings-js/src/out.rs); `$` its text. */
+const INVALID = [
+  'empty response body',
+  '',
+  'response is an html page, not json (proxy, portal or wrong url?)',
+  'response body is not json: $',
+  'response json is not an object',
+  'response has no access_token',
+  'access_token is empty, not a string, or not valid in an http header',
+  'unsupported token_type $ (expected bearer)',
+  'unusable expires_in: $',
+  'refresh_token is empty, not a string, or not valid in an http header',
+  'not a token response',
+];
+
+/**
+ * The message of an engine error, as the engine's `Display` writes it (core/src/error.rs and
+ * core/src/parse/mod.rs; the module hands over its parts): `n` its numbers, `reason` the
+ * server's reason (or null), `extra` the invalid answer's text.
+ */
+function errorMessage(n, reason, extra) {
+  const [kind, status, attempts, circuitOpen, , reached, stopped, , invalid, len, limit] = n;
+  const why = reason === null ? '' : ` (${reason})`;
+  switch (kind) {
+    case 0:
+      return 'session expired: no usable token, refresh token or credentials; log in again';
+    case 1:
+      return `login refused with status ${status}${why}: check the username and password; not retried`;
+    case 2:
+      return `auth endpoint refused the request with status ${status}${why}`;
+    case 3:
+      return `invalid auth response: ${invalid === 1 ? `response body too large (${len} bytes, limit ${limit})` : INVALID[invalid].replace('$', () => (invalid === 7 ? quote(extra) : extra))}`;
+    case 4:
+      if (circuitOpen === 1) return 'auth endpoint unavailable: circuit breaker open after repeated failures';
+      if (attempts === 0) return 'auth endpoint unavailable: it asked for a pause (retry-after) that has not ended; not contacted, try again later';
+      return `auth endpoint unavailable after ${attempts} attempt(s)${Number.isNaN(status) ? '' : `, last status ${status}`}`;
+    case 5:
+      return `request failed after ${attempts < 2 ? `${attempts} attempt (no resend)` : `${attempts} attempts (${attempts - 1} resend${attempts === 2 ? '' : 's'})`}: ${reached === 1 ? 'the connection failed after the request may have reached the server' : 'the server could not be reached'}; stopped: ${STOPPED_TEXT[stopped]}`;
+    case 6:
+      return `server rejected a freshly issued token with status ${status}`;
+    default:
+      return 'unknown exchange id (driver bug)';
+  }
+}
+
+/** The error for the engine's failure the module just gave (its parts in the outbox and its numbers). */
 function engineError(cause) {
-  const [message, reason = null] = text().split('\0');
-  const [kind, status, attempts, circuitOpen, retryAt, reached, stopped] = numbers(7);
+  const [reason, extra] = text().split('\0');
+  const n = numbers(11);
+  const [kind, status, attempts, circuitOpen, retryAt, reached, stopped, given] = n;
   const code = CODES[kind];
-  const orNull = (n) => (Number.isNaN(n) ? null : n);
+  const orNull = (v) => (Number.isNaN(v) ? null : v);
   const details = { cause };
-  if (kind === 1 || kind === 2) Object.assign(details, { status, reason });
+  const said = given === 1 ? reason : null;
+  if (kind === 1 || kind === 2) Object.assign(details, { status, reason: said });
   if (kind === 4) Object.assign(details, { status: orNull(status), attempts, circuitOpen: circuitOpen === 1, retryAt: orNull(retryAt) });
   if (kind === 5) Object.assign(details, { mayHaveReachedServer: reached === 1, attempts, stopped: STOPPED[stopped] });
   if (kind === 6) details.status = status;
-  return new (BY_CODE[code] || TokenKeeperError)(message, code, details);
+  return new (BY_CODE[code] || TokenKeeperError)(errorMessage(n, said, extra), code, details);
+}
+
+/** The messages of a refused configuration, by the module's number (core/src/error.rs, `ConfigError`). */
+const CONFIG = [
+  (url) => `invalid url ${quote(url)}`,
+  (url) => `refusing plain-http token endpoint ${quote(url)} on a non-loopback host (allow_insecure_http to override)`,
+  (seconds) => `token_expiry_seconds must be within 1..=1800, got ${seconds}`,
+  (field, reason) => `invalid ${field}: ${reason}`,
+  (field) => `${field} contains characters not allowed in an HTTP header`,
+  () => 'invalid configuration',
+];
+
+/** The `ConfigError` for the configuration the module just refused (its parts in the outbox). */
+function configError() {
+  const [variant, a, b] = text().split('\0');
+  return new ConfigError(CONFIG[variant](a, b), 'CONFIG');
 }
 
 /** A `ConfigError` for option `name`. */

@@ -125,11 +125,11 @@ class Shell {
     const cross = o.crossTab && !!(locks && locks.request && globalThis.BroadcastChannel);
     W.opt_num(NUM.crossTab, cross ? 1 : 0);
     this.k = W.build();
-    if (!this.k) throw new ConfigError(text(), 'CONFIG');
+    if (!this.k) throw configError();
     try {
       this.timeout = !(options.timeout === 0);
       const allow = (origin) => {
-        if (!this.call(ALLOW_ORIGIN, put(origin)[0])) throw new ConfigError(text(), 'CONFIG');
+        if (!this.call(ALLOW_ORIGIN, put(origin)[0])) throw configError();
       };
       // The origins the engine compares with are written by the platform's URL parser, as
       // the URLs of the requests are (`http://127.1:8080` is `http://127.0.0.1:8080`).
@@ -152,12 +152,16 @@ class Shell {
         this.lockTimeoutMs = o.lockTimeoutMs;
         this.marker = storageArea('localStorage');
         this.channel = new BroadcastChannel(key);
-        this.channel.onmessage = (e) => typeof e.data === 'string' && this.input(MESSAGE, put(e.data)[0]);
+        this.channel.onmessage = ({ data }) => {
+          if (typeof data !== 'string') return;
+          if (data[0] === 's') offer(this.k, data.slice(1)); // a token set
+          this.input(MESSAGE, put(data)[0]);
+        };
         HERE.set(key, (HERE.get(key) || 0) + 1);
         // Held while this keeper lives: another tab can tell someone is there to answer.
         ignore(locks.request(`${key}:alive`, { mode: 'shared' }, () => new Promise((r) => (this.presence = r))));
       }
-      const stored = this.stored(true);
+      const stored = this.offerStored(this.stored(true));
       this.input(RESTORE, stored === null ? -1 : put(stored)[0]);
     } catch (e) {
       this.close();
@@ -274,6 +278,12 @@ class Shell {
     return raw;
   }
 
+  /** Offers the module a stored set's JSON (when there is one) for the next input; `raw`. */
+  offerStored(raw) {
+    if (raw !== null) offer(this.k, raw);
+    return raw;
+  }
+
   save(raw) {
     if (!this.area) return;
     try {
@@ -289,7 +299,7 @@ class Shell {
     await out.buffer();
     if (out.signal && out.signal.aborted) throw out.signal.reason; // as `fetch` does
     return new Promise((resolve, reject) => {
-      const stored = this.stored(false);
+      const stored = this.offerStored(this.stored(false));
       const [m, s] = out.method === 'GET' && stored === null ? [-1, -1] : put(out.method, stored);
       const x = this.call(START, m, out.replayable ? 1 : 0, s);
       this.ex.set(x, new Exchange(this, x, out, resolve, reject));
@@ -331,7 +341,7 @@ class Shell {
       granted = true;
       c.clearTimeout(timer);
       this.release = release;
-      const stored = this.stored(true);
+      const stored = this.offerStored(this.stored(true));
       let epoch = null;
       try {
         epoch = this.marker && this.marker.getItem(`${this.key}:epoch`);
@@ -379,6 +389,7 @@ class Shell {
     if (init.body) init.body.fill(0); // the request made its own copy
     const r = await sent;
     let status = 0;
+    const body = []; // what the module read of it, for JSON.parse
     if (r) {
       // A redirect is an answer: the module refuses it (AUTH_REJECTED, the tokens kept).
       // Node gives its status; browsers hide it (an `opaqueredirect` response, status 0),
@@ -391,7 +402,7 @@ class Shell {
             const c = await reader.read().catch(failed);
             if (!c) status = 0; // the body broke off
             if (!c || c.done) break;
-            more = this.chunk(op, c.value);
+            more = this.chunk(op, c.value, body);
           }
         } finally {
           // Stopped early (over the limit, broken off, aborted, or a throw above): let go.
@@ -400,8 +411,12 @@ class Shell {
       }
     }
     if (this.auth && this.auth.op === op) this.auth = null;
-    if (signal.aborted) return; // the module aborted it and counted it already
-    if (status === 0) return this.input(AUTH_ERROR, op);
+    const all = new Uint8Array(body.reduce((n, b) => n + b.length, 0));
+    body.reduce((at, b) => (all.set(b, at), b.fill(0), at + b.length), 0);
+    if (signal.aborted) return all.fill(0); // the module aborted it and counted it already
+    if (status === 0) return all.fill(0), this.input(AUTH_ERROR, op);
+    offerAnswer(this.k, all);
+    all.fill(0);
     const h = r.headers;
     const [a, b, c] = put(h.get('content-type'), h.get('date'), h.get('retry-after'));
     this.input(AUTH_RESPONSE, op, status, a, b, c);
@@ -409,13 +424,16 @@ class Shell {
 
   /**
    * Hands a chunk of an auth answer to the module in pieces of at most 64 KiB (a browser's
-   * chunk may be megabytes; the inbox never needs more room than that), then wipes it.
-   * Whether to read on: the module keeps at most MAX_AUTH_BODY + 1 bytes and says when to stop.
+   * chunk may be megabytes; the inbox never needs more room than that), keeping a copy of
+   * each piece in `kept`, then wipes it. Whether to read on: the module keeps at most
+   * MAX_AUTH_BODY + 1 bytes and says when to stop.
    */
-  chunk(op, value) {
+  chunk(op, value, kept) {
     let more = true;
     for (let at = 0; more && at < value.length; at += 65536) {
-      more = !!this.call(AUTH_CHUNK, op, putBytes(value.subarray(at, at + 65536)));
+      const piece = value.slice(at, at + 65536);
+      kept.push(piece);
+      more = !!this.call(AUTH_CHUNK, op, putBytes(piece));
     }
     value.fill(0);
     return more;
@@ -452,7 +470,7 @@ class Shell {
     if (!t || typeof t.accessToken !== 'string' || Number.isNaN(time(t.expiresAt))) bad('tokens', 'needs accessToken (string) and expiresAt (epoch ms)');
     const [a, r] = put(t.accessToken, typeof t.refreshToken === 'string' ? t.refreshToken : null);
     if (!this.call(SET_TOKENS, a, r, time(t.issuedAt), t.expiresAt, time(t.refreshExpiresAt))) {
-      throw new ConfigError(text(), 'CONFIG');
+      throw configError();
     }
     this.drain();
   }

@@ -33,9 +33,11 @@ const ALLOW_ORIGIN = 20;
 const KEY = 21;
 const TOKEN_ORIGIN = 22;
 const FREE = 23;
+const OFFER = 24;
 
 const ENC = new TextEncoder();
-const DEC = new TextDecoder();
+// ignoreBOM: a text that starts with U+FEFF (a server's reason may) keeps it.
+const DEC = new TextDecoder('utf-8', { ignoreBOM: true });
 
 const mem = () => new Uint8Array(W.memory.buffer);
 

@@ -16,6 +16,7 @@
 #![allow(unsafe_code)] // `#[unsafe(no_mangle)]` on the exports and the allocator's constructor only.
 #![deny(missing_docs)]
 
+mod json;
 mod out;
 mod setup;
 mod state;
@@ -88,6 +89,8 @@ pub extern "C" fn opt_num(id: u32, value: f64) {
 /// Builds a keeper from the options given; its number, or 0 with the reason in the outbox.
 #[unsafe(no_mangle)]
 pub extern "C" fn build() -> u32 {
+    // The engine reads JSON with what the shell's `JSON.parse` read (it has no reader here).
+    tokenkeeper_core::parse::read_json_with(Some(json::host));
     let mut st = state();
     match st.given.build().and_then(Machine::new) {
         Ok(m) => {
@@ -116,8 +119,14 @@ pub extern "C" fn call(op: u32, k: u32, now: f64, a: f64, b: f64, c: f64, d: f64
     let mut st = state();
     let r = dispatch(&mut st, op, k, at(now), [a, b, c, d, e]);
     st.wipe_inbox();
+    if op != OFFER {
+        json::clear();
+    }
     r
 }
+
+/// The op that offers a JSON text and its value for the next one ([`json::offer`]).
+const OFFER: u32 = 24;
 
 fn dispatch(st: &mut State, op: u32, k: u32, now: Timestamp, [a, b, c, d, e]: [f64; 5]) -> f64 {
     let State {
@@ -225,6 +234,11 @@ fn dispatch(st: &mut State, op: u32, k: u32, now: Timestamp, [a, b, c, d, e]: [f
             answer(outbox, &[m.token_origin().unwrap_or_default().as_bytes()]);
         }
         23 => keepers[k as usize - 1] = None,
+        OFFER => {
+            if let [Some(text), Some(tree)] = texts(inbox, [a, b]) {
+                json::offer(text, tree);
+            }
+        }
         _ => {}
     }
     0.0

@@ -5,6 +5,7 @@
 
 use http::HeaderName;
 use http::header::{ACCEPT, CONTENT_TYPE};
+use tokenkeeper_core::parse::InvalidAuthResponse;
 use tokenkeeper_core::{AuthRequest, ConfigError, Error, Event, Metrics, Timestamp, TransportStop};
 use tokenkeeper_wasm::machine::Intent;
 use zeroize::{Zeroize, Zeroizing};
@@ -100,12 +101,17 @@ fn header_name(name: &HeaderName) -> &'static str {
 }
 
 /// An engine error: its kind (`CODES` in `errors.js`) and details as numbers in `nums`
-/// (`[kind, status, attempts, circuit open, retry at, may have reached the server, stopped]`,
-/// NaN where none), its message, and the server's reason after a NUL, in the outbox.
-fn error(outbox: &mut Vec<u8>, nums: &mut [f64; 15], error: &Error) {
+/// (`[kind, status, attempts, circuit open, retry at, may have reached the server, stopped,
+/// reason given, invalid answer, body length, limit]`, NaN where none), and in the outbox the
+/// server's reason and, after a NUL, the invalid answer's text (its JSON error, `token_type`
+/// or `expires_in` complaint). The shell writes the message (`errorMessage` in `errors.js`:
+/// the engine's `Display`, which stays out of the module; a test runs both).
+pub(crate) fn error(outbox: &mut Vec<u8>, nums: &mut [f64; 15], error: &Error) {
     let n = |v: Option<u64>| v.map_or(f64::NAN, |v| v as f64);
     let b = |v: bool| f64::from(u8::from(v));
     let mut reason = None;
+    let mut invalid = [f64::NAN; 3];
+    let mut extra = "";
     let fields: [f64; 7] = match error {
         Error::SessionExpired => [0.0; 7],
         Error::InvalidCredentials { status, reason: r }
@@ -118,7 +124,35 @@ fn error(outbox: &mut Vec<u8>, nums: &mut [f64; 15], error: &Error) {
             };
             [kind, f64::from(*status), 0.0, 0.0, 0.0, 0.0, 0.0]
         }
-        Error::InvalidAuthResponse(_) => [3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        Error::InvalidAuthResponse(e) => {
+            invalid[0] = match e {
+                InvalidAuthResponse::EmptyBody => 0.0,
+                InvalidAuthResponse::TooLarge { len, limit } => {
+                    invalid[1] = *len as f64;
+                    invalid[2] = *limit as f64;
+                    1.0
+                }
+                InvalidAuthResponse::Html => 2.0,
+                InvalidAuthResponse::NotJson { detail } => {
+                    extra = detail;
+                    3.0
+                }
+                InvalidAuthResponse::NotAnObject => 4.0,
+                InvalidAuthResponse::MissingAccessToken => 5.0,
+                InvalidAuthResponse::BadAccessToken => 6.0,
+                InvalidAuthResponse::BadTokenType { token_type } => {
+                    extra = token_type;
+                    7.0
+                }
+                InvalidAuthResponse::BadExpiresIn { reason } => {
+                    extra = reason;
+                    8.0
+                }
+                InvalidAuthResponse::BadRefreshToken => 9.0,
+                _ => 10.0,
+            };
+            [3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        }
         Error::AuthUnavailable {
             status,
             attempts,
@@ -156,20 +190,39 @@ fn error(outbox: &mut Vec<u8>, nums: &mut [f64; 15], error: &Error) {
         _ => [7.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
     };
     nums[..7].copy_from_slice(&fields);
-    let message = error.to_string();
-    match reason {
-        Some(r) => answer(outbox, &[message.as_bytes(), b"\0", r.as_bytes()]),
-        None => answer(outbox, &[message.as_bytes()]),
-    }
+    nums[7] = b(reason.is_some());
+    nums[8..11].copy_from_slice(&invalid);
+    answer(
+        outbox,
+        &[
+            reason.unwrap_or_default().as_bytes(),
+            b"\0",
+            extra.as_bytes(),
+        ],
+    );
 }
 
 fn time(t: Option<Timestamp>) -> Option<u64> {
     t.map(Timestamp::as_millis)
 }
 
-/// A refused configuration, in the outbox.
+/// A refused configuration, in the outbox: its variant (`CONFIG` in `errors.js`, which writes
+/// the message: the engine's `Display` stays out of the module), then its URL, field or
+/// seconds and its reason, each after a NUL.
 pub(crate) fn config_error(outbox: &mut Vec<u8>, error: &ConfigError) {
-    answer(outbox, &[error.to_string().as_bytes()]);
+    let seconds;
+    let (variant, a, b): (&[u8], &str, &str) = match error {
+        ConfigError::InvalidUrl { url } => (b"0", url, ""),
+        ConfigError::InsecureUrl { url } => (b"1", url, ""),
+        ConfigError::TokenExpiryOutOfRange { seconds: s } => {
+            seconds = s.to_string();
+            (b"2", &seconds, "")
+        }
+        ConfigError::Invalid { field, reason } => (b"3", field, reason),
+        ConfigError::InvalidHeaderValue { field } => (b"4", field, ""),
+        _ => (b"5", "", ""),
+    };
+    answer(outbox, &[variant, b"\0", a.as_bytes(), b"\0", b.as_bytes()]);
 }
 
 /// An event's kind (`EVENTS` in `keeper.js`) and its times in `nums`; a token set's tokens in
@@ -236,6 +289,154 @@ mod tests {
     use http::header::AUTHORIZATION;
     use tokenkeeper_core::dialect::{ClientAuth, Credentials, Dialect};
     use tokenkeeper_core::{Config, RequestMeta, Secret, Session};
+
+    /// `errors.js` run by Node on what [`error`] and [`config_error`] hand over, for every
+    /// kind of engine error and refused configuration: the messages the engine's `Display`
+    /// writes (the module has no `Display` of its own for them).
+    #[test]
+    fn the_shells_messages_are_the_engines() {
+        use tokenkeeper_core::parse::InvalidAuthResponse as I;
+        use tokenkeeper_core::{Error as E, TransportStop as S};
+        let reason = |r: Option<&str>| r.map(String::from);
+        let mut errors = vec![
+            E::SessionExpired,
+            E::InvalidCredentials {
+                status: 401,
+                reason: None,
+            },
+            E::InvalidCredentials {
+                status: 400,
+                reason: reason(Some("invalid_grant")),
+            },
+            E::InvalidCredentials {
+                status: 400,
+                reason: reason(Some("")),
+            },
+            E::AuthRejected {
+                status: 403,
+                reason: None,
+            },
+            E::AuthRejected {
+                status: 400,
+                reason: reason(Some("a $& b $1 (c)")),
+            },
+            E::Unauthorized { status: 401 },
+            E::UnknownExchange,
+        ];
+        for i in [
+            I::EmptyBody,
+            I::TooLarge {
+                len: 65_537,
+                limit: 65_536,
+            },
+            I::Html,
+            I::NotJson {
+                detail: "expected value at line 1 column 1".into(),
+            },
+            I::NotAnObject,
+            I::MissingAccessToken,
+            I::BadAccessToken,
+            I::BadTokenType {
+                token_type: "mac \"x\" \\ $' é 😀".into(),
+            },
+            I::BadExpiresIn {
+                reason: "too large",
+            },
+            I::BadRefreshToken,
+        ] {
+            errors.push(E::InvalidAuthResponse(i));
+        }
+        for (status, attempts, circuit_open) in [
+            (None, 0, false),
+            (None, 3, false),
+            (Some(503), 1, false),
+            (Some(429), 4, false),
+            (Some(503), 5, true),
+        ] {
+            errors.push(E::AuthUnavailable {
+                status,
+                attempts,
+                circuit_open,
+                retry_at: Some(Timestamp::from_millis(5)),
+            });
+        }
+        for attempts in [0, 1, 2, 3, 7] {
+            for reached in [false, true] {
+                for stopped in [
+                    S::NotIdempotent,
+                    S::NotReplayable,
+                    S::ResendLimit,
+                    S::BackoffBudget,
+                ] {
+                    errors.push(E::Transport {
+                        may_have_reached_server: reached,
+                        attempts,
+                        stopped,
+                    });
+                }
+            }
+        }
+        let configs = [
+            ConfigError::InvalidUrl {
+                url: "not a url\u{1b}[31m\t\"q\"\\".into(),
+            },
+            ConfigError::InsecureUrl {
+                url: "http://example.com/token".into(),
+            },
+            ConfigError::TokenExpiryOutOfRange { seconds: 1801 },
+            ConfigError::Invalid {
+                field: "timeout",
+                reason: "must be positive",
+            },
+            ConfigError::InvalidHeaderValue { field: "password" },
+        ];
+        let num = |v: f64| (!v.is_nan()).then_some(v);
+        let text = |outbox: Vec<u8>| String::from_utf8(outbox).unwrap();
+        let mut input = Vec::new();
+        let mut want = Vec::new();
+        for e in &errors {
+            let (mut outbox, mut nums) = (Vec::new(), [0.0; 15]);
+            error(&mut outbox, &mut nums, e);
+            let nums: Vec<_> = nums.iter().map(|&v| num(v)).collect();
+            let case = serde_json::json!({ "config": false, "out": text(outbox), "nums": nums });
+            input.push(case.to_string());
+            want.push(e.to_string());
+        }
+        for e in &configs {
+            let mut outbox = Vec::new();
+            config_error(&mut outbox, e);
+            let case = serde_json::json!({ "config": true, "out": text(outbox), "nums": [] });
+            input.push(case.to_string());
+            want.push(e.to_string());
+        }
+        let errors_js = concat!(env!("CARGO_MANIFEST_DIR"), "/js/errors.js");
+        let script = r"
+            const vm = require('vm');
+            const fs = require('fs');
+            const ctx = vm.createContext({});
+            vm.runInContext(`let text, numbers;\n${fs.readFileSync(process.argv[1], 'utf8')}
+              ;globalThis.run = (c) => { text = () => c.out; numbers = (k) => c.nums.map((v) => (v === null ? NaN : v)).slice(0, k);
+                return (c.config ? configError() : engineError()).message; };`, ctx);
+            const lines = fs.readFileSync(0, 'utf8').trim().split('\n');
+            for (const l of lines) console.log(JSON.stringify(ctx.run(JSON.parse(l))));
+        ";
+        let mut node = std::process::Command::new("node")
+            .args(["-e", script, errors_js])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node (tools/setup.sh installs it) runs bindings-js/js/errors.js");
+        let input = input.join("\n") + "\n";
+        std::io::Write::write_all(&mut node.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        let out = node.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let got: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(got, want);
+    }
 
     /// Every dialect and client authentication the package's options can build: its login
     /// request carries only the headers [`header_name`] knows.

@@ -21,6 +21,8 @@ mod token;
 pub use challenge::{BearerChallenge, parse_bearer_challenge};
 pub use error_body::{AuthErrorBody, parse_auth_error};
 pub use expiry::{Expiry, ExpirySource, resolve_expiry, resolve_refresh_expiry};
+#[cfg(feature = "host-json")]
+pub use json::{HostJson, Value as JsonValue, read_json_with};
 pub use jwt::jwt_exp;
 pub use retry_after::{format_http_date, parse_http_date, parse_retry_after};
 pub use token::{TokenResponse, parse_token_response};
