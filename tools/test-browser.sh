@@ -109,6 +109,10 @@ step "the hostile-answer table through the package in Node"
 (cd js-tests && node --test --test-reporter=spec test/hostile.test.mjs)
 done_step
 
+step "the URL table (tests/urls/cases.json) through the package in Node"
+(cd js-tests && node --test --test-reporter=spec test/urls.test.mjs)
+done_step
+
 step "a short soak under faults through the package (the full one: node js-tests/bench/soak.mjs)"
 (cd js-tests && node --test --test-reporter=spec test/soak.test.mjs)
 done_step
@@ -123,6 +127,10 @@ done_step
 
 step "Playwright: the hostile-answer table's cheap rows in Chromium"
 (cd js-tests && node --test --test-reporter=spec test/hostile-chromium.test.mjs)
+done_step
+
+step "Playwright: the URL table through the package in Chromium"
+(cd js-tests && node --test --test-reporter=spec test/urls-chromium.test.mjs)
 done_step
 
 # The size gate: the package as shipped (built with the pinned nightly) may not grow past

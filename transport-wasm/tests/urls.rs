@@ -34,92 +34,50 @@ enum Want {
 }
 use Want::{NoToken, Refused, Token};
 
-/// URLs that mean the same with or without a base. `{A}` is the API's `127.0.0.1:port`, `{R}`
-/// the recorder's `127.0.0.2:port`, `{PA}`/`{PR}` their ports, `{k}` the row's marker.
-const ABSOLUTE: &[(&str, Want)] = &[
-    // baselines
-    ("http://{A}/{k}", Token),
-    ("http://{R}/{k}", NoToken),
-    // backslashes: a `\` is a `/` in http(s) URLs, so the host ends before it
-    ("http://{R}\\@{A}/{k}", NoToken),
-    ("http://{A}\\@{R}/{k}", Token),
-    ("http:\\\\{R}\\{k}", NoToken),
-    ("http:///{R}/{k}", NoToken),
-    // userinfo: fetch refuses credentials in a URL; an empty one is none
-    ("http://{A}@{R}/{k}", Refused),
-    ("http://{R}@{A}/{k}", Refused),
-    ("http://{R}%5C@{A}/{k}", Refused),
-    ("http://@{A}/{k}", Token),
-    ("http://:@{R}/{k}", NoToken),
-    // `@` after the authority's end
-    ("http://{R}#@{A}/{k}", NoToken),
-    ("http://{R}?@{A}/{k}", NoToken),
-    ("http://{A}?@{R}/{k}", Token),
-    // tabs and newlines are removed anywhere; leading and trailing C0 controls and spaces
-    ("http://127.0.\t0.1:{PA}/{k}", Token),
-    ("http://127.0.0.\n2:{PR}/{k}", NoToken),
-    ("ht\r\ntp://{A}/{k}", Token),
-    (" \t\n http://{R}/{k} \n", NoToken),
-    ("\u{1}http://{A}/{k}\u{1f}", Token),
-    // percent-encoded hosts are decoded before they are read
-    ("http://%31%32%37.0.0.1:{PA}/{k}", Token),
-    ("http://127.0.0.%32:{PR}/{k}", NoToken),
-    ("http://127%2E0%2E0%2E2:{PR}/{k}", NoToken),
-    ("http://127.0.0.1%2e:{PA}/{k}", Token),
-    // IDNA mapping: full-width digits and ideographic full stops are ASCII hosts
-    (
-        "http://\u{ff11}\u{ff12}\u{ff17}.\u{ff10}.\u{ff10}.\u{ff11}:{PA}/{k}",
-        Token,
-    ),
-    ("http://127\u{3002}0\u{3002}0\u{3002}2:{PR}/{k}", NoToken),
-    (
-        "http://\u{24db}\u{24de}\u{24d2}\u{24d0}\u{24db}\u{24d7}\u{24de}\u{24e2}\u{24e3}:{PA}/{k}",
-        NoToken,
-    ),
-    // IPv4 shorthands, hex, octal, a trailing dot
-    ("http://127.1:{PA}/{k}", Token),
-    ("http://2130706433:{PA}/{k}", Token),
-    ("http://0x7f.1:{PA}/{k}", Token),
-    ("http://0177.0.0.1:{PA}/{k}", Token),
-    ("http://0x7F000002:{PR}/{k}", NoToken),
-    ("http://127.0.2:{PR}/{k}", NoToken),
-    ("http://127.0.0.1.:{PA}/{k}", Token),
-    ("http://127.0.0.2.:{PR}/{k}", NoToken),
-    // IPv6 forms are other origins than 127.0.0.1
-    ("http://[::ffff:127.0.0.1]:{PA}/{k}", NoToken),
-    ("http://[0:0:0:0:0:ffff:7f00:2]:{PR}/{k}", NoToken),
-    ("http://[::1]:{PA}/{k}", NoToken),
-    // ports: leading zeros, out of range, two of them, another scheme's
-    ("http://127.0.0.1:0{PA}/{k}", Token),
-    ("http://127.0.0.1:99999/{k}", Refused),
-    ("http://127.0.0.1:{PA}:{PR}/{k}", Refused),
-    ("https://{A}/{k}", NoToken),
-    // scheme case
-    ("HTTP://{A}/{k}", Token),
-    ("hTtP://{R}/{k}", NoToken),
-    // dot segments, encoded
-    ("http://{A}/%2e%2e/{k}", Token),
-    ("http://{R}/a/%2E./{k}", NoToken),
-    // no network origin at all
-    ("data:text/plain,{k}", NoToken),
-    ("javascript:void('{k}')", NoToken),
-];
+/// The table (`tests/urls/cases.json`, shared with the npm package's runner
+/// `js-tests/test/urls.test.mjs`): URLs that mean the same with or without a base, and URLs
+/// whose meaning depends on the base `fetch` resolves them against. `{A}` is the API's
+/// `127.0.0.1:port`, `{R}` the recorder's `127.0.0.2:port`, `{PA}`/`{PR}` their ports, `{k}`
+/// the row's marker.
+const CASES: &str = include_str!("../../tests/urls/cases.json");
 
-/// URLs whose meaning depends on the base `fetch` resolves them against, with what they mean
-/// under a page's `<base href="http://{A}/base/">`, under `<base href="http://{R}/base/">`, and
-/// in Node (no base).
-const RELATIVE: &[(&str, Want, Want, Want)] = &[
-    ("{k}", Token, NoToken, Refused),
-    ("/{k}", Token, NoToken, Refused),
-    ("//{R}/{k}", NoToken, NoToken, Refused),
-    ("//{A}/{k}", Token, Token, Refused),
-    ("\\\\{R}\\{k}", NoToken, NoToken, Refused),
-    // With a base of the same scheme, `http:` and one slash or none is relative
-    ("http:{R}/{k}", Token, NoToken, NoToken),
-    ("HTTP:{R}/{k}", Token, NoToken, NoToken),
-    ("http:/{A}/{k}", Token, NoToken, Token),
-    ("http:{A}/{k}", Token, NoToken, Token),
-];
+fn want_of(v: &serde_json::Value) -> Want {
+    match v.as_str() {
+        Some("token") => Token,
+        Some("noToken") => NoToken,
+        Some("refused") => Refused,
+        other => panic!("tests/urls/cases.json: {other:?} is not a want"),
+    }
+}
+
+fn cases(part: &str) -> Vec<serde_json::Value> {
+    let all: serde_json::Value = serde_json::from_str(CASES).expect("tests/urls/cases.json");
+    all[part].as_array().expect(part).clone()
+}
+
+/// `(url, want)` for every absolute row.
+fn absolute() -> Vec<(String, Want)> {
+    cases("absolute")
+        .iter()
+        .map(|r| (r["url"].as_str().unwrap().to_owned(), want_of(&r["want"])))
+        .collect()
+}
+
+/// `(url, under a page's <base href="http://{A}/base/">, under <base href="http://{R}/base/">,
+/// in Node (no base))` for every relative row.
+fn relative() -> Vec<(String, Want, Want, Want)> {
+    cases("relative")
+        .iter()
+        .map(|r| {
+            (
+                r["url"].as_str().unwrap().to_owned(),
+                want_of(&r["underApiBase"]),
+                want_of(&r["underRecorderBase"]),
+                want_of(&r["node"]),
+            )
+        })
+        .collect()
+}
 
 /// `host:port` of a server URL (`http://127.0.0.1:4000`).
 fn authority(url: &str) -> &str {
@@ -255,7 +213,9 @@ async fn absolute_urls_send_the_token_only_to_the_origin_they_parse_to() {
         to: server(),
         origins: vec![origin_of(server())],
     };
-    for (i, (template, want)) in ABSOLUTE.iter().enumerate() {
+    let table = absolute();
+    assert!(table.len() >= 45, "{} absolute rows", table.len());
+    for (i, (template, want)) in table.iter().enumerate() {
         let url = fill(template, &format!("abs{i:02}x"));
         assert_eq!(
             allowed.want(&url),
@@ -311,9 +271,9 @@ async fn relative_urls_resolve_as_fetch_resolves_them() {
         };
         for (base, pick) in [(server(), 0), (recorder(), 1)] {
             set_base(Some(&format!("{base}/base/")));
-            for (i, row) in RELATIVE.iter().enumerate() {
+            for (i, row) in relative().iter().enumerate() {
                 let want = [row.1, row.2][pick];
-                let url = fill(row.0, &format!("rel{pick}{i:02}x"));
+                let url = fill(&row.0, &format!("rel{pick}{i:02}x"));
                 assert_eq!(
                     allowed.want(&url),
                     want,
@@ -335,8 +295,8 @@ async fn relative_urls_resolve_as_fetch_resolves_them() {
         to: server(),
         origins: vec![origin_of(server())],
     };
-    for (i, row) in RELATIVE.iter().enumerate() {
-        let url = fill(row.0, &format!("rel{i:02}x"));
+    for (i, row) in relative().iter().enumerate() {
+        let url = fill(&row.0, &format!("rel{i:02}x"));
         let want = allowed.want(&url);
         if node {
             assert_eq!(
