@@ -45,3 +45,19 @@ export function watchConsole(page, into) {
   });
   page.on('pageerror', (e) => into.push(`pageerror: ${e.message}`));
 }
+
+/**
+ * A page on the static server's origin (which serves the package at /pkg/) that can import
+ * `source` (a test's module, as text) from `${dir}/${name}`. The page itself is a 404 page of
+ * that loopback server (any page of the origin will do), not a route: Chromium lets only a
+ * page on a loopback address fetch from loopback addresses. Page errors go to `errors`.
+ */
+export async function pageWithModule(browser, web, { dir, name, source, errors }) {
+  const ctx = await browser.newContext();
+  await ctx.route(`${web.url}${dir}/${name}`, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: source }));
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  const r = await page.goto(`${web.url}${dir}/`);
+  if (r.status() !== 404) throw new Error(`${web.url}${dir}/ answered ${r.status()}, not the expected 404 page`);
+  return page;
+}

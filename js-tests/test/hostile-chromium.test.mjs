@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { launch, startStatic } from '../lib/browser.mjs';
+import { launch, startStatic, pageWithModule } from '../lib/browser.mjs';
 import { TABLE, USER, PASSWORD, ROW_LIMIT_MS, startServers, runRow } from '../lib/hostile-check.mjs';
 
 const runner = readFileSync(new URL('../lib/hostile.mjs', import.meta.url), 'utf8');
@@ -19,14 +19,8 @@ let page;
 const pageErrors = [];
 before(async () => {
   [servers, web, browser] = await Promise.all([startServers(), startStatic(), launch()]);
-  const ctx = await browser.newContext();
-  // The row runner, on the origin that serves the package at /pkg/. The page itself comes from
-  // that loopback server (a 404 page: any page of the origin will do), not from a route:
-  // Chromium lets only a page on a loopback address fetch from loopback addresses.
-  await ctx.route(`${web.url}/hostile/hostile.mjs`, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: runner }));
-  page = await ctx.newPage();
-  page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
-  assert.equal((await page.goto(`${web.url}/hostile/`)).status(), 404);
+  // The row runner, on the origin that serves the package at /pkg/.
+  page = await pageWithModule(browser, web, { dir: '/hostile', name: 'hostile.mjs', source: runner, errors: pageErrors });
   await page.evaluate(async () => {
     const { TokenKeeper } = await import('/pkg/web/index.js');
     const { Subject } = await import('/hostile/hostile.mjs');

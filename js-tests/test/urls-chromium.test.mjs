@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { launch, startStatic } from '../lib/browser.mjs';
+import { launch, startStatic, pageWithModule } from '../lib/browser.mjs';
 import { URLS, startServers, fill, wantOf, checkUrl } from '../lib/urls-check.mjs';
 
 const side = readFileSync(new URL('../lib/urls-side.mjs', import.meta.url), 'utf8');
@@ -19,13 +19,7 @@ let page;
 const pageErrors = [];
 before(async () => {
   [servers, web, browser] = await Promise.all([startServers(), startStatic(), launch()]);
-  const ctx = await browser.newContext();
-  await ctx.route(`${web.url}/urls/side.mjs`, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: side }));
-  page = await ctx.newPage();
-  page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
-  // Any page of the static server's origin will do (a 404 page): Chromium lets only a page on
-  // a loopback address fetch from loopback addresses.
-  assert.equal((await page.goto(`${web.url}/urls/`)).status(), 404);
+  page = await pageWithModule(browser, web, { dir: '/urls', name: 'side.mjs', source: side, errors: pageErrors });
   await page.evaluate(
     async ({ api }) => {
       const { TokenKeeper } = await import('/pkg/web/index.js');
