@@ -21,9 +21,8 @@ mod out;
 mod setup;
 mod state;
 
-use http::Method;
 use tokenkeeper_core::dialect::Credentials;
-use tokenkeeper_core::{Secret, Timestamp, TokenSet};
+use tokenkeeper_core::{RequestMeta, Secret, Timestamp, TokenSet};
 use tokenkeeper_wasm::machine::Machine;
 
 use state::{State, answer, state, texts};
@@ -145,13 +144,9 @@ fn dispatch(st: &mut State, op: u32, k: u32, now: Timestamp, [a, b, c, d, e]: [f
         0 => m.restore(now, texts(inbox, [a])[0]),
         1 => {
             let [method, stored] = texts(inbox, [a, c]);
-            let method = match method {
-                Some(s) if !s.is_empty() => {
-                    Method::from_bytes(s.as_bytes()).unwrap_or(Method::POST)
-                }
-                _ => Method::GET,
-            };
-            return m.start(now, &method, b != 0.0, stored).into();
+            let method = method.filter(|s| !s.is_empty()).unwrap_or("GET");
+            let meta = RequestMeta::for_method(method, b != 0.0);
+            return m.start(now, meta, stored).into();
         }
         2 => return m.login(now).into(),
         3 => {

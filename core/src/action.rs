@@ -55,6 +55,20 @@ impl RequestMeta {
             replayable,
         }
     }
+
+    /// [`RequestMeta::new`] from a method's name as sent (`"GET"`; names are case-sensitive,
+    /// so `"get"` is an extension method, as for `http::Method`), for drivers that hold the
+    /// method as text: the npm package leaves `http::Method`'s parser out of its build.
+    #[must_use]
+    pub fn for_method(name: &str, replayable: bool) -> Self {
+        RequestMeta {
+            idempotent: matches!(
+                name,
+                "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" | "TRACE"
+            ),
+            replayable,
+        }
+    }
 }
 
 /// Which kind of auth operation an [`AuthRequest`] performs.
@@ -358,4 +372,29 @@ pub enum TimerKind {
     RefreshAhead,
     /// The circuit breaker's cool-down has ended; a probe auth request is allowed again.
     CircuitHalfOpen,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestMeta;
+
+    /// A method named as text is judged as `http::Method` judges it, the standard methods and
+    /// the extension methods (a lower-case name is one) alike.
+    #[test]
+    fn for_method_agrees_with_http_method() {
+        let names = [
+            "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE", "POST", "PATCH", "CONNECT", "get",
+            "put", "PROPFIND", "",
+        ];
+        for name in names {
+            for replayable in [true, false] {
+                let from_text = RequestMeta::for_method(name, replayable);
+                let Ok(method) = http::Method::from_bytes(name.as_bytes()) else {
+                    assert!(!from_text.idempotent, "{name:?}");
+                    continue;
+                };
+                assert_eq!(from_text, RequestMeta::new(&method, replayable), "{name:?}");
+            }
+        }
+    }
 }

@@ -5,15 +5,14 @@
 use std::rc::Rc;
 use std::task::Poll;
 
-use http::Method;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, AbortSignal, Response};
 
-use tokenkeeper_core::Error;
 use tokenkeeper_core::driver::API_RESPONSE_HEADERS;
+use tokenkeeper_core::{Error, RequestMeta};
 
 use crate::error::KeeperError;
 use crate::keeper::{Out, Shared, input, run};
@@ -38,16 +37,13 @@ pub(crate) async fn fetch(
     if let Some(s) = signal.as_ref().filter(|s| s.aborted()) {
         return Err(KeeperError::Js(s.reason())); // as `fetch` does
     }
-    let method = Method::from_bytes(outgoing.method().as_bytes()).unwrap_or(Method::POST);
-    let replayable = outgoing.replayable();
+    let meta = RequestMeta::for_method(&outgoing.method(), outgoing.replayable());
     let stored = shared.store.borrow_mut().changed();
     let now = shared.clock.now();
-    let h = shared.m.borrow_mut().start(
-        now,
-        &method,
-        replayable,
-        stored.as_deref().map(String::as_str),
-    );
+    let h = shared
+        .m
+        .borrow_mut()
+        .start(now, meta, stored.as_deref().map(String::as_str));
     drop(stored);
     let mut guard = ExchangeGuard::open(shared, h);
     if let Some(signal) = &signal {

@@ -17,7 +17,7 @@ mod intent;
 use core::time::Duration;
 use std::collections::VecDeque;
 
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use tokenkeeper_core::dialect::{Credentials, Dialect};
 use tokenkeeper_core::driver::{Driver, Step, Work};
 use tokenkeeper_core::{
@@ -176,21 +176,14 @@ impl Machine {
         self.settle(now, work, None);
     }
 
-    /// A caller's request (`meta`: its method and whether its body can be sent again).
-    /// `stored`: what the store holds, when it changed since the skin last read or wrote it
-    /// (a tab that slept or reloaded catches up). Returns the exchange's handle.
-    pub fn start(
-        &mut self,
-        now: Timestamp,
-        method: &Method,
-        replayable: bool,
-        stored: Option<&str>,
-    ) -> Handle {
+    /// A caller's request (`meta`: its method and whether its body can be sent again;
+    /// [`RequestMeta::for_method`]). `stored`: what the store holds, when it changed since the
+    /// skin last read or wrote it (a tab that slept or reloaded catches up). Returns the
+    /// exchange's handle.
+    pub fn start(&mut self, now: Timestamp, meta: RequestMeta, stored: Option<&str>) -> Handle {
         let mut work = Work::default();
         self.offer_stored(now, stored, &mut work);
-        let (id, step) = self
-            .driver
-            .start(now, RequestMeta::new(method, replayable), &mut work);
+        let (id, step) = self.driver.start(now, meta, &mut work);
         let h = self.ex.open(id);
         self.settle(now, work, Some((h, step)));
         h

@@ -5,10 +5,9 @@
 
 use core::time::Duration;
 
-use http::Method;
 use tokenkeeper_core::dialect::{Credentials, Dialect};
 use tokenkeeper_core::parse::{InvalidAuthResponse, MAX_AUTH_BODY};
-use tokenkeeper_core::{Config, Error, Event, Secret, Timestamp, TokenSet};
+use tokenkeeper_core::{Config, Error, Event, RequestMeta, Secret, Timestamp, TokenSet};
 
 use super::{Handle, Intent, Machine, Setup};
 
@@ -61,7 +60,8 @@ impl M {
     }
 
     fn get(&mut self) -> Handle {
-        self.m.start(self.now, &Method::GET, true, None)
+        self.m
+            .start(self.now, RequestMeta::for_method("GET", true), None)
     }
 
     /// Answers the auth request in `intents` with `body` (status 200).
@@ -206,7 +206,8 @@ fn an_attempt_without_response_headers_by_the_timeout_is_cut_and_resent_if_idemp
     m.logged_in("a1", 1800);
     m.advance(1000);
     let get = m.get();
-    let post = m.m.start(m.now, &Method::POST, true, None);
+    let post =
+        m.m.start(m.now, RequestMeta::for_method("POST", true), None);
     let i = m.intents();
     assert_eq!(sends(&i).len(), 2);
     // (The timer armed for the login's deadline fires first, with nothing due: re-armed.)
@@ -386,7 +387,8 @@ fn a_stored_set_is_adopted_at_start_and_when_it_changes() {
     m.ok(x);
     m.advance(10);
     let newer = set("s2", m.now, 1_800_000).to_json();
-    let y = m.m.start(m.now, &Method::GET, true, Some(&newer));
+    let y =
+        m.m.start(m.now, RequestMeta::for_method("GET", true), Some(&newer));
     assert_eq!(sends(&m.intents()), [(y, "Bearer s2".to_owned())]);
 }
 
