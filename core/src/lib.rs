@@ -82,6 +82,7 @@ pub mod driver;
 pub mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz_api;
+pub mod headers;
 pub mod limits;
 pub mod metrics;
 mod origin;
@@ -101,6 +102,7 @@ pub use action::{
 };
 pub use config::{Backoff, CircuitBreaker, Config, Margin, SecondRejection};
 pub use error::{ConfigError, Error, TransportStop};
+pub use headers::{HeaderValues, ReadHeader, ResponseHeaders};
 pub use metrics::Metrics;
 pub use secret::Secret;
 pub use session::{AuthGate, Lease, LeaseTerms, ResponseRules, SendFailure, Session};

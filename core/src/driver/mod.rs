@@ -32,7 +32,9 @@ mod mailbox;
 
 use core::task::Waker;
 
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
+
+use crate::headers::ResponseHeaders;
 
 pub use auth_body::AuthBody;
 pub use mailbox::Step;
@@ -62,7 +64,7 @@ pub enum AuthOutcome<'a> {
         /// The status.
         status: StatusCode,
         /// The headers (at least [`AUTH_RESPONSE_HEADERS`]).
-        headers: &'a HeaderMap,
+        headers: &'a dyn ResponseHeaders,
         /// The body.
         body: &'a AuthBody,
     },

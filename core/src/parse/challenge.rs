@@ -1,6 +1,7 @@
 //! `WWW-Authenticate: Bearer ...` challenges from resource servers (RFC 6750 §3, RFC 9110 §11.6.1).
 
 use super::sanitize;
+use crate::headers::{ReadHeader, ResponseHeaders};
 use crate::limits::{MAX_HEADER_VALUE, MAX_SERVER_TEXT};
 
 /// The parameters of a `Bearer` challenge. Unknown parameters are ignored; values are
@@ -23,12 +24,15 @@ pub struct BearerChallenge {
 /// error="invalid_token"`), quoted strings with `\` escapes, token68 credentials of other
 /// schemes, a bare `Bearer`, and any case of the scheme and parameter names. Returns `None` when
 /// there is no `Bearer` challenge. Never panics, whatever the bytes.
-pub fn parse_bearer_challenge(headers: &http::HeaderMap) -> Option<BearerChallenge> {
-    headers
-        .get_all(http::header::WWW_AUTHENTICATE)
-        .iter()
-        .filter(|v| v.len() <= MAX_HEADER_VALUE)
-        .find_map(|v| parse_value(v.as_bytes()))
+pub fn parse_bearer_challenge(headers: &dyn ResponseHeaders) -> Option<BearerChallenge> {
+    let mut found = None;
+    headers.for_each(ReadHeader::WwwAuthenticate, &mut |v| {
+        if v.len() <= MAX_HEADER_VALUE {
+            found = parse_value(v);
+        }
+        found.is_none()
+    });
+    found
 }
 
 /// The first `Bearer` challenge in one header value.

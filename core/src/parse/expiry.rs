@@ -4,6 +4,7 @@
 use core::time::Duration;
 
 use super::{MAX_LIFETIME, jwt_exp, parse_http_date};
+use crate::headers::{self, ReadHeader, ResponseHeaders};
 use crate::time::Timestamp;
 
 /// Where a token's expiry came from.
@@ -41,7 +42,7 @@ pub fn resolve_expiry(
     now: Timestamp,
     expires_in: Option<Duration>,
     access_token: &str,
-    headers: &http::HeaderMap,
+    headers: &dyn ResponseHeaders,
     default_lifetime: Duration,
 ) -> Expiry {
     if let Some(lifetime) = expires_in {
@@ -67,18 +68,16 @@ pub fn resolve_expiry(
 pub fn resolve_refresh_expiry(
     now: Timestamp,
     refresh_token: &str,
-    headers: &http::HeaderMap,
+    headers: &dyn ResponseHeaders,
 ) -> Option<Timestamp> {
     jwt_exp(refresh_token).map(|exp| exp_to_local(now, exp, headers))
 }
 
 /// A server `exp` (seconds) on the local clock: its distance from the server's `Date` (or from
 /// `now` without one), clamped to `0..=10 years`, added to `now`.
-fn exp_to_local(now: Timestamp, exp_secs: u64, headers: &http::HeaderMap) -> Timestamp {
+fn exp_to_local(now: Timestamp, exp_secs: u64, headers: &dyn ResponseHeaders) -> Timestamp {
     let exp = Timestamp::from_secs(exp_secs);
-    let reference = headers
-        .get(http::header::DATE)
-        .and_then(super::header_text)
+    let reference = headers::text(headers, ReadHeader::Date)
         .and_then(parse_http_date)
         .unwrap_or(now);
     let lifetime = exp.saturating_duration_since(reference).min(MAX_LIFETIME);

@@ -179,16 +179,6 @@ pub(crate) fn redact(mut text: String, secrets: &[&str]) -> String {
     text
 }
 
-/// A header value as text, if it is visible ASCII (and spaces) and at most
-/// [`MAX_HEADER_VALUE`](crate::limits::MAX_HEADER_VALUE) bytes; `None` otherwise (a longer
-/// value is ignored, as if absent).
-pub(crate) fn header_text(value: &http::HeaderValue) -> Option<&str> {
-    if value.len() > crate::limits::MAX_HEADER_VALUE {
-        return None;
-    }
-    value.to_str().ok()
-}
-
 /// Whether `s` can be sent as a bearer credential: non-empty visible ASCII (no spaces, no
 /// control characters), so `Bearer <s>` is always a valid header value.
 pub(crate) fn is_header_token(s: &str) -> bool {

@@ -3,6 +3,7 @@
 
 use core::time::Duration;
 
+use crate::headers::{self, ReadHeader, ResponseHeaders};
 use crate::time::Timestamp;
 
 use crate::limits::MAX_RETRY_AFTER;
@@ -104,20 +105,15 @@ pub fn format_http_date(t: Timestamp) -> String {
 ///
 /// Waits are clamped to 1 day (an untrusted server must not park the client forever). A missing
 /// or unparseable header (negative, fractional, garbage) is `None`.
-pub fn parse_retry_after(headers: &http::HeaderMap, now: Timestamp) -> Option<Timestamp> {
-    let value = headers
-        .get(http::header::RETRY_AFTER)
-        .and_then(super::header_text)?
-        .trim();
+pub fn parse_retry_after(headers: &dyn ResponseHeaders, now: Timestamp) -> Option<Timestamp> {
+    let value = headers::text(headers, ReadHeader::RetryAfter)?.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         let secs = value.parse::<u64>().unwrap_or(u64::MAX);
         let wait = Duration::from_secs(secs).min(MAX_RETRY_AFTER);
         return Some(now.saturating_add(wait));
     }
     let at = parse_http_date(value)?;
-    let reference = headers
-        .get(http::header::DATE)
-        .and_then(super::header_text)
+    let reference = headers::text(headers, ReadHeader::Date)
         .and_then(parse_http_date)
         .unwrap_or(now);
     let wait = at.saturating_duration_since(reference).min(MAX_RETRY_AFTER);

@@ -5,6 +5,7 @@ use core::time::Duration;
 use super::decimal::{self, Reading};
 use super::json::{self, Value};
 use super::{InvalidAuthResponse, MAX_AUTH_BODY, MAX_LIFETIME, is_header_token, redact, sanitize};
+use crate::headers::{self, ReadHeader, ResponseHeaders};
 use crate::limits::MAX_TOKEN_TYPE;
 use crate::secret::Secret;
 
@@ -45,7 +46,7 @@ pub struct TokenResponse {
 /// - `refresh_token`: optional (`null` counts as absent); when present, like `access_token`.
 /// - `scope`: optional; a string, or (non-standard) an array of strings joined with spaces.
 pub fn parse_token_response(
-    headers: &http::HeaderMap,
+    headers: &dyn ResponseHeaders,
     body: &[u8],
 ) -> Result<TokenResponse, InvalidAuthResponse> {
     let trimmed = body.trim_ascii();
@@ -159,10 +160,8 @@ fn expires_in(v: &Value) -> Result<Duration, &'static str> {
 }
 
 /// Whether the response is an HTML page rather than JSON.
-fn is_html(headers: &http::HeaderMap, body: &[u8]) -> bool {
-    let html_type = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(super::header_text)
+fn is_html(headers: &dyn ResponseHeaders, body: &[u8]) -> bool {
+    let html_type = headers::text(headers, ReadHeader::ContentType)
         .and_then(|v| v.split(';').next())
         .is_some_and(|t| {
             let t = t.trim();

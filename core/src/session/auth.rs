@@ -1,7 +1,9 @@
 //! What an auth operation's outcome does: new tokens installed, a dead refresh token dropped,
 //! a failure backed off and retried or handed to the waiters, the circuit breaker counted.
 
-use http::{HeaderMap, HeaderValue};
+use http::HeaderValue;
+
+use crate::headers::ResponseHeaders;
 
 use super::{AuthState, Circuit, Freshness, Held, Session};
 use crate::action::{Action, AuthKind, AuthReason, Event};
@@ -17,7 +19,7 @@ impl Session {
         now: Timestamp,
         kind: AuthKind,
         resp: parse::TokenResponse,
-        headers: &HeaderMap,
+        headers: &dyn ResponseHeaders,
     ) {
         let expiry = parse::resolve_expiry(
             now,

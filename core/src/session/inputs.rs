@@ -1,7 +1,9 @@
 //! The inputs: a request starts, a response or error arrives for it, the auth endpoint
 //! answers, a timer fires; and the outputs the driver drains after each.
 
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
+
+use crate::headers::ResponseHeaders;
 
 use super::classify::{self, AuthVerdict, SendVerdict, Verdict};
 use super::{AuthState, ExState, Exchange, Freshness, SendFailure, Session};
@@ -40,7 +42,7 @@ impl Session {
         now: Timestamp,
         id: ExchangeId,
         status: StatusCode,
-        headers: &HeaderMap,
+        headers: &dyn ResponseHeaders,
     ) {
         let Some(ex) = self.exchanges.get_mut(id) else {
             return;
@@ -112,7 +114,7 @@ impl Session {
         now: Timestamp,
         op: AuthId,
         status: StatusCode,
-        headers: &HeaderMap,
+        headers: &dyn ResponseHeaders,
         body: &[u8],
     ) {
         let Some((kind, attempt, started)) = self.take_auth(op) else {

@@ -1,7 +1,7 @@
 //! What a response or send error does to its exchange: a refused token refreshed and the
 //! request resent, a superseded token's request resent, a transient failure backed off.
 
-use http::HeaderMap;
+use crate::headers::ResponseHeaders;
 
 use super::{ExState, SendFailure, Session};
 use crate::action::{Action, AuthReason, Event, ExchangeId, ResendReason};
@@ -17,7 +17,7 @@ impl Session {
         id: ExchangeId,
         generation: u64,
         status: u16,
-        headers: &HeaderMap,
+        headers: &dyn ResponseHeaders,
     ) {
         let insufficient_scope = parse::parse_bearer_challenge(headers)
             .is_some_and(|c| c.error.as_deref() == Some("insufficient_scope"));
@@ -69,7 +69,7 @@ impl Session {
         now: Timestamp,
         id: ExchangeId,
         generation: u64,
-        headers: &HeaderMap,
+        headers: &dyn ResponseHeaders,
     ) {
         let superseded =
             generation < self.generation && parse::parse_bearer_challenge(headers).is_none();

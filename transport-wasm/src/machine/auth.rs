@@ -12,10 +12,10 @@ use std::ops::ControlFlow;
 
 use http::StatusCode;
 use tokenkeeper_core::driver::{AuthBody, AuthOutcome, Work};
-use tokenkeeper_core::{AuthGate, AuthId, AuthRequest, SendFailure, Timestamp};
+use tokenkeeper_core::{AuthGate, AuthId, AuthRequest, HeaderValues, SendFailure, Timestamp};
 
+use super::Machine;
 use super::intent::Intent;
-use super::{Machine, headers};
 use crate::crosstab::Message;
 
 /// The cross-tab lock, as far as this keeper knows.
@@ -130,11 +130,12 @@ impl Machine {
         let Some(task) = self.auth.task.take() else {
             return;
         };
-        let headers = headers([
-            (http::header::CONTENT_TYPE, content_type),
-            (http::header::DATE, date),
-            (http::header::RETRY_AFTER, retry_after),
-        ]);
+        let headers = HeaderValues {
+            content_type,
+            date,
+            retry_after,
+            www_authenticate: None,
+        };
         let mut work = Work::default();
         match StatusCode::from_u16(status) {
             Ok(status) => {

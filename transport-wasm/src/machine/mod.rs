@@ -17,12 +17,12 @@ mod intent;
 use core::time::Duration;
 use std::collections::VecDeque;
 
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::StatusCode;
 use tokenkeeper_core::dialect::{Credentials, Dialect};
 use tokenkeeper_core::driver::{Driver, Step, Work};
 use tokenkeeper_core::{
-    Config, ConfigError, Error, Event, ExchangeId, Metrics, RequestMeta, SendFailure, Session,
-    Timestamp, TokenSet,
+    Config, ConfigError, Error, Event, ExchangeId, HeaderValues, Metrics, RequestMeta, SendFailure,
+    Session, Timestamp, TokenSet,
 };
 
 use crate::crosstab::Message;
@@ -211,11 +211,12 @@ impl Machine {
         retry_after: Option<&str>,
         date: Option<&str>,
     ) {
-        let headers = headers([
-            (http::header::WWW_AUTHENTICATE, www_authenticate),
-            (http::header::RETRY_AFTER, retry_after),
-            (http::header::DATE, date),
-        ]);
+        let headers = HeaderValues {
+            www_authenticate,
+            retry_after,
+            date,
+            content_type: None,
+        };
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
         self.report(now, x, |s, now, id| {
             s.handle_response(now, id, status, &headers);
@@ -473,17 +474,6 @@ impl Machine {
             _ => {}
         }
     }
-}
-
-/// The engine's view of a response's headers.
-fn headers<const N: usize>(pairs: [(HeaderName, Option<&str>); N]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in pairs {
-        if let Some(v) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
-            map.append(name, v);
-        }
-    }
-    map
 }
 
 #[cfg(test)]
