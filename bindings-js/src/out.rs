@@ -8,7 +8,7 @@ use http::header::{ACCEPT, CONTENT_TYPE};
 use tokenkeeper_core::parse::InvalidAuthResponse;
 use tokenkeeper_core::{AuthRequest, ConfigError, Error, Event, Metrics, Timestamp, TransportStop};
 use tokenkeeper_wasm::machine::Intent;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::state::answer;
 
@@ -33,7 +33,7 @@ pub(crate) fn encode(outbox: &mut Vec<u8>, nums: &mut [f64; 15], intent: Intent)
         Intent::Peers => arg(8, 0.0),
         Intent::Authenticate(mut auth) => {
             auth_request(outbox, &auth);
-            auth.request.body_mut().zeroize();
+            auth.request.wipe_body();
             arg(9, auth.id.as_u64() as f64)
         }
         Intent::AbortAuth { op } => arg(10, op as f64),
@@ -67,7 +67,7 @@ fn auth_request(outbox: &mut Vec<u8>, auth: &AuthRequest) {
     let r = &auth.request;
     let uri = r.uri().to_string();
     let room = r
-        .headers()
+        .header_list()
         .iter()
         .map(|(n, v)| header_name(n).len() + v.len() + 3)
         .sum::<usize>();
@@ -76,7 +76,7 @@ fn auth_request(outbox: &mut Vec<u8>, auth: &AuthRequest) {
     head.push(b'\n');
     head.extend_from_slice(uri.as_bytes());
     head.push(b'\n');
-    for (name, value) in r.headers() {
+    for (name, value) in r.header_list() {
         head.extend_from_slice(header_name(name).as_bytes());
         head.extend_from_slice(b": ");
         head.extend_from_slice(value.as_bytes());
@@ -484,7 +484,7 @@ mod tests {
                     _ => None,
                 })
                 .unwrap();
-            for (n, _) in auth.request.headers() {
+            for (n, _) in auth.request.header_list() {
                 assert!(
                     [CONTENT_TYPE, ACCEPT, AUTHORIZATION].contains(n),
                     "{name}: {n}"

@@ -201,7 +201,7 @@ pub struct AuthRequest {
     /// Which attempt of the operation this is (1 for the first; more after failures).
     pub attempt: u32,
     /// The complete HTTP request. Its body and headers hold secrets: never log them.
-    pub request: http::Request<Vec<u8>>,
+    pub request: crate::dialect::AuthHttpRequest,
 }
 
 impl core::fmt::Debug for AuthRequest {
@@ -211,7 +211,7 @@ impl core::fmt::Debug for AuthRequest {
             .field("kind", &self.kind)
             .field("reason", &self.reason)
             .field("attempt", &self.attempt)
-            .field("method", self.request.method())
+            .field("method", &"POST")
             .field("uri", self.request.uri())
             .finish_non_exhaustive()
     }

@@ -41,7 +41,7 @@
 //! fn now() -> Timestamp {
 //!     Timestamp::from_millis(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64)
 //! }
-//! # fn perform(_: &http::Request<Vec<u8>>) -> (StatusCode, HeaderMap, Vec<u8>) { (StatusCode::OK, HeaderMap::new(), Vec::new()) }
+//! # fn perform(_: &tokenkeeper_core::dialect::AuthHttpRequest) -> (StatusCode, HeaderMap, Vec<u8>) { (StatusCode::OK, HeaderMap::new(), Vec::new()) }
 //! # fn send_api_request(_: &http::HeaderValue) -> (StatusCode, HeaderMap) { (StatusCode::OK, HeaderMap::new()) }
 //! # fn sleep_until(_: Timestamp) {}
 //!

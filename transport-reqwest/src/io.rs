@@ -37,8 +37,8 @@ impl AsRef<[u8]> for Wiped {
 /// Sends the auth request and reads its answer. Never logs the body, the headers or the
 /// answer.
 pub(crate) async fn perform(client: &reqwest::Client, auth: AuthRequest) -> AuthAnswer {
-    let (parts, body) = auth.request.into_parts();
-    let body = reqwest::Body::from(Bytes::from_owner(Wiped(Zeroizing::new(body))));
+    let (parts, body) = auth.request.into_http().into_parts();
+    let body = reqwest::Body::from(Bytes::from_owner(Wiped(body)));
     let Ok(request) = reqwest::Request::try_from(http::Request::from_parts(parts, body)) else {
         // The engine builds valid requests; report it as a failure that never left.
         return AuthAnswer::Failed(SendFailure::NotSent);

@@ -22,7 +22,6 @@ use std::task::{Context, Poll};
 use futures::future::{AbortHandle, Abortable};
 use tokenkeeper_core::driver::{AuthOutcome, Work};
 use tokenkeeper_core::{AuthId, AuthRequest, Timestamp};
-use zeroize::Zeroize as _;
 
 use tracing::Instrument as _;
 
@@ -120,7 +119,7 @@ async fn perform(mut guard: AuthGuard, mut auth: AuthRequest) {
             // Adopted from the store, or dropped: the request (its body holds the password
             // or the refresh token) is wiped unsent, and nothing is reported.
             guard.reported = true;
-            auth.request.body_mut().zeroize();
+            auth.request.wipe_body();
             let mut st = shared.lock();
             if st.auth_abort.as_ref().is_some_and(|(id, _)| *id == op) {
                 st.auth_abort = None;

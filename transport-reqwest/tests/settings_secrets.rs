@@ -217,7 +217,7 @@ client:
         .dialect
         .login_request(&r.credentials)
         .expect("a login request");
-    let body = String::from_utf8(login.body().clone()).unwrap();
+    let body = String::from_utf8(login.body().to_vec()).unwrap();
     assert!(body.contains("token_expiry_seconds=15"), "{body}");
     let keeper = r.builder().build().unwrap();
     assert!(keeper.allows_origin(&"https://vg.example.com/api/spaces".parse().unwrap()));

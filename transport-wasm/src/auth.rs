@@ -12,7 +12,7 @@ use web_sys::{
     AbortSignal, Headers, ReadableStreamDefaultReader, Request, RequestCache, RequestInit,
     RequestRedirect, Response, ResponseType,
 };
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use tokenkeeper_core::driver::AUTH_RESPONSE_HEADERS;
 
@@ -33,13 +33,13 @@ pub(crate) async fn perform(
     let init = RequestInit::new();
     init.set_method(auth.request.method().as_str());
     let headers = Headers::new()?;
-    for (name, value) in auth.request.headers() {
+    for (name, value) in auth.request.header_list() {
         let value = Zeroizing::new(String::from_utf8_lossy(value.as_bytes()).into_owned());
         headers.append(name.as_str(), &value)?;
     }
     init.set_headers(&headers);
     if !auth.request.body().is_empty() {
-        let body = Uint8Array::from(auth.request.body().as_slice());
+        let body = Uint8Array::from(auth.request.body());
         init.set_body(&body);
     }
     // Not `Error`: `fetch` would reject a redirect as it rejects a network failure, and the
@@ -51,7 +51,7 @@ pub(crate) async fn perform(
     }
     let request = Request::new_with_str_and_init(&auth.request.uri().to_string(), &init);
     // The request holds its own copy of the body now; this one is not needed any more.
-    auth.request.body_mut().zeroize();
+    auth.request.wipe_body();
     let response: Response = JsFuture::from(sys::fetch_request(&request?))
         .await?
         .unchecked_into();

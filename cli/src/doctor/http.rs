@@ -73,9 +73,9 @@ pub(crate) fn body_kind(headers: &HeaderMap, body: &[u8]) -> &'static str {
 /// Sends a request as built by the engine (login, refresh) and reads the answer.
 pub(crate) async fn send(
     client: &reqwest::Client,
-    request: http::Request<Vec<u8>>,
+    request: tokenkeeper_core::dialect::AuthHttpRequest,
 ) -> Result<Answer, reqwest::Error> {
-    let request = reqwest::Request::try_from(request)?;
+    let request = reqwest::Request::try_from(request.into_http().map(|body| body.to_vec()))?;
     execute(client, request).await
 }
 

@@ -3,10 +3,10 @@
 //! OAuth 2.0 password and client-credentials grants) are plain values; a custom one is built
 //! from the same parts.
 //!
-//! A dialect turns credentials or a refresh token into a complete `http::Request<Vec<u8>>`; it
+//! A dialect turns credentials or a refresh token into a complete [`AuthHttpRequest`]; it
 //! never sends anything. `Debug` never prints a password, client secret or token.
 
-use http::{HeaderName, HeaderValue, Request, Uri};
+use http::{HeaderName, HeaderValue, Uri};
 
 use crate::error::ConfigError;
 use crate::origin::default_port;
@@ -15,6 +15,7 @@ use crate::secret::Secret;
 mod request;
 mod url;
 
+pub use request::AuthHttpRequest;
 use request::{build, ready};
 use url::{invalid_url, parse_url, validate_endpoint};
 
@@ -303,7 +304,7 @@ impl Dialect {
 
     /// The login request for these credentials, or `None` when [`can_login`](Self::can_login)
     /// is false. Its body and `Authorization` header hold secrets: never log them.
-    pub fn login_request(&self, creds: &Credentials) -> Option<Request<Vec<u8>>> {
+    pub fn login_request(&self, creds: &Credentials) -> Option<AuthHttpRequest> {
         build(
             self.login.as_ref()?,
             Some(creds),
@@ -315,7 +316,7 @@ impl Dialect {
     /// The refresh request for this refresh token, or `None` when
     /// [`can_refresh`](Self::can_refresh) is false (or the token cannot be sent in a header
     /// where the endpoint puts it there). Its body and headers hold secrets: never log them.
-    pub fn refresh_request(&self, refresh_token: &Secret) -> Option<Request<Vec<u8>>> {
+    pub fn refresh_request(&self, refresh_token: &Secret) -> Option<AuthHttpRequest> {
         build(
             self.refresh.as_ref()?,
             None,

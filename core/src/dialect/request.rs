@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use http::{HeaderValue, Method, Request};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use zeroize::Zeroizing;
 
 use super::{ClientAuth, Credentials, Encoding, Endpoint, Field};
@@ -68,7 +68,7 @@ pub(super) fn build(
     creds: Option<&Credentials>,
     refresh_token: Option<&Secret>,
     scope: Option<&str>,
-) -> Option<Request<Vec<u8>>> {
+) -> Option<AuthHttpRequest> {
     if auth_conflict(endpoint) {
         return None;
     }
@@ -88,22 +88,93 @@ pub(super) fn build(
     } else {
         None
     };
-    let mut request = Request::new(body);
-    *request.method_mut() = Method::POST;
-    *request.uri_mut() = endpoint.url.clone();
-    let headers = request.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-    for (name, _) in &endpoint.headers {
-        headers.remove(name);
-    }
-    for (name, value) in &endpoint.headers {
-        headers.append(name.clone(), value.clone());
-    }
+    let mut headers = Vec::with_capacity(3 + endpoint.headers.len());
+    headers.push((CONTENT_TYPE, HeaderValue::from_static(content_type)));
+    headers.push((ACCEPT, HeaderValue::from_static("application/json")));
+    headers.retain(|(name, _)| !endpoint.headers.iter().any(|(n, _)| n == name));
+    headers.extend(endpoint.headers.iter().cloned());
     if let Some(value) = authorization {
-        headers.insert(AUTHORIZATION, value);
+        headers.retain(|(name, _)| name != AUTHORIZATION);
+        headers.push((AUTHORIZATION, value));
     }
-    Some(request)
+    Some(AuthHttpRequest {
+        url: endpoint.url.clone(),
+        headers,
+        body: Zeroizing::new(body),
+    })
+}
+
+/// A login or refresh request as a dialect builds it: a `POST` of [`body`](Self::body) to
+/// [`uri`](Self::uri) with [`header_list`](Self::header_list). Its body and `Authorization`
+/// header hold secrets: never log them. The body is wiped when the request is dropped.
+///
+/// A driver with `http` types takes it whole with [`into_http`](Self::into_http); one without
+/// (the npm package) reads the parts, which keeps `http`'s header map out of its build.
+#[derive(Clone)]
+pub struct AuthHttpRequest {
+    url: Uri,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Zeroizing<Vec<u8>>,
+}
+
+impl AuthHttpRequest {
+    /// The method: always `POST`.
+    #[must_use]
+    pub fn method(&self) -> Method {
+        Method::POST
+    }
+
+    /// Where the request goes.
+    #[must_use]
+    pub fn uri(&self) -> &Uri {
+        &self.url
+    }
+
+    /// The headers in the order they are sent (a name given twice by the endpoint is sent
+    /// twice); secret values are marked
+    /// sensitive.
+    #[must_use]
+    pub fn header_list(&self) -> &[(HeaderName, HeaderValue)] {
+        &self.headers
+    }
+
+    /// The headers as an `http` header map.
+    #[must_use]
+    pub fn headers(&self) -> HeaderMap {
+        self.headers.iter().cloned().collect()
+    }
+
+    /// The body (form-encoded or JSON, see the endpoint's encoding).
+    #[must_use]
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Wipes the body now rather than on drop, for a driver that has handed a copy to its
+    /// platform and keeps the request a while longer (or drops it unsent).
+    pub fn wipe_body(&mut self) {
+        zeroize::Zeroize::zeroize(&mut *self.body);
+    }
+
+    /// The request as an `http::Request`; its body still wipes itself when dropped.
+    #[must_use]
+    pub fn into_http(self) -> Request<Zeroizing<Vec<u8>>> {
+        let mut request = Request::new(self.body);
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self.url;
+        *request.headers_mut() = self.headers.into_iter().collect();
+        request
+    }
+}
+
+/// The method and URL only: the headers and body hold secrets.
+impl core::fmt::Debug for AuthHttpRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AuthHttpRequest")
+            .field("method", &"POST")
+            .field("uri", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `application/x-www-form-urlencoded` body. The buffer is sized up front so no stray copy of

@@ -17,11 +17,14 @@ fn alice() -> Credentials {
     Credentials::password("alice", PASSWORD)
 }
 
-fn header<'a>(r: &'a Request<Vec<u8>>, name: &str) -> Option<&'a str> {
-    r.headers().get(name).map(|v| v.to_str().unwrap())
+fn header<'a>(r: &'a AuthHttpRequest, name: &str) -> Option<&'a str> {
+    r.header_list()
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.to_str().unwrap())
 }
 
-fn body(r: &Request<Vec<u8>>) -> &str {
+fn body(r: &AuthHttpRequest) -> &str {
     core::str::from_utf8(r.body()).unwrap()
 }
 

@@ -191,3 +191,57 @@ fn form_encoding_is_the_form_urlencoded_crates() {
         assert_eq!(ours, theirs, "{s:?}");
     }
 }
+
+/// The request a dialect builds is the same through its parts and as an `http::Request`; its
+/// `Debug` shows the method and URL only; `wipe_body` empties the body.
+#[test]
+fn auth_request_parts_and_http_agree() {
+    let d = Dialect::vitalgraph("https://vg.example").unwrap();
+    let mut refresh = d.refresh_request(&Secret::new(REFRESH)).unwrap();
+    let shown = format!("{refresh:?}");
+    assert!(shown.contains("https://vg.example/api/refresh"), "{shown}");
+    assert!(!shown.contains(REFRESH), "{shown}");
+    assert_eq!(refresh.method(), http::Method::POST);
+
+    let http = refresh.clone().into_http();
+    assert_eq!(http.method(), http::Method::POST);
+    assert_eq!(http.uri(), refresh.uri());
+    assert_eq!(&**http.body(), refresh.body());
+    let listed: Vec<_> = refresh
+        .header_list()
+        .iter()
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    let mapped: Vec<_> = http
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    assert_eq!(listed, mapped);
+    assert!(http.headers()[AUTHORIZATION].is_sensitive());
+    assert_eq!(refresh.headers(), *http.headers());
+
+    assert!(body(&refresh).contains(REFRESH));
+    refresh.wipe_body();
+    assert!(refresh.body().is_empty());
+}
+
+/// An endpoint's extra header replaces the default of the same name, and an `Authorization`
+/// the engine sets replaces the endpoint's.
+#[test]
+fn endpoint_headers_replace_defaults_and_lose_to_the_engines_authorization() {
+    let mut d = Dialect::vitalgraph("https://vg.example").unwrap();
+    let refresh = d.refresh.as_mut().unwrap();
+    refresh.headers = vec![
+        (ACCEPT, HeaderValue::from_static("text/plain")),
+        (AUTHORIZATION, HeaderValue::from_static("Basic x")),
+        (ACCEPT, HeaderValue::from_static("application/json")),
+    ];
+    let r = d.refresh_request(&Secret::new(REFRESH)).unwrap();
+    let names: Vec<_> = r.header_list().iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["content-type", "accept", "accept", "authorization"]);
+    assert_eq!(
+        header(&r, "authorization"),
+        Some(&*format!("Bearer {REFRESH}"))
+    );
+}

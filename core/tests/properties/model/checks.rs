@@ -30,7 +30,7 @@ impl Driver {
                     req.request.method(),
                     req.request.uri()
                 );
-                for (k, v) in req.request.headers() {
+                for (k, v) in req.request.header_list() {
                     let _ = write!(line, ", {k}: {}", String::from_utf8_lossy(v.as_bytes()));
                 }
                 let _ = write!(line, ", {})", String::from_utf8_lossy(req.request.body()));
