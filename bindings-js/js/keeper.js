@@ -128,19 +128,14 @@ class Shell {
     if (!this.k) throw configError();
     try {
       this.timeout = !(options.timeout === 0);
-      const allow = (origin) => {
-        if (!this.call(ALLOW_ORIGIN, put(origin)[0])) throw configError();
-      };
-      // The origins the engine compares with are written by the platform's URL parser, as
-      // the URLs of the requests are (`http://127.1:8080` is `http://127.0.0.1:8080`).
-      this.call(TOKEN_ORIGIN);
-      const own = text();
-      const normal = own && origin(own);
-      if (normal && normal !== own) allow(normal);
+      // The origins the engine compares with are read by the platform's URL parser, as the
+      // URLs of the requests are (`http://127.1:8080` is `http://127.0.0.1:8080`); the token
+      // endpoint's came with the options.
       for (const given of o.origins) {
-        const normal = origin(given);
-        if (!normal) throw new ConfigError(`invalid url ${JSON.stringify(given)}`, 'CONFIG');
-        allow(normal);
+        const u = parseUrl(given);
+        if (!u || u.origin === 'null') throw new ConfigError(`invalid url ${JSON.stringify(given)}`, 'CONFIG');
+        const [s, h] = put(u.protocol.slice(0, -1), u.hostname);
+        if (!this.call(ALLOW_ORIGIN, s, h, u.port === '' ? -1 : Number(u.port))) throw configError();
       }
       this.call(KEY);
       const key = (this.key = text());
@@ -506,11 +501,10 @@ function payload(kind) {
   return kind === 2 ? { expiresAt: a } : kind === 3 ? { expiresAt: a, reauthenticated: b === 1 } : kind === 5 ? { until: a } : {};
 }
 
-/** The origin of `url` as the platform's parser writes it; null when it does not parse or is opaque. */
-function origin(url) {
+/** `s` read by the platform's URL parser; null when it does not parse. */
+function parseUrl(s) {
   try {
-    const o = new URL(url).origin;
-    return o === 'null' ? null : o;
+    return new URL(s);
   } catch {
     return null;
   }

@@ -4,7 +4,7 @@
 // Option names follow docs/CONFIG.md's "JS option" column (camelCase of the settings keys).
 // Shares one scope with the other files of js/ (tools/build-npm.sh concatenates them).
 
-const STR = { url: 0, clientId: 1, clientSecret: 2, scope: 3, username: 4, password: 5, storageKey: 6 };
+const STR = { url: 0, clientId: 1, clientSecret: 2, scope: 3, username: 4, password: 5, storageKey: 6, parsed: 7 };
 /** Each status of these lists goes as `opt_num(list, status)`. */
 const LISTS = { transientStatuses: 100, gatewayStatuses: 101, tokenRejectedStatuses: 102 };
 const NUM = {
@@ -100,6 +100,10 @@ function readOptions(o) {
     if (!given(o.tokenUrl)) bad('tokenUrl', 'is required for OAuth 2.0 dialects');
     str('tokenUrl', o.tokenUrl, STR.url);
   }
+  // The endpoint URL as the platform's parser reads it: the engine sends this `href` (with
+  // VitalGraph's paths joined on) and judges its origin from the same parse.
+  const u = parseUrl(dialect === 'vitalgraph' ? o.baseUrl : o.tokenUrl);
+  if (u) W.opt_str(STR.parsed, put(`${u.href}\n${u.protocol.slice(0, -1)}\n${u.hostname}\n${u.port}`)[0]);
   for (const name of ['clientId', 'clientSecret', 'scope', 'username', 'password', 'storageKey']) str(name);
   num(NUM.clientAuthBody, oneOf(o.clientAuth, 'clientAuth', ['basic', 'body']) === 'body' ? 1 : 0);
   num(NUM.secondRejectionFail, oneOf(o.secondRejection, 'secondRejection', ['deliver', 'fail']) === 'fail' ? 1 : 0);

@@ -31,7 +31,6 @@ const POLL = 18;
 const ALLOWS = 19;
 const ALLOW_ORIGIN = 20;
 const KEY = 21;
-const TOKEN_ORIGIN = 22;
 const FREE = 23;
 const OFFER = 24;
 

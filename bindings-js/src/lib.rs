@@ -40,6 +40,14 @@ fn nan_or(ms: f64, or: Timestamp) -> Timestamp {
     if ms.is_nan() { or } else { at(ms) }
 }
 
+/// A URL's scheme and host (texts of lengths `s` and `h` in the inbox) and port (`port`, less
+/// than 0 for none), as the shell's `URL` read them.
+fn origin_parts(inbox: &[u8], s: f64, h: f64, port: f64) -> (&str, &str, Option<u16>) {
+    let [s, h] = texts(inbox, [s, h]);
+    let port = if port < 0.0 { None } else { Some(port as u16) };
+    (s.unwrap_or_default(), h.unwrap_or_default(), port)
+}
+
 /// Room for `len` bytes of arguments; where to write them.
 #[unsafe(no_mangle)]
 pub extern "C" fn inbox(len: u32) -> u32 {
@@ -209,12 +217,12 @@ fn dispatch(st: &mut State, op: u32, k: u32, now: Timestamp, [a, b, c, d, e]: [f
             }
         }
         19 => {
-            let [s, h] = texts(inbox, [a, b]);
-            let port = if c < 0.0 { None } else { Some(c as u16) };
-            return yes(m.allows(s.unwrap_or_default(), h.unwrap_or_default(), port));
+            let (s, h, port) = origin_parts(inbox, a, b, c);
+            return yes(m.allows(s, h, port));
         }
         20 => {
-            return match m.allow_origin(texts(inbox, [a])[0].unwrap_or_default()) {
+            let (s, h, port) = origin_parts(inbox, a, b, c);
+            return match m.allow_origin_parts(s, h, port) {
                 Ok(()) => 1.0,
                 Err(err) => {
                     out::config_error(outbox, &err);
@@ -224,9 +232,6 @@ fn dispatch(st: &mut State, op: u32, k: u32, now: Timestamp, [a, b, c, d, e]: [f
         }
         21 => {
             answer(outbox, &[m.key().as_bytes()]);
-        }
-        22 => {
-            answer(outbox, &[m.token_origin().unwrap_or_default().as_bytes()]);
         }
         23 => keepers[k as usize - 1] = None,
         OFFER => {

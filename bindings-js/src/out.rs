@@ -65,7 +65,7 @@ fn ms(t: Timestamp) -> f64 {
 /// `method \n url \n name: value \n ... \n \n body`.
 fn auth_request(outbox: &mut Vec<u8>, auth: &AuthRequest) {
     let r = &auth.request;
-    let uri = r.uri().to_string();
+    let uri = r.url();
     let room = r
         .header_list()
         .iter()

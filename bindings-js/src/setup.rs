@@ -6,7 +6,7 @@
 
 use core::time::Duration;
 
-use tokenkeeper_core::dialect::{ClientAuth, Credentials, Dialect};
+use tokenkeeper_core::dialect::{ClientAuth, Credentials, Dialect, EndpointUrl};
 use tokenkeeper_core::{
     Backoff, CircuitBreaker, Config, ConfigError, Margin, SecondRejection, Secret,
 };
@@ -24,8 +24,11 @@ pub(crate) enum Str {
     Username,
     Password,
     Key,
+    /// The URL option as the platform's parser read it: `href \n scheme \n host \n port`
+    /// (the port empty when the URL names none); absent when it did not parse.
+    Parsed,
 }
-const STRS: usize = 7;
+const STRS: usize = 8;
 /// The number after the last [`Num`]: `opt_num(STATUSES + i, status)` adds a status to list
 /// `i` (transient, gateway, token rejected).
 const STATUSES: usize = 100;
@@ -236,6 +239,7 @@ fn config(g: &Given) -> Config {
 fn setup(g: &mut Given) -> Result<Setup, ConfigError> {
     let config = config(g);
     let url = g.take(Str::Url).unwrap_or_default();
+    let parsed = g.take(Str::Parsed);
     let scope = g.take(Str::Scope);
     let client = match (g.take(Str::ClientId), g.take(Str::ClientSecret)) {
         (None, _) => ClientAuth::None,
@@ -251,12 +255,26 @@ fn setup(g: &mut Given) -> Result<Setup, ConfigError> {
         },
     };
     let scope = scope.as_deref().map(String::as_str);
+    // The endpoint URLs are the platform parser's (what `fetch` sends is what the engine
+    // judges); the option as given is what an error shows.
+    let invalid = || ConfigError::invalid_url(url.trim());
+    let p = parsed
+        .as_deref()
+        .and_then(|p| parse_parts(p))
+        .ok_or_else(invalid)?;
+    let at = |href: &str| EndpointUrl::from_parsed(href, p.1, p.2, p.3).map_err(|_| invalid());
     let dialect = match g.num(Num::Dialect).unwrap_or(0.0) as u32 {
-        0 => match g.num(Num::TokenExpirySeconds) {
-            Some(s) => Dialect::vitalgraph_with_expiry(&url, s as u64),
-            None => Dialect::vitalgraph(&url),
-        },
-        1 => Dialect::oauth2_password(&url, client, scope),
+        0 => {
+            // A query or fragment in the option as given is refused, as `vitalgraph` does.
+            Dialect::vitalgraph_urls(&url)?;
+            let [login, refresh] = Dialect::vitalgraph_urls(p.0).map_err(|_| invalid())?;
+            let d = Dialect::vitalgraph_at(at(&login)?, at(&refresh)?);
+            match g.num(Num::TokenExpirySeconds) {
+                Some(s) => d.with_vitalgraph_expiry(s as u64)?,
+                None => d,
+            }
+        }
+        1 => Dialect::oauth2_password_at(at(p.0)?, client, scope),
         _ => {
             if matches!(client, ClientAuth::None) {
                 return Err(ConfigError::Invalid {
@@ -264,9 +282,9 @@ fn setup(g: &mut Given) -> Result<Setup, ConfigError> {
                     reason: "is required for the client credentials grant",
                 });
             }
-            Dialect::oauth2_client_credentials(&url, client, scope)
+            Dialect::oauth2_client_credentials_at(at(p.0)?, client, scope)
         }
-    }?;
+    };
     let credentials = Credentials {
         username: g.take(Str::Username).map(|u| u.to_string()),
         password: g.take(Str::Password).map(|p| Secret::new(p.as_str())),
@@ -285,6 +303,18 @@ fn setup(g: &mut Given) -> Result<Setup, ConfigError> {
     dur(g.nums[Num::TimeoutMs as usize], &mut timeout);
     setup.timeout = Some(timeout).filter(|d| !d.is_zero());
     Ok(setup)
+}
+
+/// `href \n scheme \n host \n port` ([`Str::Parsed`]) as its four parts.
+fn parse_parts(p: &str) -> Option<(&str, &str, &str, Option<u16>)> {
+    let mut it = p.split('\n');
+    let (href, scheme, host, port) = (it.next()?, it.next()?, it.next()?, it.next()?);
+    let port = if port.is_empty() {
+        None
+    } else {
+        Some(port.parse().ok()?)
+    };
+    Some((href, scheme, host, port))
 }
 
 #[cfg(test)]
@@ -317,6 +347,7 @@ mod tests {
             ("username", Str::Username),
             ("password", Str::Password),
             ("storageKey", Str::Key),
+            ("parsed", Str::Parsed),
         ] {
             assert!(strs.contains(&(name.to_owned(), id as u32)), "{name}");
         }

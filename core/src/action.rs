@@ -212,7 +212,7 @@ impl core::fmt::Debug for AuthRequest {
             .field("reason", &self.reason)
             .field("attempt", &self.attempt)
             .field("method", &"POST")
-            .field("uri", self.request.uri())
+            .field("url", &self.request.url())
             .finish_non_exhaustive()
     }
 }

@@ -261,6 +261,27 @@ impl fmt::Display for ConfigError {
     }
 }
 
+impl ConfigError {
+    /// [`ConfigError::InvalidUrl`] for `url`, with any `user:password@` in it hidden.
+    #[must_use]
+    pub fn invalid_url(url: &str) -> ConfigError {
+        ConfigError::InvalidUrl {
+            url: redact_userinfo(url),
+        }
+    }
+}
+
+/// A URL with its userinfo (`user:password@`) replaced by `[redacted]@`.
+pub(crate) fn redact_userinfo(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}[redacted]{}", &url[..start], &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
 impl core::error::Error for ConfigError {}
 
 #[cfg(test)]

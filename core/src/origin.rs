@@ -19,14 +19,26 @@ impl Origin {
         let (Some(scheme), Some(auth)) = (uri.scheme_str(), uri.authority()) else {
             return Err(invalid());
         };
+        Origin::from_parts(scheme, auth.host(), auth.port_u16()).map_err(|_| invalid())
+    }
+
+    /// An origin a URL parser has already read (`port` `None` for the scheme's default; an
+    /// IPv6 host may keep its brackets).
+    pub(crate) fn from_parts(
+        scheme: &str,
+        host: &str,
+        port: Option<u16>,
+    ) -> Result<Self, ConfigError> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if scheme.is_empty() || host.is_empty() {
+            return Err(ConfigError::InvalidUrl {
+                url: format!("{scheme}://{host}"),
+            });
+        }
         Ok(Origin {
             scheme: scheme.to_ascii_lowercase(),
-            host: auth
-                .host()
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_ascii_lowercase(),
-            port: auth.port_u16().or_else(|| default_port(scheme)),
+            host: host.to_ascii_lowercase(),
+            port: port.or_else(|| default_port(scheme)),
         })
     }
 }

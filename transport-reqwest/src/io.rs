@@ -37,7 +37,11 @@ impl AsRef<[u8]> for Wiped {
 /// Sends the auth request and reads its answer. Never logs the body, the headers or the
 /// answer.
 pub(crate) async fn perform(client: &reqwest::Client, auth: AuthRequest) -> AuthAnswer {
-    let (parts, body) = auth.request.into_http().into_parts();
+    let Ok(request) = auth.request.into_http() else {
+        // The engine builds valid requests; report it as a failure that never left.
+        return AuthAnswer::Failed(SendFailure::NotSent);
+    };
+    let (parts, body) = request.into_parts();
     let body = reqwest::Body::from(Bytes::from_owner(Wiped(body)));
     let Ok(request) = reqwest::Request::try_from(http::Request::from_parts(parts, body)) else {
         // The engine builds valid requests; report it as a failure that never left.

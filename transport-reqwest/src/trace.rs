@@ -171,7 +171,7 @@ pub(crate) fn auth_span(shared: &Shared, auth: &AuthRequest) -> tracing::Span {
     );
     span.in_scope(|| {
         tracing::debug!(
-            uri = %auth.request.uri(),
+            url = auth.request.url(),
             "tokenkeeper: {} started",
             auth.kind.as_str()
         );

@@ -49,7 +49,7 @@ pub(crate) async fn perform(
     if let Some(signal) = signal {
         init.set_signal(Some(signal));
     }
-    let request = Request::new_with_str_and_init(&auth.request.uri().to_string(), &init);
+    let request = Request::new_with_str_and_init(auth.request.url(), &init);
     // The request holds its own copy of the body now; this one is not needed any more.
     auth.request.wipe_body();
     let response: Response = JsFuture::from(sys::fetch_request(&request?))

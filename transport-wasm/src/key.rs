@@ -28,7 +28,7 @@ fn hash(dialect: &Dialect, who: &str) -> u64 {
         .login
         .as_ref()
         .or(dialect.refresh.as_ref())
-        .map(|e| e.url.to_string())
+        .map(|e| e.url.as_str())
         .unwrap_or_default();
     // FNV-1a: stable across builds and tabs; the key is a name, not a secret.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

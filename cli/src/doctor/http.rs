@@ -75,7 +75,11 @@ pub(crate) async fn send(
     client: &reqwest::Client,
     request: tokenkeeper_core::dialect::AuthHttpRequest,
 ) -> Result<Answer, reqwest::Error> {
-    let request = reqwest::Request::try_from(request.into_http().map(|body| body.to_vec()))?;
+    let request = client
+        .post(request.url())
+        .headers(request.headers())
+        .body(request.body().to_vec())
+        .build()?;
     execute(client, request).await
 }
 

@@ -31,7 +31,7 @@ pub(crate) async fn login(ctx: &Ctx, report: &mut Report) -> Option<Login> {
         report.check(Verdict::Fail, NAME, "cannot build a login request");
         return None;
     };
-    let url = request.uri().to_string();
+    let url = request.url().to_owned();
     let answer = match wire_http::send(&ctx.raw, request).await {
         Ok(a) => a,
         Err(e) => {

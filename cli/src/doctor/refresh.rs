@@ -33,7 +33,7 @@ pub(crate) async fn refresh(
         );
         return None;
     };
-    let url = request.uri().to_string();
+    let url = request.url().to_owned();
     let answer = match wire_http::send(&ctx.raw, request).await {
         Ok(a) => a,
         Err(e) => {

@@ -6,10 +6,9 @@
 //! A dialect turns credentials or a refresh token into a complete [`AuthHttpRequest`]; it
 //! never sends anything. `Debug` never prints a password, client secret or token.
 
-use http::{HeaderName, HeaderValue, Uri};
+use http::{HeaderName, HeaderValue};
 
 use crate::error::ConfigError;
-use crate::origin::default_port;
 use crate::secret::Secret;
 
 mod request;
@@ -17,7 +16,8 @@ mod url;
 
 pub use request::AuthHttpRequest;
 use request::{build, ready};
-use url::{invalid_url, parse_url, validate_endpoint};
+pub use url::EndpointUrl;
+use url::validate_endpoint;
 
 /// How a request body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +70,7 @@ pub enum Field {
 pub struct Endpoint {
     /// Absolute `https` URL (`http` only for loopback hosts unless allowed; see
     /// [`Dialect::validate`]).
-    pub url: Uri,
+    pub url: EndpointUrl,
     /// How the body is encoded.
     pub encoding: Encoding,
     /// The body fields in order: name and where the value comes from. Client authentication
@@ -133,14 +133,33 @@ impl Dialect {
     /// token>`. `base_url` may end with a slash and may have a path prefix; it must be an
     /// absolute http(s) URL without query or fragment.
     pub fn vitalgraph(base_url: &str) -> Result<Dialect, ConfigError> {
+        let [login, refresh] = Dialect::vitalgraph_urls(base_url)?;
+        let invalid = |_: ConfigError| ConfigError::invalid_url(base_url.trim());
+        Ok(Dialect::vitalgraph_at(
+            EndpointUrl::parse(&login).map_err(invalid)?,
+            EndpointUrl::parse(&refresh).map_err(invalid)?,
+        ))
+    }
+
+    /// The login and refresh URLs of [`vitalgraph`](Dialect::vitalgraph) as text, unparsed:
+    /// `{base}/api/login` and `{base}/api/refresh` with `base_url` trimmed of white space and
+    /// trailing slashes. For a driver that parses them with its platform's URL parser and
+    /// builds the dialect with [`vitalgraph_at`](Dialect::vitalgraph_at). `InvalidUrl` when
+    /// `base_url` has a query or fragment.
+    pub fn vitalgraph_urls(base_url: &str) -> Result<[String; 2], ConfigError> {
         let base = base_url.trim();
-        let invalid = |_: ConfigError| invalid_url(base);
         if base.contains(['?', '#']) {
-            return Err(invalid_url(base));
+            return Err(ConfigError::invalid_url(base));
         }
         let root = base.trim_end_matches('/');
+        Ok([format!("{root}/api/login"), format!("{root}/api/refresh")])
+    }
+
+    /// [`vitalgraph`](Dialect::vitalgraph) with its login and refresh URLs already parsed.
+    #[must_use]
+    pub fn vitalgraph_at(login_url: EndpointUrl, refresh_url: EndpointUrl) -> Dialect {
         let login = Endpoint {
-            url: parse_url(&format!("{root}/api/login")).map_err(invalid)?,
+            url: login_url,
             encoding: Encoding::Form,
             fields: vec![
                 ("username".into(), Field::Username),
@@ -151,19 +170,19 @@ impl Dialect {
             headers: Vec::new(),
         };
         let refresh = Endpoint {
-            url: parse_url(&format!("{root}/api/refresh")).map_err(invalid)?,
+            url: refresh_url,
             encoding: Encoding::Json,
             fields: vec![("refresh_token".into(), Field::RefreshToken)],
             refresh_token_as_bearer: true,
             client_auth: ClientAuth::None,
             headers: Vec::new(),
         };
-        Ok(Dialect {
+        Dialect {
             name: "vitalgraph".into(),
             login: Some(login),
             refresh: Some(refresh),
             scope: None,
-        })
+        }
     }
 
     /// [`vitalgraph`](Dialect::vitalgraph) asking for a token lifetime: the login form also
@@ -178,14 +197,27 @@ impl Dialect {
                 seconds: token_expiry_seconds,
             });
         }
-        let mut dialect = Dialect::vitalgraph(base_url)?;
-        if let Some(login) = dialect.login.as_mut() {
+        Dialect::vitalgraph(base_url)?.with_vitalgraph_expiry(token_expiry_seconds)
+    }
+
+    /// This (VitalGraph) dialect's login also asking for a token lifetime, as
+    /// [`vitalgraph_with_expiry`](Dialect::vitalgraph_with_expiry) does.
+    pub fn with_vitalgraph_expiry(
+        mut self,
+        token_expiry_seconds: u64,
+    ) -> Result<Dialect, ConfigError> {
+        if !(1..=VITALGRAPH_MAX_EXPIRY).contains(&token_expiry_seconds) {
+            return Err(ConfigError::TokenExpiryOutOfRange {
+                seconds: token_expiry_seconds,
+            });
+        }
+        if let Some(login) = self.login.as_mut() {
             login.fields.push((
                 "token_expiry_seconds".into(),
                 Field::Literal(token_expiry_seconds.to_string()),
             ));
         }
-        Ok(dialect)
+        Ok(self)
     }
 
     /// OAuth 2.0 resource owner password grant (RFC 6749 §4.3) at `token_url`:
@@ -196,6 +228,17 @@ impl Dialect {
         client: ClientAuth,
         scope: Option<&str>,
     ) -> Result<Dialect, ConfigError> {
+        let url = EndpointUrl::parse(token_url.trim())?;
+        Ok(Dialect::oauth2_password_at(url, client, scope))
+    }
+
+    /// [`oauth2_password`](Dialect::oauth2_password) with its token URL already parsed.
+    #[must_use]
+    pub fn oauth2_password_at(
+        token_url: EndpointUrl,
+        client: ClientAuth,
+        scope: Option<&str>,
+    ) -> Dialect {
         let fields = vec![
             ("grant_type".into(), Field::Literal("password".into())),
             ("username".into(), Field::Username),
@@ -213,6 +256,18 @@ impl Dialect {
         client: ClientAuth,
         scope: Option<&str>,
     ) -> Result<Dialect, ConfigError> {
+        let url = EndpointUrl::parse(token_url.trim())?;
+        Ok(Dialect::oauth2_client_credentials_at(url, client, scope))
+    }
+
+    /// [`oauth2_client_credentials`](Dialect::oauth2_client_credentials) with its token URL
+    /// already parsed.
+    #[must_use]
+    pub fn oauth2_client_credentials_at(
+        token_url: EndpointUrl,
+        client: ClientAuth,
+        scope: Option<&str>,
+    ) -> Dialect {
         let fields = vec![
             (
                 "grant_type".into(),
@@ -232,12 +287,11 @@ impl Dialect {
     /// An OAuth 2.0 dialect with this login body and the §6 refresh grant.
     fn oauth2(
         name: &str,
-        token_url: &str,
+        url: EndpointUrl,
         login_fields: Vec<(String, Field)>,
         client: ClientAuth,
         scope: Option<&str>,
-    ) -> Result<Dialect, ConfigError> {
-        let url = parse_url(token_url.trim())?;
+    ) -> Dialect {
         let refresh_fields = vec![
             ("grant_type".into(), Field::Literal("refresh_token".into())),
             ("refresh_token".into(), Field::RefreshToken),
@@ -253,7 +307,7 @@ impl Dialect {
         };
         let login = form(url.clone(), login_fields, client.clone());
         let refresh = form(url, refresh_fields, client);
-        Ok(Dialect {
+        Dialect {
             name: name.into(),
             login: Some(login),
             refresh: Some(refresh),
@@ -261,7 +315,7 @@ impl Dialect {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(Into::into),
-        })
+        }
     }
 
     /// Checks the dialect before anything is sent: every endpoint URL is an absolute http(s)
@@ -328,15 +382,12 @@ impl Dialect {
     /// `scheme://host[:port]` of the login endpoint (else the refresh endpoint), lower-case,
     /// without a default port: the origin the access token may be sent to by default.
     pub fn origin(&self) -> Option<String> {
-        let url = &self.login.as_ref().or(self.refresh.as_ref())?.url;
-        let scheme = url.scheme_str()?.to_ascii_lowercase();
-        let host = url.host().filter(|h| !h.is_empty())?.to_ascii_lowercase();
-        Some(match url.port_u16() {
-            Some(port) if Some(port) != default_port(&scheme) => {
-                format!("{scheme}://{host}:{port}")
-            }
-            _ => format!("{scheme}://{host}"),
-        })
+        Some(self.endpoint_url()?.origin())
+    }
+
+    /// The login endpoint's URL, else the refresh endpoint's.
+    pub(crate) fn endpoint_url(&self) -> Option<&EndpointUrl> {
+        Some(&self.login.as_ref().or(self.refresh.as_ref())?.url)
     }
 
     /// The scope to send, if any.

@@ -5,6 +5,8 @@
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
+
+use super::EndpointUrl;
 use zeroize::Zeroizing;
 
 use super::{ClientAuth, Credentials, Encoding, Endpoint, Field};
@@ -105,14 +107,15 @@ pub(super) fn build(
 }
 
 /// A login or refresh request as a dialect builds it: a `POST` of [`body`](Self::body) to
-/// [`uri`](Self::uri) with [`header_list`](Self::header_list). Its body and `Authorization`
+/// [`url`](Self::url) with [`header_list`](Self::header_list). Its body and `Authorization`
 /// header hold secrets: never log them. The body is wiped when the request is dropped.
 ///
 /// A driver with `http` types takes it whole with [`into_http`](Self::into_http); one without
-/// (the npm package) reads the parts, which keeps `http`'s header map out of its build.
+/// (the npm package) reads the parts, which keeps `http`'s header map and URI parser out of
+/// its build.
 #[derive(Clone)]
 pub struct AuthHttpRequest {
-    url: Uri,
+    url: EndpointUrl,
     headers: Vec<(HeaderName, HeaderValue)>,
     body: Zeroizing<Vec<u8>>,
 }
@@ -124,10 +127,10 @@ impl AuthHttpRequest {
         Method::POST
     }
 
-    /// Where the request goes.
+    /// Where the request goes: the endpoint's URL, as it is sent.
     #[must_use]
-    pub fn uri(&self) -> &Uri {
-        &self.url
+    pub fn url(&self) -> &str {
+        self.url.as_str()
     }
 
     /// The headers in the order they are sent (a name given twice by the endpoint is sent
@@ -156,14 +159,16 @@ impl AuthHttpRequest {
         zeroize::Zeroize::zeroize(&mut *self.body);
     }
 
-    /// The request as an `http::Request`; its body still wipes itself when dropped.
-    #[must_use]
-    pub fn into_http(self) -> Request<Zeroizing<Vec<u8>>> {
+    /// The request as an `http::Request`; its body still wipes itself when dropped. Fails
+    /// only when the URL, read by another parser ([`EndpointUrl::from_parsed`]), is not one
+    /// `http::Uri` accepts.
+    pub fn into_http(self) -> Result<Request<Zeroizing<Vec<u8>>>, http::Error> {
+        let uri = Uri::try_from(self.url.as_str())?;
         let mut request = Request::new(self.body);
         *request.method_mut() = Method::POST;
-        *request.uri_mut() = self.url;
+        *request.uri_mut() = uri;
         *request.headers_mut() = self.headers.into_iter().collect();
-        request
+        Ok(request)
     }
 }
 
@@ -172,7 +177,7 @@ impl core::fmt::Debug for AuthHttpRequest {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("AuthHttpRequest")
             .field("method", &"POST")
-            .field("uri", &self.url)
+            .field("url", &self.url)
             .finish_non_exhaustive()
     }
 }

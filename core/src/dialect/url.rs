@@ -5,6 +5,7 @@ use http::Uri;
 
 use super::{ClientAuth, Endpoint};
 use crate::error::ConfigError;
+use crate::origin::default_port;
 use crate::secret::Secret;
 
 /// Checks one endpoint (see [`Dialect::validate`]).
@@ -12,21 +13,12 @@ pub(super) fn validate_endpoint(
     endpoint: &Endpoint,
     allow_insecure_http: bool,
 ) -> Result<(), ConfigError> {
+    // An `EndpointUrl` is absolute http(s) with a host and no userinfo by construction.
     let url = &endpoint.url;
-    let shown = || redact_userinfo(&url.to_string());
-    let scheme = url.scheme_str().unwrap_or_default().to_ascii_lowercase();
-    let host = url.host().unwrap_or_default();
-    if !matches!(scheme.as_str(), "http" | "https") || host.is_empty() {
-        return Err(ConfigError::InvalidUrl { url: shown() });
-    }
-    if url.authority().is_some_and(|a| a.as_str().contains('@')) {
-        return Err(ConfigError::Invalid {
-            field: "endpoint url",
-            reason: "must not contain user:password@ (use ClientAuth for client credentials)",
+    if url.scheme() == "http" && !allow_insecure_http && !is_loopback(url.host()) {
+        return Err(ConfigError::InsecureUrl {
+            url: url.as_str().to_owned(),
         });
-    }
-    if scheme == "http" && !allow_insecure_http && !is_loopback(host) {
-        return Err(ConfigError::InsecureUrl { url: shown() });
     }
     match &endpoint.client_auth {
         ClientAuth::None => {}
@@ -163,37 +155,145 @@ fn ipv6_groups(s: &str, out: &mut [u16; 8], v4_last: bool) -> Option<usize> {
     Some(n)
 }
 
-/// Parses an absolute http(s) URL with a host, without userinfo or fragment (a query is
-/// allowed: RFC 6749 §3.2).
-pub(super) fn parse_url(url: &str) -> Result<Uri, ConfigError> {
-    if url.contains('#') {
-        return Err(invalid_url(url));
-    }
-    let uri: Uri = url.parse().map_err(|_| invalid_url(url))?;
-    let scheme_ok = uri
-        .scheme_str()
-        .is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"));
-    let has_userinfo = uri.authority().is_some_and(|a| a.as_str().contains('@'));
-    if !scheme_ok || uri.host().is_none_or(str::is_empty) || has_userinfo {
-        return Err(invalid_url(url));
-    }
-    Ok(uri)
+/// A login or refresh endpoint's URL: absolute `http` or `https`, with a host, without
+/// userinfo (`user:password@`) or fragment; a query is allowed (RFC 6749 §3.2).
+///
+/// It holds the URL as it is sent ([`as_str`](Self::as_str)) and the parts of the same parse
+/// that the engine judges (the scheme, the host, the port), so the origin a token may go to is
+/// the origin of the URL that is sent. [`EndpointUrl::parse`] parses with `http::Uri`; a driver
+/// whose platform has its own URL parser (WHATWG `URL` in a browser) parses there and hands
+/// the result over with [`EndpointUrl::from_parsed`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct EndpointUrl {
+    href: String,
+    scheme: String,
+    host: String,
+    port: Option<u16>,
 }
 
-/// `InvalidUrl` for a URL, with any `user:password@` hidden.
-pub(super) fn invalid_url(url: &str) -> ConfigError {
-    ConfigError::InvalidUrl {
-        url: redact_userinfo(url),
+impl EndpointUrl {
+    /// Parses `url` with `http::Uri`. Errors with [`ConfigError::InvalidUrl`] (userinfo
+    /// redacted) when it is not an absolute http(s) URL with a host, or has userinfo or a
+    /// fragment.
+    pub fn parse(url: &str) -> Result<EndpointUrl, ConfigError> {
+        if url.contains('#') {
+            return Err(ConfigError::invalid_url(url));
+        }
+        let uri: Uri = url.parse().map_err(|_| ConfigError::invalid_url(url))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Err(ConfigError::invalid_url(url));
+        };
+        if authority.as_str().contains('@') {
+            return Err(ConfigError::invalid_url(url));
+        }
+        EndpointUrl::checked(
+            uri.to_string(),
+            scheme,
+            authority.host(),
+            authority.port_u16(),
+        )
+        .map_err(|_| ConfigError::invalid_url(url))
+    }
+
+    /// A URL another parser has read: `href` as it will be sent, and the scheme (without
+    /// `:`), host (an IPv6 address in brackets) and explicit port (`None` for none, or the
+    /// scheme's default) that the same parse found. The same checks as
+    /// [`EndpointUrl::parse`]; userinfo and a fragment are looked for in `href`.
+    pub fn from_parsed(
+        href: &str,
+        scheme: &str,
+        host: &str,
+        port: Option<u16>,
+    ) -> Result<EndpointUrl, ConfigError> {
+        let start = href.find("://").map_or(0, |i| i + 3);
+        let authority =
+            &href[start..][..href[start..].find(['/', '?']).unwrap_or(href.len() - start)];
+        if href.contains('#') || authority.contains('@') {
+            return Err(ConfigError::invalid_url(href));
+        }
+        EndpointUrl::checked(href.to_owned(), scheme, host, port)
+    }
+
+    fn checked(
+        href: String,
+        scheme: &str,
+        host: &str,
+        port: Option<u16>,
+    ) -> Result<EndpointUrl, ConfigError> {
+        let scheme = scheme.to_ascii_lowercase();
+        if !matches!(scheme.as_str(), "http" | "https") || host.is_empty() {
+            return Err(ConfigError::invalid_url(&href));
+        }
+        Ok(EndpointUrl {
+            port: port.filter(|&p| Some(p) != default_port(&scheme)),
+            host: host.to_ascii_lowercase(),
+            scheme,
+            href,
+        })
+    }
+
+    /// The URL as it is sent.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.href
+    }
+
+    /// `http` or `https`.
+    #[must_use]
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+
+    /// The host, lower-case (an IPv6 address in brackets).
+    #[must_use]
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port, when it is not the scheme's default.
+    #[must_use]
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// `scheme://host[:port]`, without a default port.
+    #[must_use]
+    pub fn origin(&self) -> String {
+        match self.port {
+            Some(port) => format!("{}://{}:{port}", self.scheme, self.host),
+            None => format!("{}://{}", self.scheme, self.host),
+        }
     }
 }
 
-/// A URL with its userinfo (`user:password@`) replaced by `[redacted]@`.
-pub(super) fn redact_userinfo(url: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let rest = &url[start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}[redacted]{}", &url[..start], &rest[at..]),
-        None => url.to_owned(),
+impl core::str::FromStr for EndpointUrl {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EndpointUrl::parse(s)
+    }
+}
+
+impl core::fmt::Display for EndpointUrl {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.href)
+    }
+}
+
+impl core::fmt::Debug for EndpointUrl {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(&self.href, f)
+    }
+}
+
+impl PartialEq<str> for EndpointUrl {
+    fn eq(&self, other: &str) -> bool {
+        self.href == other
+    }
+}
+
+impl PartialEq<&str> for EndpointUrl {
+    fn eq(&self, other: &&str) -> bool {
+        self.href == *other
     }
 }

@@ -191,8 +191,8 @@ impl Session {
     ) -> Result<Self, ConfigError> {
         config.validate()?;
         dialect.validate(config.allow_insecure_http)?;
-        let origins = match dialect.origin() {
-            Some(o) => vec![Origin::parse(&o)?],
+        let origins = match dialect.endpoint_url() {
+            Some(u) => vec![Origin::from_parts(u.scheme(), u.host(), u.port())?],
             None => Vec::new(),
         };
         Ok(Session {
@@ -294,6 +294,19 @@ impl Session {
     /// Allows sending the access token to another origin (`https://api.example.com[:port]`).
     pub fn allow_origin(&mut self, origin: &str) -> Result<(), ConfigError> {
         self.origins.push(Origin::parse(origin)?);
+        Ok(())
+    }
+
+    /// [`Session::allow_origin`] from parts a URL parser has read, for drivers whose URL type
+    /// is not `http::Uri` (`port` `None` for the scheme's default; an IPv6 host may keep its
+    /// brackets). `InvalidUrl` when the scheme or the host is empty.
+    pub fn allow_origin_parts(
+        &mut self,
+        scheme: &str,
+        host: &str,
+        port: Option<u16>,
+    ) -> Result<(), ConfigError> {
+        self.origins.push(Origin::from_parts(scheme, host, port)?);
         Ok(())
     }
 

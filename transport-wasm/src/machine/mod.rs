@@ -159,6 +159,20 @@ impl Machine {
             .input(Timestamp::EPOCH, &mut work, |s, _| s.allow_origin(origin))
     }
 
+    /// [`Machine::allow_origin`] from the parts the platform's URL parser read (the URL's
+    /// `protocol` without `:`, `hostname`, and `port`, `None` when it names none).
+    pub fn allow_origin_parts(
+        &mut self,
+        scheme: &str,
+        host: &str,
+        port: Option<u16>,
+    ) -> Result<(), ConfigError> {
+        let mut work = Work::default();
+        self.driver.input(Timestamp::EPOCH, &mut work, |s, _| {
+            s.allow_origin_parts(scheme, host, port)
+        })
+    }
+
     /// Whether the token may go to a URL with this scheme (`https`), host (as the platform's
     /// URL parser writes it) and port (`None` for the scheme's default).
     pub fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {

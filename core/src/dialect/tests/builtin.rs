@@ -10,7 +10,7 @@ fn vitalgraph_requests() {
     assert_eq!(d.name, "vitalgraph");
     let login = d.login_request(&alice()).unwrap();
     assert_eq!(login.method(), Method::POST);
-    assert_eq!(login.uri(), "https://vg.example/api/login");
+    assert_eq!(login.url(), "https://vg.example/api/login");
     assert_eq!(
         header(&login, "content-type"),
         Some("application/x-www-form-urlencoded")
@@ -24,7 +24,7 @@ fn vitalgraph_requests() {
 
     let refresh = d.refresh_request(&Secret::new(REFRESH)).unwrap();
     assert_eq!(refresh.method(), Method::POST);
-    assert_eq!(refresh.uri(), "https://vg.example/api/refresh");
+    assert_eq!(refresh.url(), "https://vg.example/api/refresh");
     assert_eq!(header(&refresh, "content-type"), Some("application/json"));
     assert_eq!(header(&refresh, "accept"), Some("application/json"));
     assert_eq!(
@@ -121,7 +121,7 @@ fn oauth2_password_with_basic_client_auth() {
     let login = d
         .login_request(&Credentials::password("johndoe", "A3ddj3w"))
         .unwrap();
-    assert_eq!(login.uri(), "https://server.example.com/token");
+    assert_eq!(login.url(), "https://server.example.com/token");
     assert_eq!(
         header(&login, "content-type"),
         Some("application/x-www-form-urlencoded")
@@ -193,8 +193,8 @@ fn oauth2_token_url_keeps_its_query() {
     // RFC 6749 §3.2: the endpoint URI may have a query, which must be retained.
     let url = "https://as.example/token?tenant=a%20b";
     let d = Dialect::oauth2_password(url, ClientAuth::None, None).unwrap();
-    assert_eq!(d.login_request(&alice()).unwrap().uri(), url);
-    assert_eq!(d.refresh_request(&Secret::new("rt")).unwrap().uri(), url);
+    assert_eq!(d.login_request(&alice()).unwrap().url(), url);
+    assert_eq!(d.refresh_request(&Secret::new("rt")).unwrap().url(), url);
     assert!(matches!(
         Dialect::oauth2_password("https://as.example/token#f", ClientAuth::None, None),
         Err(ConfigError::InvalidUrl { .. })

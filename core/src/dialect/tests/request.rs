@@ -111,7 +111,7 @@ fn custom_dialect_from_parts() {
     let login = d
         .login_request(&Credentials::password("alice", "pw\"1"))
         .unwrap();
-    assert_eq!(login.uri(), "https://id.example:8443/v2/session");
+    assert_eq!(login.url(), "https://id.example:8443/v2/session");
     assert_eq!(header(&login, "content-type"), Some("application/json"));
     assert_eq!(header(&login, "accept"), Some("application/vnd.id+json"));
     assert_eq!(login.headers().get_all(ACCEPT).iter().count(), 1);
@@ -203,9 +203,9 @@ fn auth_request_parts_and_http_agree() {
     assert!(!shown.contains(REFRESH), "{shown}");
     assert_eq!(refresh.method(), http::Method::POST);
 
-    let http = refresh.clone().into_http();
+    let http = refresh.clone().into_http().unwrap();
     assert_eq!(http.method(), http::Method::POST);
-    assert_eq!(http.uri(), refresh.uri());
+    assert_eq!(http.uri(), refresh.url());
     assert_eq!(&**http.body(), refresh.body());
     let listed: Vec<_> = refresh
         .header_list()

@@ -2,7 +2,8 @@
 //! readers against `core::net`.
 
 use super::*;
-use crate::dialect::url::{ipv4, ipv6, is_loopback, redact_userinfo};
+use crate::dialect::url::{ipv4, ipv6, is_loopback};
+use crate::error::redact_userinfo;
 
 #[test]
 fn bad_urls_are_refused_without_echoing_userinfo() {
@@ -86,9 +87,13 @@ fn validate_urls_table() {
         ("/token", false, invalid("/token")),
     ];
     for (url, allow, want) in table {
-        let mut d = Dialect::vitalgraph("https://vg.example").unwrap();
-        d.login.as_mut().unwrap().url = url.parse().unwrap();
-        assert_eq!(d.validate(allow), want, "{url} allow={allow}");
+        // A URL that is not absolute http(s) cannot be an `EndpointUrl` at all.
+        let got = url.parse::<EndpointUrl>().and_then(|url| {
+            let mut d = Dialect::vitalgraph("https://vg.example").unwrap();
+            d.login.as_mut().unwrap().url = url;
+            d.validate(allow)
+        });
+        assert_eq!(got, want, "{url} allow={allow}");
     }
     // The refresh endpoint is checked too.
     let mut d = Dialect::vitalgraph("https://vg.example").unwrap();
@@ -97,20 +102,22 @@ fn validate_urls_table() {
         d.validate(false),
         Err(ConfigError::InsecureUrl { .. })
     ));
-    // Userinfo in a hand-built URL is refused without being echoed.
-    d.refresh.as_mut().unwrap().url = "https://u:SECRET@vg.example/api/refresh".parse().unwrap();
-    let err = d.validate(true).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ConfigError::Invalid {
-                field: "endpoint url",
-                ..
-            }
-        ),
-        "{err:?}"
+    // Userinfo in a hand-built URL is refused without being echoed, from either parser.
+    let err = EndpointUrl::parse("https://u:SECRET@vg.example/api/refresh").unwrap_err();
+    assert_eq!(
+        err,
+        ConfigError::InvalidUrl {
+            url: "https://[redacted]@vg.example/api/refresh".into()
+        }
     );
-    assert!(!format!("{err} {err:?}").contains("SECRET"));
+    let err = EndpointUrl::from_parsed(
+        "https://u:SECRET@vg.example/api/refresh",
+        "https",
+        "vg.example",
+        None,
+    )
+    .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("SECRET"), "{err:?}");
     // No endpoints at all: nothing to check.
     let empty = Dialect {
         name: "external".into(),
@@ -280,4 +287,62 @@ proptest::proptest! {
     fn dotted_quads_agree_with_core_net(s in "(0|1|12|127|255|256|01)(\\.(0|1|25|255|256|00|009)){2,4}") {
         agrees_with_core_net(&s);
     }
+}
+
+/// `from_parsed` takes what another parser read and applies `parse`'s checks: the same
+/// scheme, host and port, the same refusals (userinfo, fragment, other schemes, no host),
+/// and a default port forgotten as `parse` forgets it.
+#[test]
+fn from_parsed_agrees_with_parse() {
+    let table: [(&str, &str, &str, Option<u16>); 6] = [
+        ("https://vg.example/api/login", "https", "vg.example", None),
+        ("https://vg.example:443/t", "https", "vg.example", Some(443)),
+        (
+            "http://localhost:8001/t?x=1",
+            "http",
+            "localhost",
+            Some(8001),
+        ),
+        ("http://[::1]:8001/t", "http", "[::1]", Some(8001)),
+        ("HTTPS://VG.example/t", "HTTPS", "VG.example", None),
+        (
+            "https://vg.example:8443/p/",
+            "https",
+            "vg.example",
+            Some(8443),
+        ),
+    ];
+    for (href, scheme, host, port) in table {
+        let parsed = EndpointUrl::parse(href).unwrap();
+        let given = EndpointUrl::from_parsed(href, scheme, host, port).unwrap();
+        assert_eq!(
+            (given.scheme(), given.host(), given.port()),
+            (parsed.scheme(), parsed.host(), parsed.port()),
+            "{href}"
+        );
+        assert_eq!(given.origin(), parsed.origin(), "{href}");
+        assert_eq!(given.as_str(), href);
+    }
+    let refused: [(&str, &str, &str); 5] = [
+        ("https://vg.example/#frag", "https", "vg.example"),
+        ("https://a@vg.example/", "https", "vg.example"),
+        ("https://a:b@vg.example?x", "https", "vg.example"),
+        ("ftp://vg.example/", "ftp", "vg.example"),
+        ("https:///x", "https", ""),
+    ];
+    for (href, scheme, host) in refused {
+        assert!(EndpointUrl::parse(href).is_err(), "{href}");
+        assert!(
+            matches!(
+                EndpointUrl::from_parsed(href, scheme, host, None),
+                Err(ConfigError::InvalidUrl { .. })
+            ),
+            "{href}"
+        );
+    }
+    // An `@` after the authority (in the path or query) is not userinfo.
+    assert!(
+        EndpointUrl::from_parsed("https://vg.example/a@b?c@d", "https", "vg.example", None).is_ok()
+    );
+    assert!(EndpointUrl::parse("https://vg.example/a@b?c@d").is_ok());
 }

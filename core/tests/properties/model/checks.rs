@@ -28,7 +28,7 @@ impl Driver {
                     req.id.as_u64(),
                     req.kind,
                     req.request.method(),
-                    req.request.uri()
+                    req.request.url()
                 );
                 for (k, v) in req.request.header_list() {
                     let _ = write!(line, ", {k}: {}", String::from_utf8_lossy(v.as_bytes()));

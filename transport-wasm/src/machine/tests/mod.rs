@@ -177,10 +177,7 @@ fn a_herd_at_expiry_waits_for_one_refresh_then_goes_out_with_its_token() {
             _ => None,
         })
         .unwrap();
-    assert_eq!(
-        auth.request.uri().to_string(),
-        format!("{BASE}/api/refresh")
-    );
+    assert_eq!(auth.request.url(), format!("{BASE}/api/refresh"));
     assert_eq!(
         auth.request.headers()["authorization"],
         "Bearer r-a1",
