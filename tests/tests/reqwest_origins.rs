@@ -11,7 +11,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use reqwest_support::{builder, default_server, warm_up};
+use reqwest_support::{PASSWORD, USER, builder, default_server, warm_up};
+use tokenkeeper_core::dialect::{Credentials, Dialect};
 use tokenkeeper_reqwest::Keeper;
 
 /// What one request to a capture server carried: (port, path, Authorization header).
@@ -262,4 +263,45 @@ async fn a_redirect_between_two_allowed_origins_drops_the_token_too() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(capture.take().last().unwrap().2, Some(token));
+}
+
+/// The endpoint and the allowed origins are judged as reqwest reads them, the parser that
+/// sends the requests: `127.1` is 127.0.0.1 (a loopback host, so plain http is allowed), and
+/// its origin gets the token. `http::Uri` reads the host `127.1`, which the engine refused as
+/// plain http off loopback before the keeper re-read its URLs with reqwest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urls_are_judged_as_reqwest_reads_them() {
+    let server = default_server().await;
+    let capture = Capture::start().await;
+    let port = server.url().rsplit(':').next().unwrap().to_owned();
+    let dialect = Dialect::vitalgraph(&format!("http://127.1:{port}/")).unwrap();
+    let keeper = Keeper::builder(dialect)
+        .credentials(Credentials::password(USER, PASSWORD))
+        .allow_origin(format!("http://127.1:{}", capture.allowed.port()))
+        .seed(7)
+        .build()
+        .unwrap();
+    warm_up(&keeper, &server).await;
+    assert_eq!(server.counters().logins_ok, 1);
+    let r = keeper
+        .client()
+        .get(format!("http://{}/capture", capture.allowed))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        capture.take(),
+        [(
+            capture.allowed.port(),
+            "/capture".into(),
+            Some(bearer(&keeper))
+        )]
+    );
+    // An origin reqwest cannot read is a typed error naming it.
+    let err = Keeper::builder(Dialect::vitalgraph(&server.url()).unwrap())
+        .allow_origin("http://[::1")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("invalid url"), "{err}");
 }

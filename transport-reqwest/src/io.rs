@@ -37,16 +37,16 @@ impl AsRef<[u8]> for Wiped {
 /// Sends the auth request and reads its answer. Never logs the body, the headers or the
 /// answer.
 pub(crate) async fn perform(client: &reqwest::Client, auth: AuthRequest) -> AuthAnswer {
-    let Ok(request) = auth.request.into_http() else {
+    // The endpoint URL is reqwest's own reading already (`KeeperBuilder::build`), so this
+    // parse gives back the URL whose origin the engine judged.
+    let Ok(url) = reqwest::Url::parse(auth.request.url()) else {
         // The engine builds valid requests; report it as a failure that never left.
         return AuthAnswer::Failed(SendFailure::NotSent);
     };
-    let (parts, body) = request.into_parts();
-    let body = reqwest::Body::from(Bytes::from_owner(Wiped(body)));
-    let Ok(request) = reqwest::Request::try_from(http::Request::from_parts(parts, body)) else {
-        // The engine builds valid requests; report it as a failure that never left.
-        return AuthAnswer::Failed(SendFailure::NotSent);
-    };
+    let mut request = reqwest::Request::new(reqwest::Method::POST, url);
+    *request.headers_mut() = auth.request.headers();
+    let body = auth.request.into_body();
+    *request.body_mut() = Some(reqwest::Body::from(Bytes::from_owner(Wiped(body))));
     let mut response = match client.execute(request).await {
         Ok(r) => r,
         Err(e) => {

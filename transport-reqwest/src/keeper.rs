@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokenkeeper_core::dialect::{Credentials, Dialect};
+use tokenkeeper_core::dialect::{Credentials, Dialect, EndpointUrl};
 use tokenkeeper_core::{Config, ConfigError, Event, Metrics, Session, TokenSet};
 
 use crate::clock::{Clock, ClockRef};
@@ -15,6 +15,14 @@ use crate::state::{CredentialsProvider, Listener, Parts, Shared};
 use crate::store::handle::StoreHandle;
 use crate::store::{StoreMetrics, TokenStore};
 use crate::tasks::carry_out;
+
+/// `url` as `reqwest::Url` reads it: the text it writes back, and the scheme, host and port
+/// of the same parse.
+fn reqwest_reads(url: &str) -> Result<EndpointUrl, ConfigError> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| ConfigError::invalid_url(url))?;
+    let host = parsed.host_str().unwrap_or_default();
+    EndpointUrl::from_parsed(parsed.as_str(), parsed.scheme(), host, parsed.port())
+}
 
 /// One identity's tokens and the engine that keeps them valid, shared by every [`Client`](crate::Client),
 /// [`Middleware`](crate::Middleware) and [`blocking::Client`](crate::blocking::Client) made
@@ -236,9 +244,11 @@ impl KeeperBuilder {
         self
     }
 
-    /// Also sends the token to this origin (`https://api.example.com[:port]`). The dialect's
-    /// own origin is always allowed; requests to any other origin go out without the token
-    /// and without the engine's involvement.
+    /// Also sends the token to this origin (`https://api.example.com[:port]`), read as
+    /// `reqwest::Url` reads it (`http://127.1` is `http://127.0.0.1`; one it cannot read is
+    /// `ConfigError::InvalidUrl` at [`build`](Self::build)). The dialect's own origin is
+    /// always allowed; requests to any other origin go out without the token and without the
+    /// engine's involvement.
     #[must_use]
     pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
         self.origins.push(origin.into());
@@ -300,9 +310,21 @@ impl KeeperBuilder {
             }));
         }
         let seed = self.seed.unwrap_or_else(random_seed);
+        // Every URL the engine judges is read by reqwest's parser, the one that sends them
+        // (docs/ARCHITECTURE.md, "Security rules"): the endpoints and the allowed origins.
+        for endpoint in [&mut self.dialect.login, &mut self.dialect.refresh]
+            .into_iter()
+            .flatten()
+        {
+            endpoint.url = reqwest_reads(endpoint.url.as_str())?;
+        }
         let mut session = Session::new(self.config, self.dialect, self.credentials, seed)?;
         for origin in &self.origins {
-            session.allow_origin(origin)?;
+            let invalid = || ConfigError::invalid_url(origin);
+            let url = reqwest::Url::parse(origin).map_err(|_| invalid())?;
+            session
+                .allow_origin_parts(url.scheme(), url.host_str().unwrap_or_default(), url.port())
+                .map_err(|_| invalid())?;
         }
         let base = if let Some(c) = self.client {
             c

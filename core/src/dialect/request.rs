@@ -159,6 +159,13 @@ impl AuthHttpRequest {
         zeroize::Zeroize::zeroize(&mut *self.body);
     }
 
+    /// The body, to hand to an HTTP library after reading the URL and the headers; it still
+    /// wipes itself when dropped.
+    #[must_use]
+    pub fn into_body(self) -> Zeroizing<Vec<u8>> {
+        self.body
+    }
+
     /// The request as an `http::Request`; its body still wipes itself when dropped. Fails
     /// only when the URL, read by another parser ([`EndpointUrl::from_parsed`]), is not one
     /// `http::Uri` accepts.
