@@ -222,7 +222,7 @@ fn dispatch(st: &mut State, op: u32, k: u32, now: Timestamp, [a, b, c, d, e]: [f
         }
         20 => {
             let (s, h, port) = origin_parts(inbox, a, b, c);
-            return match m.allow_origin_parts(s, h, port) {
+            return match m.allow_origin(s, h, port) {
                 Ok(()) => 1.0,
                 Err(err) => {
                     out::config_error(outbox, &err);

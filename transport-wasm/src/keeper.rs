@@ -11,7 +11,7 @@ use wasm_bindgen::JsValue;
 use web_sys::{AbortController, AbortSignal};
 use zeroize::Zeroizing;
 
-use tokenkeeper_core::dialect::{Credentials, Dialect};
+use tokenkeeper_core::dialect::{Credentials, Dialect, EndpointUrl};
 use tokenkeeper_core::{AuthRequest, Config, ConfigError, Error, Event, Timestamp};
 
 use crate::clock::{Clock, SystemClock};
@@ -335,6 +335,18 @@ pub(crate) fn build(
         .clock
         .clone()
         .unwrap_or_else(|| Rc::new(SystemClock));
+    // Every URL the engine judges is read by the platform's parser, the one `fetch` uses
+    // (docs/ARCHITECTURE.md, "Security rules"): the endpoints here, the allowed origins below.
+    let mut dialect = dialect;
+    for endpoint in [&mut dialect.login, &mut dialect.refresh]
+        .into_iter()
+        .flatten()
+    {
+        let given = endpoint.url.as_str();
+        let (href, scheme, host, port) =
+            sys::platform_reads(given).ok_or_else(|| ConfigError::invalid_url(given))?;
+        endpoint.url = EndpointUrl::from_parsed(&href, &scheme, &host, port)?;
+    }
     let mut setup = Setup::new(
         config,
         dialect,
@@ -349,17 +361,10 @@ pub(crate) fn build(
     setup.key.clone_from(&options.key);
     setup.timeout = options.timeout;
     let mut m = Machine::new(setup)?;
-    if let Some(normal) = m
-        .token_origin()
-        .and_then(|o| sys::normalised_origin(&o).filter(|n| *n != o))
-    {
-        m.allow_origin(&normal)?;
-    }
     for origin in &options.allowed_origins {
-        let normal = sys::normalised_origin(origin).ok_or_else(|| ConfigError::InvalidUrl {
-            url: origin.clone(),
-        })?;
-        m.allow_origin(&normal)?;
+        let (_, scheme, host, port) =
+            sys::platform_reads(origin).ok_or_else(|| ConfigError::invalid_url(origin))?;
+        m.allow_origin(&scheme, &host, port)?;
     }
     let key = m.key().to_owned();
     let store = Store::open(options.storage, &key).ok_or(ConfigError::Invalid {

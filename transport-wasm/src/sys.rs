@@ -69,6 +69,10 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     pub(crate) fn port(this: &ParsedUrl) -> String;
 
+    /// `url.href`: the URL as the parser writes it back.
+    #[wasm_bindgen(method, getter)]
+    fn href(this: &ParsedUrl) -> String;
+
     /// `url.username`, left in JS (empty when there is none).
     #[wasm_bindgen(method, getter, js_name = username)]
     pub(crate) fn username_js(this: &ParsedUrl) -> JsValue;
@@ -137,14 +141,24 @@ pub(crate) fn url_of_response(response: &Response) -> Option<ParsedUrl> {
     .ok()
 }
 
-/// The origin of `url` as the platform's parser writes it (`http://127.1:8080` is
-/// `http://127.0.0.1:8080`, `https://BÜCHER.example:443/x` is `https://xn--bcher-kva.example`);
-/// `None` when it does not parse or its origin is opaque.
-pub(crate) fn normalised_origin(url: &str) -> Option<String> {
+/// `url` as the platform's parser reads it (`http://127.1:8080` is `http://127.0.0.1:8080`,
+/// `https://BÜCHER.example:443/x` is `https://xn--bcher-kva.example/x`): the text it writes
+/// back, the scheme (without `:`), the host name and the port (`None` for the scheme's
+/// default); `None` when it does not parse or its origin is opaque.
+pub(crate) fn platform_reads(url: &str) -> Option<(String, String, String, Option<u16>)> {
     let parsed = ParsedUrl::new(&JsValue::from_str(url), &JsValue::UNDEFINED).ok()?;
-    prop(&parsed, "origin")?
-        .as_string()
-        .filter(|origin| origin != "null")
+    if prop(&parsed, "origin")?.as_string()? == "null" {
+        return None;
+    }
+    let scheme = parsed.protocol_js().as_string()?;
+    let scheme = scheme.strip_suffix(':').unwrap_or(&scheme).to_owned();
+    let port = parsed.port();
+    let port = if port.is_empty() {
+        None
+    } else {
+        Some(port.parse().ok()?)
+    };
+    Some((parsed.href(), scheme, parsed.hostname(), port))
 }
 
 /// Where `fetch` finds the base URL of a relative URL: the document's base URL in a page

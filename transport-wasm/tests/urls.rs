@@ -411,3 +411,30 @@ async fn a_redirect_to_another_origin_carries_no_token_and_is_handed_over() {
     }
     assert_eq!(support::counter("protected_scripted").await, 4);
 }
+
+/// The token endpoint is read by the platform's parser too: `127.1` is 127.0.0.1 for `URL`
+/// and `fetch` (a loopback host, so plain http is allowed), and the API on that origin gets
+/// the token. `http::Uri` reads the host `127.1`, which the engine refused as plain http off
+/// loopback before the keeper re-read its endpoints with `URL`.
+#[wasm_bindgen_test]
+async fn the_token_endpoint_is_read_by_the_platform_parser() {
+    let port = authority(server()).rsplit(':').next().unwrap();
+    let k = Keeper::new(
+        tokenkeeper_wasm::tokenkeeper_core::Config::default(),
+        Dialect::vitalgraph(&format!("http://127.1:{port}//")).unwrap(),
+        Credentials::password("admin", "admin"),
+        &options("urls-endpoint", Storage::Memory),
+    )
+    .unwrap();
+    k.login().await.unwrap();
+    let r = k
+        .fetch(
+            &JsValue::from_str(&format!("{}/api/spaces", server())),
+            &JsValue::UNDEFINED,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let m = k.metrics();
+    assert_eq!((m.logins, m.delivered), (1, 1));
+}

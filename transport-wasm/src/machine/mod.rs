@@ -99,8 +99,10 @@ impl core::fmt::Debug for Machine {
 }
 
 impl Machine {
-    /// Builds the engine. The skin then tells it which origins its URL parser writes
-    /// ([`Machine::allow_origin`]) and calls [`Machine::restore`].
+    /// Builds the engine from a dialect whose endpoint URLs the platform's URL parser read
+    /// (`EndpointUrl::from_parsed`). The skin then tells it which other origins may receive
+    /// the token, as that parser read them ([`Machine::allow_origin`]), and calls
+    /// [`Machine::restore`].
     pub fn new(setup: Setup) -> Result<Machine, ConfigError> {
         let Setup {
             mut config,
@@ -146,22 +148,9 @@ impl Machine {
         self.driver.session()
     }
 
-    /// The token endpoint's origin as the engine read it, for the skin to normalise with its
-    /// platform's URL parser and give back with [`Machine::allow_origin`].
-    pub fn token_origin(&self) -> Option<String> {
-        self.session().dialect().origin()
-    }
-
-    /// One more origin the token may go to, as the platform's URL parser writes it.
-    pub fn allow_origin(&mut self, origin: &str) -> Result<(), ConfigError> {
-        let mut work = Work::default();
-        self.driver
-            .input(Timestamp::EPOCH, &mut work, |s, _| s.allow_origin(origin))
-    }
-
-    /// [`Machine::allow_origin`] from the parts the platform's URL parser read (the URL's
-    /// `protocol` without `:`, `hostname`, and `port`, `None` when it names none).
-    pub fn allow_origin_parts(
+    /// One more origin the token may go to, from the parts the platform's URL parser read
+    /// (the URL's `protocol` without `:`, `hostname`, and `port`, `None` when it names none).
+    pub fn allow_origin(
         &mut self,
         scheme: &str,
         host: &str,
