@@ -9,8 +9,9 @@
 //! in `Authorization`; `http::HeaderValue` is not zeroed).
 
 use bytes::Bytes;
+use tokenkeeper_core::dialect::{AuthHttpRequest, Dialect, EndpointUrl};
 use tokenkeeper_core::driver::AuthBody;
-use tokenkeeper_core::{AuthRequest, SendFailure};
+use tokenkeeper_core::{AuthRequest, ConfigError, SendFailure};
 use zeroize::Zeroizing;
 
 /// How an auth request ended.
@@ -34,19 +35,44 @@ impl AsRef<[u8]> for Wiped {
     }
 }
 
+/// A login or refresh request as reqwest sends it: a `POST` to the URL reqwest reads, with
+/// the engine's headers and a body whose bytes are wiped when reqwest drops it. `None` when
+/// reqwest cannot read the URL (not after [`read_endpoint_urls`], which the keeper's
+/// `build()` runs: the URL is then reqwest's own reading, and this parse gives it back).
+#[must_use]
+pub fn reqwest_request(request: AuthHttpRequest) -> Option<reqwest::Request> {
+    let url = reqwest::Url::parse(request.url()).ok()?;
+    let mut out = reqwest::Request::new(reqwest::Method::POST, url);
+    *out.headers_mut() = request.headers();
+    let body = request.into_body();
+    *out.body_mut() = Some(reqwest::Body::from(Bytes::from_owner(Wiped(body))));
+    Some(out)
+}
+
+/// Reads a dialect's endpoint URLs again with `reqwest::Url`, the parser that sends them, so
+/// that the origin the engine judges is the one reqwest connects to (`http://127.1` is
+/// `http://127.0.0.1`). `KeeperBuilder::build` does it; a tool that sends a dialect's
+/// requests itself (`tokenkeeper doctor`) does it too.
+pub fn read_endpoint_urls(dialect: &mut Dialect) -> Result<(), ConfigError> {
+    for endpoint in [&mut dialect.login, &mut dialect.refresh]
+        .into_iter()
+        .flatten()
+    {
+        let given = endpoint.url.as_str();
+        let url = reqwest::Url::parse(given).map_err(|_| ConfigError::invalid_url(given))?;
+        let host = url.host_str().unwrap_or_default();
+        endpoint.url = EndpointUrl::from_parsed(url.as_str(), url.scheme(), host, url.port())?;
+    }
+    Ok(())
+}
+
 /// Sends the auth request and reads its answer. Never logs the body, the headers or the
 /// answer.
 pub(crate) async fn perform(client: &reqwest::Client, auth: AuthRequest) -> AuthAnswer {
-    // The endpoint URL is reqwest's own reading already (`KeeperBuilder::build`), so this
-    // parse gives back the URL whose origin the engine judged.
-    let Ok(url) = reqwest::Url::parse(auth.request.url()) else {
+    let Some(request) = reqwest_request(auth.request) else {
         // The engine builds valid requests; report it as a failure that never left.
         return AuthAnswer::Failed(SendFailure::NotSent);
     };
-    let mut request = reqwest::Request::new(reqwest::Method::POST, url);
-    *request.headers_mut() = auth.request.headers();
-    let body = auth.request.into_body();
-    *request.body_mut() = Some(reqwest::Body::from(Bytes::from_owner(Wiped(body))));
     let mut response = match client.execute(request).await {
         Ok(r) => r,
         Err(e) => {
@@ -81,5 +107,31 @@ pub(crate) async fn perform(client: &reqwest::Client, auth: AuthRequest) -> Auth
         status,
         headers,
         body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokenkeeper_core::Secret;
+
+    use super::*;
+
+    /// The URLs the engine judges become reqwest's reading, and the request reqwest sends is
+    /// the engine's: method, URL, headers (the refresh token's marked sensitive) and body.
+    #[test]
+    fn a_dialect_read_by_reqwest_and_its_refresh_request() {
+        let mut d = Dialect::vitalgraph("http://127.1:8080//").unwrap();
+        assert_eq!(d.origin().as_deref(), Some("http://127.1:8080"));
+        read_endpoint_urls(&mut d).unwrap();
+        assert_eq!(d.origin().as_deref(), Some("http://127.0.0.1:8080"));
+        let refresh = d.refresh_request(&Secret::new("rt-SECRET")).unwrap();
+        assert_eq!(refresh.url(), "http://127.0.0.1:8080/api/refresh");
+        let (headers, body) = (refresh.headers(), refresh.body().to_vec());
+        let r = reqwest_request(refresh).unwrap();
+        assert_eq!(r.method(), reqwest::Method::POST);
+        assert_eq!(r.url().as_str(), "http://127.0.0.1:8080/api/refresh");
+        assert_eq!(*r.headers(), headers);
+        assert!(r.headers()["authorization"].is_sensitive());
+        assert_eq!(r.body().and_then(reqwest::Body::as_bytes), Some(&body[..]));
     }
 }

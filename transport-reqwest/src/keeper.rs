@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokenkeeper_core::dialect::{Credentials, Dialect, EndpointUrl};
+use tokenkeeper_core::dialect::{Credentials, Dialect};
 use tokenkeeper_core::{Config, ConfigError, Event, Metrics, Session, TokenSet};
 
 use crate::clock::{Clock, ClockRef};
@@ -15,14 +15,6 @@ use crate::state::{CredentialsProvider, Listener, Parts, Shared};
 use crate::store::handle::StoreHandle;
 use crate::store::{StoreMetrics, TokenStore};
 use crate::tasks::carry_out;
-
-/// `url` as `reqwest::Url` reads it: the text it writes back, and the scheme, host and port
-/// of the same parse.
-fn reqwest_reads(url: &str) -> Result<EndpointUrl, ConfigError> {
-    let parsed = reqwest::Url::parse(url).map_err(|_| ConfigError::invalid_url(url))?;
-    let host = parsed.host_str().unwrap_or_default();
-    EndpointUrl::from_parsed(parsed.as_str(), parsed.scheme(), host, parsed.port())
-}
 
 /// One identity's tokens and the engine that keeps them valid, shared by every [`Client`](crate::Client),
 /// [`Middleware`](crate::Middleware) and [`blocking::Client`](crate::blocking::Client) made
@@ -312,12 +304,7 @@ impl KeeperBuilder {
         let seed = self.seed.unwrap_or_else(random_seed);
         // Every URL the engine judges is read by reqwest's parser, the one that sends them
         // (docs/ARCHITECTURE.md, "Security rules"): the endpoints and the allowed origins.
-        for endpoint in [&mut self.dialect.login, &mut self.dialect.refresh]
-            .into_iter()
-            .flatten()
-        {
-            endpoint.url = reqwest_reads(endpoint.url.as_str())?;
-        }
+        crate::io::read_endpoint_urls(&mut self.dialect)?;
         let mut session = Session::new(self.config, self.dialect, self.credentials, seed)?;
         for origin in &self.origins {
             let invalid = || ConfigError::invalid_url(origin);

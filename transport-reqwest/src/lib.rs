@@ -79,6 +79,7 @@ mod trace;
 
 pub use client::{Client, RequestBuilder};
 pub use error::Error;
+pub use io::{read_endpoint_urls, reqwest_request};
 pub use keeper::{Keeper, KeeperBuilder};
 pub use middleware::Middleware;
 /// `reqwest-middleware`, re-exported so the versions match.

@@ -75,11 +75,12 @@ pub(crate) async fn send(
     client: &reqwest::Client,
     request: tokenkeeper_core::dialect::AuthHttpRequest,
 ) -> Result<Answer, reqwest::Error> {
-    let request = client
-        .post(request.url())
-        .headers(request.headers())
-        .body(request.body().to_vec())
-        .build()?;
+    let url = request.url().to_owned();
+    let request = match tokenkeeper_reqwest::reqwest_request(request) {
+        Some(r) => r,
+        // reqwest cannot read the URL: let it say why.
+        None => client.post(url).build()?,
+    };
     execute(client, request).await
 }
 

@@ -190,7 +190,7 @@ fn setup(args: &DoctorArgs) -> Result<Ctx, String> {
     let password = secret_from_env(&args.password_env, "the password")?;
     let server = args.server.trim().trim_end_matches('/').to_owned();
     parse_http_url(&server, "--server")?;
-    let dialect = match args.dialect {
+    let mut dialect = match args.dialect {
         DialectKind::Vitalgraph => Dialect::vitalgraph(&server).map_err(|e| e.to_string())?,
         DialectKind::Oauth2 => {
             let token_url = args
@@ -203,6 +203,8 @@ fn setup(args: &DoctorArgs) -> Result<Ctx, String> {
                 .map_err(|e| e.to_string())?
         }
     };
+    // The doctor sends the login and refresh itself: to the URLs the library would send to.
+    tokenkeeper_reqwest::read_endpoint_urls(&mut dialect).map_err(|e| e.to_string())?;
     dialect
         .validate(args.allow_insecure_http)
         .map_err(|e| format!("{e}; use https, or --allow-insecure-http for a test server"))?;
