@@ -54,16 +54,12 @@ pub fn reqwest_request(request: AuthHttpRequest) -> Option<reqwest::Request> {
 /// `http://127.0.0.1`). `KeeperBuilder::build` does it; a tool that sends a dialect's
 /// requests itself (`tokenkeeper doctor`) does it too.
 pub fn read_endpoint_urls(dialect: &mut Dialect) -> Result<(), ConfigError> {
-    for endpoint in [&mut dialect.login, &mut dialect.refresh]
-        .into_iter()
-        .flatten()
-    {
-        let given = endpoint.url.as_str();
+    dialect.reread_urls(|given| {
+        let given = given.as_str();
         let url = reqwest::Url::parse(given).map_err(|_| ConfigError::invalid_url(given))?;
         let host = url.host_str().unwrap_or_default();
-        endpoint.url = EndpointUrl::from_parsed(url.as_str(), url.scheme(), host, url.port())?;
-    }
-    Ok(())
+        EndpointUrl::from_parsed(url.as_str(), url.scheme(), host, url.port())
+    })
 }
 
 /// Sends the auth request and reads its answer. Never logs the body, the headers or the

@@ -338,15 +338,12 @@ pub(crate) fn build(
     // Every URL the engine judges is read by the platform's parser, the one `fetch` uses
     // (docs/ARCHITECTURE.md, "Security rules"): the endpoints here, the allowed origins below.
     let mut dialect = dialect;
-    for endpoint in [&mut dialect.login, &mut dialect.refresh]
-        .into_iter()
-        .flatten()
-    {
-        let given = endpoint.url.as_str();
+    dialect.reread_urls(|given| {
+        let given = given.as_str();
         let (href, scheme, host, port) =
             sys::platform_reads(given).ok_or_else(|| ConfigError::invalid_url(given))?;
-        endpoint.url = EndpointUrl::from_parsed(&href, &scheme, &host, port)?;
-    }
+        EndpointUrl::from_parsed(&href, &scheme, &host, port)
+    })?;
     let mut setup = Setup::new(
         config,
         dialect,

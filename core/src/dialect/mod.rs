@@ -385,6 +385,19 @@ impl Dialect {
         Some(self.endpoint_url()?.origin())
     }
 
+    /// Replaces each endpoint's URL with `read(url)`: how a driver has its platform's URL
+    /// parser read the URLs again (the one that sends the requests), so that the origin the
+    /// engine judges is the one the request goes to.
+    pub fn reread_urls(
+        &mut self,
+        mut read: impl FnMut(&EndpointUrl) -> Result<EndpointUrl, ConfigError>,
+    ) -> Result<(), ConfigError> {
+        for endpoint in [&mut self.login, &mut self.refresh].into_iter().flatten() {
+            endpoint.url = read(&endpoint.url)?;
+        }
+        Ok(())
+    }
+
     /// The login endpoint's URL, else the refresh endpoint's.
     pub(crate) fn endpoint_url(&self) -> Option<&EndpointUrl> {
         Some(&self.login.as_ref().or(self.refresh.as_ref())?.url)

@@ -346,3 +346,25 @@ fn from_parsed_agrees_with_parse() {
     );
     assert!(EndpointUrl::parse("https://vg.example/a@b?c@d").is_ok());
 }
+
+/// `reread_urls` replaces both endpoints' URLs (and so the origin) and stops at an error.
+#[test]
+fn reread_urls_replaces_both_endpoints() {
+    let mut d = Dialect::vitalgraph("http://127.1:8080").unwrap();
+    d.reread_urls(|u| {
+        let href = u.as_str().replace("127.1", "127.0.0.1");
+        EndpointUrl::from_parsed(&href, "http", "127.0.0.1", Some(8080))
+    })
+    .unwrap();
+    assert_eq!(d.origin().as_deref(), Some("http://127.0.0.1:8080"));
+    assert_eq!(
+        d.login.as_ref().unwrap().url,
+        "http://127.0.0.1:8080/api/login"
+    );
+    assert_eq!(
+        d.refresh.as_ref().unwrap().url,
+        "http://127.0.0.1:8080/api/refresh"
+    );
+    let err = d.reread_urls(|u| Err(ConfigError::invalid_url(u.as_str())));
+    assert!(matches!(err, Err(ConfigError::InvalidUrl { .. })));
+}
